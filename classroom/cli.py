@@ -9,7 +9,11 @@ import click
 
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     # name: (module, click command attribute, one-line help shown by --help)
-    "analyze": ("classroom.analyze", "analyze", "Analyse a lesson video or camera on this machine."),
+    "analyze": (
+        "classroom.analyze",
+        "analyze",
+        "Analyse a lesson video or camera on this machine.",
+    ),
     "faces": ("workers.vision.cli", "faces", "Print the faces found in images or videos."),
     "model": ("workers.vision.cli", "model", "Evaluate (and train) expression models."),
     "roster": ("workers.vision.cli", "roster", "Enroll students for face identity."),

@@ -39,16 +39,54 @@ class VisionSettings(BaseModel):
     identity_model: str = "dlib_resnet"
     identity_max_distance: float = 0.5
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    min_face_px: int = 24
+    min_face_px: int = Field(
+        40, ge=12, description="smallest face the detector looks for; also its speed knob"
+    )
+    strong_expression_prob: float = Field(
+        0.6, gt=0, le=1, description="top expression probability from which it is 'strong'"
+    )
+    track_lost_seconds: float = Field(1.0, gt=0, description="a face unseen longer is a new track")
+    identity_retry_seconds: float = Field(
+        1.0, ge=0, description="identity=face: how often an unknown track is re-tried"
+    )
+
+
+class FrontCone(BaseModel):
+    """Head poses that count as "facing the front" for one camera (degrees).
+
+    The centre lets a camera mounted off-axis or high above the board say where "front" is.
+    """
+
+    yaw_limit_deg: float = Field(gt=0)
+    pitch_limit_deg: float = Field(gt=0)
+    yaw_center_deg: float = 0.0
+    pitch_center_deg: float = 0.0
 
 
 class AnalyticsSettings(BaseModel):
-    window_seconds: float = 10.0
-    history_window_seconds: float = 60.0
-    allowed_lateness_seconds: float = 5.0
-    front_yaw_limit_deg: float = 30.0
-    front_pitch_limit_deg: float = 25.0
-    absent_after_seconds: float = 30.0
+    """Windows, thresholds and alert rules of the metric maths. See docs/metrics.md."""
+
+    window_seconds: float = Field(10.0, gt=0)
+    history_window_seconds: float = Field(60.0, gt=0)
+    allowed_lateness_seconds: float = Field(5.0, ge=0)
+    front_yaw_limit_deg: float = Field(30.0, gt=0)
+    front_pitch_limit_deg: float = Field(25.0, gt=0)
+    front_cones: dict[str, FrontCone] = {}
+    """Per-camera overrides of the front cone, by camera id."""
+    absent_after_seconds: float = Field(30.0, gt=0)
+    blink_dip_ratio: float = Field(0.05, gt=0, lt=1)
+    """A blink starts when EAR falls below (1 - this) x the open-eye baseline."""
+    yawn_mar_threshold: float = Field(0.6, gt=0)
+    yawn_min_seconds: float = Field(1.0, ge=0)
+    look_around_turns: int = Field(2, ge=1)
+    """Left/right turns out of the front cone that make a looking-around episode..."""
+    look_around_seconds: float = Field(10.0, gt=0)
+    """...when they happen within this many seconds."""
+    fatigue_perclos: float = Field(0.15, gt=0, le=1)
+    fatigue_blinks_per_min: float = Field(30.0, gt=0)
+    fatigue_sustain_seconds: float = Field(30.0, gt=0)
+    class_drop_points: float = Field(20.0, gt=0)
+    """Class-mean concentration this far below the lesson's running level is a drop."""
 
 
 class WarehouseSettings(BaseModel):
@@ -73,6 +111,11 @@ class KafkaSettings(BaseModel):
     alerts_topic: str = "classroom.alerts.v1"
     pipeline_health_topic: str = "classroom.pipeline-health.v1"
     dead_letter_topic: str = "classroom.dead-letter.v1"
+    session_scores_topic: str = "classroom.session-scores.v1"
+    teacher_mix_topic: str = "classroom.teacher-mix.v1"
+    topic_partitions: int = Field(1, ge=1, description="partitions of topics we create")
+    frames_retention_ms: int = Field(3_600_000, ge=60_000, description="raw frames kept 1 h")
+    session_timeout_ms: int = Field(10_000, ge=1000)
 
 
 class CameraSettings(BaseModel):
@@ -92,12 +135,15 @@ class InferSettings(BaseModel):
     batch_size: int = Field(8, ge=1)
     max_wait_ms: int = Field(200, ge=0)
     group_id: str = "classroom-infer"
+    exit_when_idle_s: float | None = Field(None, gt=0, description="for batch runs and tests")
 
 
 class SinkSettings(BaseModel):
     batch_rows: int = Field(1000, ge=1)
     max_wait_s: float = Field(1.0, gt=0)
     group_id: str = "classroom-sink"
+    retry_backoff_s: tuple[float, float] = (0.5, 30.0)
+    exit_when_idle_s: float | None = Field(None, gt=0, description="for batch runs and tests")
 
 
 class ServiceSettings(BaseModel):
@@ -106,6 +152,11 @@ class ServiceSettings(BaseModel):
     http_port: int = 9100
     log_level: str = "INFO"
     log_json: bool = True
+    worker_id: str | None = Field(None, description="default: {role}-{hostname}-{pid}")
+    health_interval_s: float = Field(10.0, gt=0)
+    streams_idle_flush_s: float = Field(
+        15.0, gt=0, description="close open windows after this long without face events"
+    )
 
 
 class Settings(BaseSettings):

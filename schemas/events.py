@@ -37,7 +37,7 @@ class Event(msgspec.Struct, kw_only=True, frozen=True):
     version: int = SCHEMA_VERSION
 
 
-class Frame(Event, frozen=True):
+class Frame(Event, kw_only=True, frozen=True):
     """``classroom.frames.v1``, key: camera id. One sampled, JPEG-encoded camera frame."""
 
     school_id: str
@@ -50,7 +50,7 @@ class Frame(Event, frozen=True):
     jpeg: bytes
 
 
-class FaceEvent(Event, frozen=True):
+class FaceEvent(Event, kw_only=True, frozen=True):
     """``classroom.face-events.v1``, key: classroom id. One face in one frame.
 
     Keyed by classroom (not by student) so that one stream partition sees every face of a
@@ -91,7 +91,7 @@ class FaceEvent(Event, frozen=True):
     expression_intensity: Literal["weak", "strong"] | None = None
 
 
-class StudentWindow(Event, frozen=True):
+class StudentWindow(Event, kw_only=True, frozen=True):
     """``classroom.student-metrics.v1``, key: person id. One closed window of one person."""
 
     school_id: str
@@ -119,7 +119,7 @@ class StudentWindow(Event, frozen=True):
     band: Band
 
 
-class ClassWindow(Event, frozen=True):
+class ClassWindow(Event, kw_only=True, frozen=True):
     """``classroom.class-metrics.v1``, key: classroom id. One closed window of one class."""
 
     school_id: str
@@ -139,7 +139,7 @@ class ClassWindow(Event, frozen=True):
     share_low: float
 
 
-class Alert(Event, frozen=True):
+class Alert(Event, kw_only=True, frozen=True):
     """``classroom.alerts.v1``, key: classroom id. One alert per episode."""
 
     alert_id: str
@@ -156,7 +156,7 @@ class Alert(Event, frozen=True):
     values: dict[str, float]
 
 
-class SessionScore(Event, frozen=True):
+class SessionScore(Event, kw_only=True, frozen=True):
     """One performance record per person at the end of a class session."""
 
     school_id: str
@@ -175,7 +175,7 @@ class SessionScore(Event, frozen=True):
     explanation: str
 
 
-class TeacherExpressionMix(Event, frozen=True):
+class TeacherExpressionMix(Event, kw_only=True, frozen=True):
     """Per teacher and lesson: share of observed frames in each of the 13 intensity classes."""
 
     school_id: str
@@ -190,7 +190,7 @@ class TeacherExpressionMix(Event, frozen=True):
     """Keys are ``INTENSITY_CLASSES``."""
 
 
-class WorkerHealth(Event, frozen=True):
+class WorkerHealth(Event, kw_only=True, frozen=True):
     """``classroom.pipeline-health.v1``, key: worker id. Periodic counters of one process."""
 
     worker_id: str
@@ -204,7 +204,7 @@ class WorkerHealth(Event, frozen=True):
     batch_latency_ms: float
 
 
-class DeadLetter(Event, frozen=True):
+class DeadLetter(Event, kw_only=True, frozen=True):
     """``classroom.dead-letter.v1``, key: the original key. Anything that failed validation.
 
     Frame payloads are never copied here (raw frames are not kept anywhere but the

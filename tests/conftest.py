@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -21,3 +25,46 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def classroom_video(shared_data: Path) -> Path:
     return CLASSROOM_VIDEO
+
+
+class AnalyzedWarehouse(NamedTuple):
+    dsn: str
+    """``chdb://…/warehouse``: open it with ``schemas.warehouse.Warehouse.connect_dsn`` and
+    close it after use (chdb opens one data directory per process at a time)."""
+    report: Path
+    session_id: str
+    data_dir: Path
+    output: str
+    """What ``classroom analyze`` printed (stdout and stderr)."""
+
+
+ANALYZED_SESSION = "e2e-classroom"
+
+
+@pytest.fixture(scope="session")
+def analyzed_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, classroom_video: Path
+) -> Iterator[AnalyzedWarehouse]:
+    """``classroom analyze ../shared/data/video/classroom.mp4`` run once, through the real
+    command line, into a temporary data directory: a warehouse filled by the whole pipeline
+    (face events, windows, alerts, session scores) and its HTML report."""
+    data_dir = tmp_path_factory.mktemp("analyzed")
+    report = data_dir / "report.html"
+    command = [
+        sys.executable, "-m", "classroom.cli", "analyze", str(classroom_video),
+        "--data-dir", str(data_dir), "--report", str(report),
+        "--session", ANALYZED_SESSION, "--classroom", "room-e2e", "--course", "maths",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        pytest.fail(f"classroom analyze exited with {result.returncode}:\n{output[-4000:]}")
+    yield AnalyzedWarehouse(
+        dsn=f"chdb://{data_dir / 'warehouse'}",
+        report=report,
+        session_id=ANALYZED_SESSION,
+        data_dir=data_dir,
+        output=output,
+    )

@@ -1,0 +1,386 @@
+"""``classroom analyze SOURCE``: a lesson video or camera to stored metrics and a report.
+
+Runs capture, inference, analytics and storage in this one process (see
+``classroom.pipeline``) into the embedded warehouse, then writes a self-contained HTML
+report built from that warehouse. Exit codes: 0 done (also after Ctrl-C, which stops
+cleanly and keeps what was analysed); 1 a stage failed; 2 bad input (source missing or
+unreadable, no faces found), nothing stored; 3 the video ends early (truncated or
+corrupt): what could be read is stored and reported, with a warning; 130 aborted (Ctrl-C
+while loading, or a second Ctrl-C): rows stored so far are kept, no report.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import click
+import cv2
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from classroom.annotate import VideoAnnotator
+from classroom.pipeline import EmbeddedPipeline, PipelineError, SessionInfo
+from classroom.report import write_report
+from classroom.settings import Settings, load_settings
+from schemas.warehouse import Warehouse
+from streams.analytics import ClassroomAnalytics
+from workers.capture import SourceError, is_live, open_source
+from workers.vision import VisionEngine, load_roster
+
+DEFAULT_SAMPLE_FPS = 10.0
+"""Blinks last 100-400 ms, so the eye metrics need about 10 samples a second; every other
+metric (presence, attention, expression) is fine at 5. See docs/analyze.md."""
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_TRUNCATED = 3
+EXIT_ABORTED = 130
+
+console = Console(stderr=True)
+
+
+class BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+@click.command()
+@click.argument("source")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Embedded warehouse and reports go here [default: the warehouse dsn of the "
+    "settings, chdb://classroom-data/warehouse].",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the HTML report [default: DATA_DIR/reports/SESSION.html].",
+)
+@click.option(
+    "--annotate",
+    "annotate_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write an annotated video (MP4) with boxes, ids and labels.",
+)
+@click.option(
+    "--sample-fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_SAMPLE_FPS,
+    show_default=True,
+    help="Frames analysed per second of video. Below ~10 short blinks are missed.",
+)
+@click.option("--emotion", type=click.Choice(["on", "off"]), help="Expression inference.")
+@click.option(
+    "--identity", type=click.Choice(["off", "seat", "face"]), help="How faces become students."
+)
+@click.option(
+    "--roster",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Roster YAML (students, roles, seats, consent).",
+)
+@click.option("--school", "school_id", help="School id [default: from settings].")
+@click.option("--classroom", "classroom_id", help="Classroom id [default: from settings].")
+@click.option("--camera", "camera_id", help="Camera id [default: from settings].")
+@click.option("--course", help="Course name, e.g. maths.")
+@click.option("--session", "session_id", help="Session id [default: SOURCE name + start time].")
+@click.option(
+    "--start-time",
+    type=datetime.fromisoformat,
+    help="When a video file was recorded, ISO 8601 (no zone = UTC) [default: now].",
+)
+def analyze(
+    source: str,
+    data_dir: Path | None,
+    report_path: Path | None,
+    annotate_path: Path | None,
+    sample_fps: float,
+    emotion: str | None,
+    identity: str | None,
+    roster: Path | None,
+    school_id: str | None,
+    classroom_id: str | None,
+    camera_id: str | None,
+    course: str | None,
+    session_id: str | None,
+    start_time: datetime | None,
+) -> None:
+    """Analyse a lesson video file, camera index or RTSP/HTTP URL on this machine."""
+    settings = _with_overrides(load_settings(), data_dir, emotion, identity, roster)
+    if settings.policy.identity != "off" and settings.policy.roster_path is None:
+        raise click.UsageError(f"--identity {settings.policy.identity} needs --roster FILE")
+    started = _start_time(source, start_time)
+    camera = settings.camera
+    session = SessionInfo(
+        school_id=school_id or camera.school_id,
+        classroom_id=classroom_id or camera.classroom_id,
+        camera_id=camera_id or camera.camera_id,
+        session_id=session_id or default_session_id(source, started),
+        course=course if course is not None else camera.course,
+    )
+    expected_seconds = _check_source(source)
+    report_path = report_path or _reports_dir(settings) / f"{_slug(session.session_id)}.html"
+    run = Run(settings, source, session, sample_fps, started, expected_seconds)
+    try:
+        run.execute(report_path, annotate_path)
+    except KeyboardInterrupt:
+        console.print("[red]aborted[/]: rows stored so far are kept; no report was written")
+        sys.exit(EXIT_ABORTED)
+
+
+class Run:
+    """One ``analyze`` run: build the stages, show progress, report, pick the exit code."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: str,
+        session: SessionInfo,
+        sample_fps: float,
+        started: float,
+        expected_seconds: float | None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.session = session
+        self.sample_fps = sample_fps
+        self.started = started
+        self.expected_seconds = expected_seconds
+        self.pipeline_seconds = 0.0
+
+    def execute(self, report_path: Path, annotate_path: Path | None) -> None:
+        settings = self.settings
+        with console.status("loading models and opening the warehouse"):
+            roster_path = settings.policy.roster_path
+            roster = load_roster(roster_path) if roster_path is not None else None
+            engine = VisionEngine.from_settings(settings.vision, settings.policy, roster)
+            warehouse = Warehouse.connect(settings.warehouse)
+        try:
+            warehouse.migrate()
+            emotion = settings.policy.emotion == "on"
+            analytics = ClassroomAnalytics(settings.analytics, emotion=emotion)
+            annotator = None
+            if annotate_path is not None:
+                annotator = VideoAnnotator(
+                    annotate_path,
+                    fps=self.sample_fps,
+                    front_yaw_deg=settings.analytics.front_yaw_limit_deg,
+                    front_pitch_deg=settings.analytics.front_pitch_limit_deg,
+                )
+            pipeline = EmbeddedPipeline(
+                source=self.source,
+                sample_fps=self.sample_fps,
+                start_time=self.started,
+                session=self.session,
+                engine=engine,
+                analytics=analytics,
+                warehouse=warehouse,
+                batch_size=settings.infer.batch_size,
+                live_buffer_frames=settings.camera.buffer_frames,
+                storage_batch_rows=settings.sink.batch_rows,
+                storage_max_wait_s=settings.sink.max_wait_s,
+                observer=annotator,
+            )
+            try:
+                self._run_with_progress(pipeline)
+            except PipelineError as exc:
+                console.print(f"[red]error:[/] analysis failed: {exc}")
+                console.print("what was analysed before the failure is stored")
+                sys.exit(EXIT_FAILED)
+            finally:
+                if annotator is not None:
+                    annotator.close()
+            stats = pipeline.stats
+            if stats.faces == 0:
+                raise BadInput(
+                    f"no faces found in the {stats.frames_analysed} frames analysed of "
+                    f"{self.source}: nothing to report. Faces smaller than "
+                    f"{settings.vision.min_face_px} px are ignored."
+                )
+            notes = self._notes(pipeline)
+            write_report(warehouse, self.session.session_id, report_path, notes=notes)
+        finally:
+            warehouse.close()
+        seconds = self.pipeline_seconds
+        console.print(
+            f"analysed {stats.frames_analysed} frames, {stats.faces} faces in {seconds:.1f} s "
+            f"({stats.frames_analysed / seconds:.2f} frames/s, {stats.faces / seconds:.1f} "
+            f"faces/s); session [bold]{self.session.session_id}[/] stored in "
+            f"{settings.warehouse.dsn}"
+        )
+        if annotate_path is not None:
+            console.print(f"annotated video: {annotate_path}")
+        console.print(f"report: [bold]{report_path}[/]")
+        click.echo(str(report_path))
+        if self._truncated(pipeline):
+            console.print(f"[red]error:[/] {self._truncation_note(pipeline)}")
+            sys.exit(EXIT_TRUNCATED)
+
+    def _run_with_progress(self, pipeline: EmbeddedPipeline) -> None:
+        total = None
+        if self.expected_seconds is not None:
+            total = int(self.expected_seconds * self.sample_fps) + 1
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("frames · {task.fields[faces]} faces · {task.fields[fps]:.1f} frames/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+
+        def request_stop(signum: int, _frame: object) -> None:
+            if pipeline.stopping:  # a second Ctrl-C: give up on a clean stop
+                raise KeyboardInterrupt
+            console.print("stopping: finishing the analysed frames and writing the report")
+            pipeline.stop()
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            with progress:
+                task = progress.add_task(self.session.session_id, total=total, faces=0, fps=0.0)
+                console.print(f"analysing {self.source} as session {self.session.session_id}")
+                pipeline.start()
+                while True:
+                    done = pipeline.wait(timeout=0.25)
+                    stats = pipeline.stats
+                    elapsed = max(time.monotonic() - stats.started_monotonic, 1e-6)
+                    progress.update(
+                        task,
+                        completed=stats.frames_analysed,
+                        faces=stats.faces,
+                        fps=stats.frames_analysed / elapsed,
+                    )
+                    if done:
+                        self.pipeline_seconds = elapsed
+                        break
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _truncated(self, pipeline: EmbeddedPipeline) -> bool:
+        last = pipeline.stats.last_captured_at
+        if pipeline.stopping or self.expected_seconds is None or last is None:
+            return False
+        # The last sampled frame lies within one sampling interval of the end.
+        return last - self.started < self.expected_seconds - 1.0 / self.sample_fps - 0.5
+
+    def _truncation_note(self, pipeline: EmbeddedPipeline) -> str:
+        read = (pipeline.stats.last_captured_at or self.started) - self.started
+        return (
+            f"{self.source} ends after {read:.1f} s of the {self.expected_seconds:.1f} s its "
+            "header announces: the file is truncated or corrupt. The part that could be read "
+            "was analysed, stored and reported."
+        )
+
+    def _notes(self, pipeline: EmbeddedPipeline) -> list[str]:
+        stats = pipeline.stats
+        notes = []
+        if self._truncated(pipeline):
+            notes.append(self._truncation_note(pipeline))
+        elif pipeline.stopping and not is_live(self.source):
+            notes.append("The analysis was stopped before the end of the video.")
+        if stats.frames_dropped:
+            notes.append(
+                f"{stats.frames_dropped} camera frames were dropped because analysis could "
+                "not keep up; lower --sample-fps for complete eye metrics."
+            )
+        if stats.frame_errors:
+            notes.append(f"{stats.frame_errors} frames could not be analysed (see the log).")
+        if stats.rejected:
+            notes.append(f"{stats.rejected} face observations were invalid and left out.")
+        if stats.late_dropped:
+            notes.append(f"{stats.late_dropped} face observations arrived too late to count.")
+        return notes
+
+
+def _with_overrides(
+    settings: Settings,
+    data_dir: Path | None,
+    emotion: str | None,
+    identity: str | None,
+    roster: Path | None,
+) -> Settings:
+    policy_changes: dict[str, object] = {}
+    if emotion is not None:
+        policy_changes["emotion"] = emotion
+    if identity is not None:
+        policy_changes["identity"] = identity
+    if roster is not None:
+        policy_changes["roster_path"] = roster
+    changes: dict[str, object] = {"policy": settings.policy.model_copy(update=policy_changes)}
+    if data_dir is not None:
+        changes["warehouse"] = settings.warehouse.model_copy(
+            update={"dsn": f"chdb://{data_dir / 'warehouse'}"}
+        )
+    return settings.model_copy(update=changes)
+
+
+def _reports_dir(settings: Settings) -> Path:
+    """Reports sit beside an embedded warehouse; with a server, in ./reports."""
+    dsn = settings.warehouse.dsn
+    if dsn.startswith("chdb://"):
+        return Path(dsn.removeprefix("chdb://")).parent / "reports"
+    return Path("reports")
+
+
+def _start_time(source: str, given: datetime | None) -> float:
+    if given is None:
+        return time.time()
+    if is_live(source):
+        raise click.UsageError("--start-time applies to video files; a camera uses the clock")
+    if given.tzinfo is None:
+        given = given.replace(tzinfo=UTC)
+    return given.timestamp()
+
+
+def _check_source(source: str) -> float | None:
+    """Fail early on a source that cannot be read; the length of a file in seconds."""
+    try:
+        capture = open_source(source)
+    except SourceError as exc:
+        raise BadInput(str(exc)) from exc
+    try:
+        if is_live(source):
+            return None
+        frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        fps = capture.get(cv2.CAP_PROP_FPS)
+    finally:
+        capture.release()
+    return frames / fps if frames > 0 and fps > 0 else None
+
+
+def default_session_id(source: str, started: float) -> str:
+    """``{source name}-{UTC start yyyymmddTHHMMSS}``, e.g. ``classroom-20261122T081500``."""
+    if source.isdigit():
+        name = f"camera{source}"
+    elif "://" in source:
+        url = urlparse(source)
+        name = Path(url.path).stem or url.hostname or "stream"
+    else:
+        name = Path(source).stem
+    stamp = datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{_slug(name)}-{stamp}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "session"

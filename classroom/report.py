@@ -1,0 +1,477 @@
+"""The lesson report: one self-contained HTML file built from the warehouse.
+
+Everything in it comes from SQL over the warehouse tables of one session, so a report
+can be rebuilt at any time from what is stored (``write_report``). The page has inline
+CSS and inline SVG charts only: no script, no font or image to fetch; it opens offline
+and prints.
+
+Sections (their ``id`` in the page): overview, class-concentration, student-heatmap,
+expression-mix, alerts, teacher-mix, session-scores.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING
+
+from classroom import charts
+from schemas.events import EXPRESSIONS, INTENSITY_CLASSES
+from streams.analytics import band
+
+if TYPE_CHECKING:
+    from schemas.warehouse import Warehouse
+
+SECTIONS: tuple[str, ...] = (
+    "overview",
+    "class-concentration",
+    "student-heatmap",
+    "expression-mix",
+    "alerts",
+    "teacher-mix",
+    "session-scores",
+)
+
+EXPRESSION_COLORS = {
+    "angry": "#c62828",
+    "disgust": "#6d4c41",
+    "fear": "#7b1fa2",
+    "happy": "#f9a825",
+    "sad": "#1565c0",
+    "surprise": "#00897b",
+    "neutral": "#78909c",
+}
+
+HEATMAP_COLUMNS = 48
+"""At most this many heat-map columns: a long lesson's windows are merged in groups."""
+
+ALERT_NAMES = {
+    "fatigue": "Fatigue",
+    "looking_around": "Looking around",
+    "absent": "Absent",
+    "class_drop": "Class-wide drop",
+}
+
+
+class ReportError(RuntimeError):
+    """The warehouse holds nothing to report for this session."""
+
+
+@dataclass(frozen=True)
+class Overview:
+    session_id: str
+    school_id: str
+    classroom_id: str
+    course: str
+    started_at: float
+    ended_at: float
+    frames: int
+    faces: int
+    people: int
+
+
+@dataclass(frozen=True)
+class ClassPoint:
+    window_start: float
+    present: int
+    mean: float
+    p10: float
+    p90: float
+
+
+@dataclass(frozen=True)
+class StudentCell:
+    person_id: str
+    window_start: float
+    concentration: float
+    presence: float
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    person_id: str
+    kind: str
+    started_at: float
+    raised_at: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class TeacherMix:
+    person_id: str
+    frames: int
+    mix: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    person_id: str
+    role: str
+    score: float
+    mean_concentration: float
+    attention_share: float
+    presence: float
+    alerts: int
+    explanation: str
+
+
+@dataclass
+class ReportData:
+    overview: Overview
+    class_points: list[ClassPoint]
+    student_cells: list[StudentCell]
+    expression_mix: dict[str, dict[str, float]]
+    """Per person: share of observed frames per expression; empty when emotion was off."""
+    alerts: list[AlertRow]
+    teacher_mixes: list[TeacherMix]
+    scores: list[ScoreRow]
+    notes: list[str] = field(default_factory=list)
+
+
+# -- reading the warehouse ----------------------------------------------------------------
+
+
+def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
+    """Every number of the report, by SQL over the warehouse tables of one session."""
+
+    def rows(sql: str) -> Sequence[Sequence]:
+        return warehouse.query(sql, {"session": session_id}).result_rows
+
+    overview_rows = rows(
+        """
+        SELECT any(school_id), any(classroom_id), any(course),
+               toFloat64(min(captured_at)), toFloat64(max(captured_at)),
+               uniqExact(camera_id, frame_seq), count(), uniqExact(person_id)
+        FROM face_events FINAL WHERE session_id = {session:String}
+        """
+    )
+    school, classroom, course, started, ended, frames, faces, people = overview_rows[0]
+    if not faces:
+        raise ReportError(f"the warehouse holds no face events of session {session_id!r}")
+    overview = Overview(
+        session_id, school, classroom, course, started, ended, frames, faces, people
+    )
+
+    class_points = [
+        ClassPoint(*row)
+        for row in rows(
+            """
+            SELECT toFloat64(window_start), students_present, concentration_mean,
+                   concentration_p10, concentration_p90
+            FROM class_windows FINAL WHERE session_id = {session:String}
+            ORDER BY window_start
+            """
+        )
+    ]
+    student_cells: list[StudentCell] = []
+    expression_mix: dict[str, dict[str, float]] = {}
+    for person, start, concentration, presence, frames_seen, mix in rows(
+        """
+        SELECT person_id, toFloat64(window_start), concentration, presence,
+               frames_seen, expression_mix
+        FROM student_windows FINAL WHERE session_id = {session:String}
+        ORDER BY person_id, window_start
+        """
+    ):
+        student_cells.append(StudentCell(person, start, concentration, presence))
+        if frames_seen and mix:  # each window's mix weighted by the frames it saw
+            totals = expression_mix.setdefault(person, dict.fromkeys(EXPRESSIONS, 0.0))
+            for label, share in mix.items():
+                totals[label] = totals.get(label, 0.0) + share * frames_seen
+    alerts = [
+        AlertRow(*row)
+        for row in rows(
+            """
+            SELECT person_id, kind, toFloat64(started_at), toFloat64(raised_at), reason
+            FROM alerts FINAL WHERE session_id = {session:String}
+            ORDER BY started_at, person_id
+            """
+        )
+    ]
+    teacher_mixes = [
+        TeacherMix(person, frames, dict(zip(INTENSITY_CLASSES, shares, strict=True)))
+        for person, frames, *shares in rows(
+            f"""
+            SELECT person_id, frames, {", ".join(INTENSITY_CLASSES)}
+            FROM teacher_expression_mix FINAL
+            WHERE session_id = {{session:String}} ORDER BY person_id
+            """
+        )
+    ]
+    scores = [
+        ScoreRow(*row)
+        for row in rows(
+            """
+            SELECT person_id, role, score, mean_concentration, attention_share, presence,
+                   alerts, explanation
+            FROM session_scores FINAL WHERE session_id = {session:String}
+            ORDER BY score DESC, person_id
+            """
+        )
+    ]
+    return ReportData(
+        overview, class_points, student_cells, expression_mix, alerts, teacher_mixes, scores
+    )
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+
+def render_report(data: ReportData) -> str:
+    """The report page for ``data``; pure, so it is tested without a warehouse."""
+    sections = [
+        _overview(data),
+        _class_concentration(data),
+        _student_heatmap(data),
+        _expression_mix(data),
+        _alerts(data),
+        _teacher_mix(data),
+        _session_scores(data),
+    ]
+    template = Template(resources.files("classroom.templates").joinpath("report.html").read_text())
+    return template.substitute(
+        title=escape(f"Lesson report: {data.overview.classroom_id} {data.overview.session_id}"),
+        sections="\n".join(sections),
+        generated=_clock(datetime.now(UTC).timestamp()),
+    )
+
+
+def write_report(
+    warehouse: Warehouse, session_id: str, path: Path, *, notes: Sequence[str] = ()
+) -> Path:
+    """Build the report of ``session_id`` and write it to ``path`` atomically: a reader
+    (or a crash) never sees a half-written file, and an older report stays until then."""
+    data = load_report_data(warehouse, session_id)
+    data.notes = list(notes)
+    html = render_report(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(html)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _section(section_id: str, title: str, how_to_read: str, body: str) -> str:
+    return (
+        f"<section id='{section_id}'><h2>{escape(title)}</h2>"
+        f"<p class='hint'>{escape(how_to_read)}</p>{body}</section>"
+    )
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _lesson_time(epoch: float, started: float) -> str:
+    seconds = max(0, round(epoch - started))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _person(person_id: str) -> str:
+    """Anonymous tracks read ``cam-1/t3``; shown as ``track 3 (cam-1)``."""
+    camera, _, track = person_id.rpartition("/t")
+    if camera and track.isdigit():
+        return f"track {track} ({camera})"
+    return person_id
+
+
+def _overview(data: ReportData) -> str:
+    o = data.overview
+    emotion = "on" if data.expression_mix else "off (by policy, or no expression was read)"
+    facts = [
+        ("Session", o.session_id),
+        ("School / classroom", f"{o.school_id} / {o.classroom_id}"),
+        ("Course", o.course or "not given"),
+        ("Recorded", f"{_clock(o.started_at)} to {_clock(o.ended_at)}"),
+        ("Duration", _lesson_time(o.ended_at, o.started_at) + " min:s"),
+        ("Frames analysed", str(o.frames)),
+        ("Faces read", str(o.faces)),
+        ("People tracked", str(o.people)),
+        ("Alerts", str(len(data.alerts))),
+        ("Expression inference", emotion),
+    ]
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    notes = "".join(f"<p class='note'>{escape(note)}</p>" for note in data.notes)
+    return _section(
+        "overview",
+        "Overview",
+        "Raw video frames are not stored; only the numbers below were kept.",
+        f"{notes}<table class='facts'>{rows}</table>",
+    )
+
+
+def _class_concentration(data: ReportData) -> str:
+    points = data.class_points
+    hint = (
+        "Mean concentration of the class (0-100) per window; the shaded band holds the "
+        "middle 80% of students. Above 65 is high engagement, below 25 low."
+    )
+    if not points:
+        return _section(
+            "class-concentration",
+            "Class concentration over time",
+            hint,
+            "<p class='empty'>No class window was closed.</p>",
+        )
+    started = data.overview.started_at
+    chart = charts.concentration_over_time(
+        [_lesson_time(p.window_start, started) for p in points],
+        [p.mean for p in points],
+        [p.p10 for p in points],
+        [p.p90 for p in points],
+    )
+    return _section(
+        "class-concentration", "Class concentration over time", hint, f"<figure>{chart}</figure>"
+    )
+
+
+def _student_heatmap(data: ReportData) -> str:
+    hint = (
+        "One row per person, one column per window: the concentration index and its band "
+        "(H high > 65, N nominal 25-65, L low < 25). Grey: not in view."
+    )
+    if not data.student_cells:
+        return _section(
+            "student-heatmap",
+            "Concentration per student",
+            hint,
+            "<p class='empty'>No student window was closed.</p>",
+        )
+    starts = sorted({cell.window_start for cell in data.student_cells})
+    group = -(-len(starts) // HEATMAP_COLUMNS)  # windows per column, rounded up
+    if group > 1:
+        hint += f" Each column merges {group} windows (their mean)."
+    column = {start: j // group for j, start in enumerate(starts)}
+    people = sorted({cell.person_id for cell in data.student_cells}, key=_natural)
+    row = {person: i for i, person in enumerate(people)}
+    values: list[list[list[float]]] = [[[] for _ in starts[::group]] for _ in people]
+    for cell in data.student_cells:
+        if cell.presence > 0:
+            values[row[cell.person_id]][column[cell.window_start]].append(cell.concentration)
+    cells = [
+        [(sum(v) / len(v), band(sum(v) / len(v))) if v else None for v in person_values]
+        for person_values in values
+    ]
+    chart = charts.student_heatmap(
+        [_person(p) for p in people],
+        [_lesson_time(s, data.overview.started_at) for s in starts[::group]],
+        cells,
+    )
+    return _section(
+        "student-heatmap", "Concentration per student", hint, f"<figure>{chart}</figure>"
+    )
+
+
+def _expression_mix(data: ReportData) -> str:
+    hint = "Share of each person's observed frames showing each facial expression."
+    if not data.expression_mix:
+        return _section(
+            "expression-mix",
+            "Expression mix",
+            hint,
+            "<p class='empty'>Expression inference was off for this session (policy "
+            "<code>emotion=off</code>): no expression was read or stored.</p>",
+        )
+    people = sorted(data.expression_mix, key=_natural)
+    chart = charts.stacked_bars(
+        [_person(p) for p in people],
+        EXPRESSIONS,
+        [[data.expression_mix[p].get(e, 0.0) for e in EXPRESSIONS] for p in people],
+        [EXPRESSION_COLORS[e] for e in EXPRESSIONS],
+        label="expression mix per person",
+    )
+    return _section("expression-mix", "Expression mix", hint, f"<figure>{chart}</figure>")
+
+
+def _alerts(data: ReportData) -> str:
+    hint = "One line per episode, at the time it started (lesson time and clock)."
+    if not data.alerts:
+        return _section("alerts", "Alerts", hint, "<p class='empty'>No alert in this session.</p>")
+    started = data.overview.started_at
+    rows = "".join(
+        f"<tr><td>{_lesson_time(a.started_at, started)}</td><td>{escape(_clock(a.started_at))}"
+        f"</td><td>{escape(_person(a.person_id) or 'whole class')}</td>"
+        f"<td class='kind {escape(a.kind)}'>{escape(ALERT_NAMES.get(a.kind, a.kind))}</td>"
+        f"<td>{escape(a.reason)}</td></tr>"
+        for a in data.alerts
+    )
+    table = (
+        "<table class='rows'><thead><tr><th>Lesson time</th><th>Clock</th><th>Who</th>"
+        f"<th>Alert</th><th>Why</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return _section("alerts", "Alerts", hint, table)
+
+
+def _teacher_mix(data: ReportData) -> str:
+    hint = (
+        "Per teacher: share of observed frames in each of 13 expression intensities "
+        "(neutral, and weak or strong for the six others)."
+    )
+    if not data.teacher_mixes:
+        return _section(
+            "teacher-mix",
+            "Teacher expression mix",
+            hint,
+            "<p class='empty'>No teacher was identified in this session, or expression "
+            "inference was off. Teachers are recognised by role in the roster "
+            "(<code>--identity seat|face --roster FILE</code>).</p>",
+        )
+    figures = "".join(
+        f"<h3>{escape(_person(mix.person_id))} <small>({mix.frames} frames)</small></h3>"
+        + charts.bar_chart(
+            [c.replace("_", " ") for c in INTENSITY_CLASSES],
+            [mix.mix.get(c, 0.0) for c in INTENSITY_CLASSES],
+            "#5e35b1",
+            label=f"expression intensity mix of {mix.person_id}",
+        )
+        for mix in data.teacher_mixes
+    )
+    return _section("teacher-mix", "Teacher expression mix", hint, f"<figure>{figures}</figure>")
+
+
+def _session_scores(data: ReportData) -> str:
+    hint = (
+        "One score per person for the whole session (0-100), with how it was reached. "
+        "Use it as one input to grading, next to what you saw in class."
+    )
+    if not data.scores:
+        return _section(
+            "session-scores",
+            "Session scores",
+            hint,
+            "<p class='empty'>No session score was computed.</p>",
+        )
+    rows = "".join(
+        f"<tr><td>{escape(_person(s.person_id))}</td><td>{escape(s.role)}</td>"
+        f"<td class='num'>{s.score:.0f} {charts.score_bar(s.score, band(s.score))}</td>"
+        f"<td class='num'>{s.mean_concentration:.0f}</td>"
+        f"<td class='num'>{s.attention_share:.0%}</td><td class='num'>{s.presence:.0%}</td>"
+        f"<td class='num'>{s.alerts}</td><td>{escape(s.explanation)}</td></tr>"
+        for s in data.scores
+    )
+    table = (
+        "<table class='rows'><thead><tr><th>Person</th><th>Role</th><th>Score</th>"
+        "<th>Mean concentration</th><th>Attention</th><th>Presence</th><th>Alerts</th>"
+        f"<th>How the score was reached</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return _section("session-scores", "Session scores", hint, table)
+
+
+def _natural(person_id: str) -> tuple[str, int, str]:
+    """Sort ``cam-1/t2`` before ``cam-1/t10``."""
+    camera, _, track = person_id.rpartition("/t")
+    if camera and track.isdigit():
+        return (camera, int(track), "")
+    return (person_id, -1, person_id)

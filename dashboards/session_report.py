@@ -1,0 +1,170 @@
+"""Session report: the per-student scores of one lesson, with the reasons behind each."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import barchart, stat, table, text, timeseries
+from grafana_foundation_sdk.builders import dashboard as builders
+from grafana_foundation_sdk.models import common as common_models
+
+from dashboards.datasource import CLICKHOUSE, SqlQuery
+from dashboards.panels import (
+    Layout,
+    engagement_thresholds,
+    latest_row,
+    query_variable,
+    thresholds_color,
+)
+
+UID = "classroom-session-report"
+
+SESSION = "school_id = '${school}' AND classroom_id = '${classroom}' AND session_id = '${session}'"
+
+
+def variables() -> list[builders.QueryVariable]:
+    return [
+        query_variable(
+            "school",
+            "School",
+            "SELECT DISTINCT school_id FROM v_class_sessions ORDER BY school_id",
+        ),
+        query_variable(
+            "classroom",
+            "Classroom",
+            "SELECT DISTINCT classroom_id FROM v_class_sessions "
+            "WHERE school_id = '${school}' ORDER BY classroom_id",
+        ),
+        query_variable(
+            "session",
+            "Lesson",
+            "SELECT session_id FROM v_class_sessions "
+            "WHERE school_id = '${school}' AND classroom_id = '${classroom}' "
+            # lessons overlapping the time range, so one still running is always listed
+            "AND ended_at >= $__fromTime AND started_at <= $__toTime ORDER BY started_at DESC",
+        ),
+    ]
+
+
+def how_scores_work() -> text.Panel:
+    return (
+        text.Panel()
+        .title("How the score is made")
+        .content(
+            "The **score** (0-100) of a student for one lesson combines their mean "
+            "**concentration**, the share of the lesson they were **attentive** (facing the "
+            "board or teacher), their **presence**, and the number of fatigue or "
+            "look-around **alerts**. The *explanation* column spells out each student's "
+            "numbers. Use it as one input among others: it measures what a camera can see, "
+            "not learning."
+        )
+    )
+
+
+def class_summary() -> stat.Panel:
+    return (
+        stat.Panel()
+        .title("Class")
+        .datasource(CLICKHOUSE)
+        .with_target(
+            SqlQuery(
+                f"""
+                SELECT
+                    count() AS students,
+                    round(avg(score), 1) AS mean_score,
+                    round(avg(mean_concentration), 1) AS mean_concentration,
+                    round(dateDiff('second', min(started_at), max(ended_at)) / 60, 1) AS minutes
+                FROM v_session_scores
+                WHERE {SESSION} AND role != 'teacher'
+                """
+            )
+        )
+        .graph_mode(common_models.BigValueGraphMode.NONE)
+        .text_mode(common_models.BigValueTextMode.VALUE_AND_NAME)
+        .reduce_options(latest_row())
+    )
+
+
+def scores_chart() -> barchart.Panel:
+    return (
+        barchart.Panel()
+        .title("Score by student")
+        .datasource(CLICKHOUSE)
+        .with_target(
+            SqlQuery(
+                f"""
+                SELECT person_id AS student, round(score, 1) AS score
+                FROM v_session_scores
+                WHERE {SESSION} AND role != 'teacher'
+                ORDER BY score DESC
+                """
+            )
+        )
+        .min(0)
+        .max(100)
+        .thresholds(engagement_thresholds())
+        .color_scheme(thresholds_color())
+        .orientation(common_models.VizOrientation.HORIZONTAL)
+    )
+
+
+def scores_table() -> table.Panel:
+    return (
+        table.Panel()
+        .title("Scores and their explanations")
+        .datasource(CLICKHOUSE)
+        .with_target(
+            SqlQuery(
+                f"""
+                SELECT
+                    person_id AS student,
+                    round(score, 1) AS score,
+                    round(mean_concentration, 1) AS concentration,
+                    round(100 * attention_share, 0) AS attention_pct,
+                    round(100 * presence, 0) AS present_pct,
+                    alerts,
+                    explanation
+                FROM v_session_scores
+                WHERE {SESSION} AND role != 'teacher'
+                ORDER BY student
+                """
+            )
+        )
+    )
+
+
+def concentration() -> timeseries.Panel:
+    return (
+        timeseries.Panel()
+        .title("Class concentration during the lesson")
+        .datasource(CLICKHOUSE)
+        .with_target(
+            SqlQuery(
+                f"""
+                SELECT window_start AS time, concentration_mean AS mean,
+                       100 * share_low AS low_pct, 100 * share_high AS high_pct
+                FROM v_class_windows
+                WHERE {SESSION} AND $__timeFilter(window_start)
+                ORDER BY time
+                """
+            ).time_series()
+        )
+        .min(0)
+        .max(100)
+    )
+
+
+def build() -> builders.Dashboard:
+    dashboard = (
+        builders.Dashboard("Session report")
+        .uid(UID)
+        .description("Per-student scores of one lesson, for grading, with their explanations.")
+        .tags(["classroom", "report"])
+        .time("now-7d", "now")
+        .timezone("browser")
+        .readonly()
+        .variables(variables())
+    )
+    layout = Layout(dashboard)
+    layout.row(5, [(16, how_scores_work()), (8, class_summary())])
+    layout.row(10, [(10, scores_chart()), (14, concentration())])
+    layout.row(10, [(24, scores_table())])
+    return dashboard

@@ -1,0 +1,75 @@
+"""State carried from one closed window to the next within a session, as msgspec Structs
+so a Faust table can hold it: ``PersonCarry`` (open-eye baseline, detector states, open
+alert episodes, session totals) and ``SessionCarry`` (the class's people, running class
+level, session totals). Updated only at window close, never per event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from schemas.events import Role
+
+from .eyes import BlinkCarry, YawnCarry
+from .head import LookCarry
+
+if TYPE_CHECKING:
+    from .state import StudentWindowState
+
+
+class PersonCarry(msgspec.Struct, kw_only=True):
+    """What one person's next window needs from the previous ones, and session totals."""
+
+    person_id: str
+    role: Role = "unknown"
+    identity_source: str = "track"
+    first_seen_at: float
+    last_seen_at: float
+    ear_baseline: float | None = None
+    blink: BlinkCarry = BlinkCarry()
+    yawn: YawnCarry = YawnCarry()
+    look: LookCarry = LookCarry()
+    fatigue_since: float | None = None
+    """Start of the current run of fatigued windows."""
+    fatigue_alerted: bool = False
+    absence_alerted: bool = False
+    windows_present: int = 0
+    concentration_sum: float = 0.0
+    samples: int = 0
+    attentive_samples: int = 0
+    frames_seen: int = 0
+    alerts: int = 0
+    intensity_counts: dict[str, int] = {}
+
+    @classmethod
+    def first(cls, state: StudentWindowState) -> PersonCarry:
+        """The carry of a person before their first window."""
+        first_seen = min(sample[0] for sample in state.samples)
+        return cls(
+            person_id=state.person_id,
+            role=state.role,
+            identity_source=state.identity_source,
+            first_seen_at=first_seen,
+            last_seen_at=first_seen,
+        )
+
+
+class SessionCarry(msgspec.Struct, kw_only=True):
+    """One classroom session's state across windows: people, class level, totals."""
+
+    school_id: str
+    classroom_id: str
+    session_id: str
+    course: str = ""
+    window_seconds: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    windows: int = 0
+    frames_sampled: int = 0
+    persons: dict[str, PersonCarry] = {}
+    class_level: float | None = None
+    """Running mean concentration of the class (exponential, frozen during a drop)."""
+    class_level_windows: int = 0
+    drop_since: float | None = None

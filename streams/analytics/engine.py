@@ -1,0 +1,167 @@
+"""``ClassroomAnalytics``: the whole metric maths over a stream of face events, in memory.
+
+The embedded runner (``classroom analyze``) feeds it batches of events; the Faust app
+builds the same flow from the same pieces (``StudentWindowState``, ``ClassWindowState``,
+``close_window``) with its state in tables. Windows are tumbling and keyed by event time.
+
+Watermark: per classroom, the latest ``captured_at`` seen minus the allowed lateness (a
+classroom's events share one Kafka partition, so they arrive roughly in time order, while
+two classrooms' cameras may lag each other). A window closes once the watermark reaches
+its end; an event whose window has already closed is counted in ``late_dropped`` and
+dropped, never added to another window.
+
+One instance handles one window size. The embedded runner uses two, live (10 s) and
+history (60 s), and takes alerts and session scores from the live one only: the history
+instance raises the same episodes, dated to its coarser windows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from classroom.settings import AnalyticsSettings
+from schemas.events import (
+    Alert,
+    ClassWindow,
+    FaceEvent,
+    SessionScore,
+    StudentWindow,
+    TeacherExpressionMix,
+)
+
+from .carry import SessionCarry
+from .close import close_window, new_session
+from .session import session_scores, teacher_mixes
+from .state import ClassWindowState, StudentWindowState, event_problem
+
+
+class RejectedEvent(NamedTuple):
+    event: FaceEvent
+    reason: str
+
+
+@dataclass
+class AnalyticsOutput:
+    student_windows: list[StudentWindow] = field(default_factory=list)
+    class_windows: list[ClassWindow] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    session_scores: list[SessionScore] = field(default_factory=list)
+    teacher_mixes: list[TeacherExpressionMix] = field(default_factory=list)
+    late_dropped: int = 0
+    """Events whose window had closed (watermark past its end), counted and dropped."""
+    rejected: list[RejectedEvent] = field(default_factory=list)
+    """Events that cannot enter the maths (e.g. a NaN angle), with the reason: dead-letter them."""
+
+
+@dataclass
+class _OpenWindow:
+    state: ClassWindowState
+    students: dict[str, StudentWindowState] = field(default_factory=dict)
+
+
+@dataclass
+class _Session:
+    carry: SessionCarry | None = None
+    windows: dict[float, _OpenWindow] = field(default_factory=dict)
+
+
+class ClassroomAnalytics:
+    def __init__(
+        self,
+        settings: AnalyticsSettings,
+        *,
+        emotion: bool = True,
+        window_seconds: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.emotion = emotion
+        self.window_seconds = window_seconds or settings.window_seconds
+        self._latest: dict[str, float] = {}
+        """Per classroom: the latest event time seen."""
+        self._rooms: dict[str, dict[str, _Session]] = {}
+        """classroom id -> session id -> open session."""
+        self._closed: set[tuple[str, str]] = set()
+        """(classroom, session) pairs already closed by close_session."""
+
+    def add(self, events: Iterable[FaceEvent]) -> AnalyticsOutput:
+        """Add a batch of events; return whatever the advanced watermark closes."""
+        out = AnalyticsOutput()
+        width = self.window_seconds
+        lateness = self.settings.allowed_lateness_seconds
+        advanced: set[str] = set()
+        for event in events:
+            problem = event_problem(event)
+            if problem is not None:
+                out.rejected.append(RejectedEvent(event, problem))
+                continue
+            room = event.classroom_id
+            latest = self._latest.get(room, -math.inf)
+            start = math.floor(event.captured_at / width) * width
+            if start + width <= latest - lateness or (room, event.session_id) in self._closed:
+                out.late_dropped += 1
+                continue
+            session = self._rooms.setdefault(room, {}).get(event.session_id)
+            if session is None:
+                session = self._rooms[room][event.session_id] = _Session()
+            window = session.windows.get(start)
+            if window is None:
+                window = session.windows[start] = _OpenWindow(ClassWindowState.open(event, width))
+            window.state.add(event)
+            student = window.students.get(event.person_id)
+            if student is None:
+                student = window.students[event.person_id] = StudentWindowState.open(event, width)
+            student.add(event)
+            if event.captured_at > latest:
+                self._latest[room] = event.captured_at
+                advanced.add(room)
+        for room in advanced:
+            for session_id in list(self._rooms[room]):
+                self._close_windows(room, session_id, self._latest[room] - lateness, out)
+        return out
+
+    def flush(self) -> AnalyticsOutput:
+        """End of stream: close every open window (sessions stay open for their scores)."""
+        out = AnalyticsOutput()
+        for room, sessions in self._rooms.items():
+            for session_id in list(sessions):
+                self._close_windows(room, session_id, math.inf, out)
+        return out
+
+    def close_session(self, session_id: str) -> AnalyticsOutput:
+        """Close the session's windows, then emit its session scores and teacher mixes.
+
+        Later events of this session are counted as late and dropped."""
+        out = AnalyticsOutput()
+        for room, sessions in self._rooms.items():
+            if session_id not in sessions:
+                continue
+            self._close_windows(room, session_id, math.inf, out)
+            carry = sessions.pop(session_id).carry
+            self._closed.add((room, session_id))
+            if carry is not None:
+                out.session_scores += session_scores(carry)
+                out.teacher_mixes += teacher_mixes(carry)
+        return out
+
+    def session_ids(self) -> list[str]:
+        """Sessions with events that close_session has not closed yet."""
+        return sorted({session_id for sessions in self._rooms.values() for session_id in sessions})
+
+    def _close_windows(
+        self, room: str, session_id: str, watermark: float, out: AnalyticsOutput
+    ) -> None:
+        session = self._rooms[room][session_id]
+        for start in sorted(session.windows):
+            if start + self.window_seconds > watermark:
+                break
+            window = session.windows.pop(start)
+            carry = session.carry or new_session(window.state)
+            closed, session.carry = close_window(
+                window.state, window.students, carry, self.settings, emotion=self.emotion
+            )
+            out.student_windows += closed.student_windows
+            out.class_windows.append(closed.class_window)
+            out.alerts += closed.alerts

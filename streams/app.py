@@ -1,0 +1,360 @@
+"""The Faust app: face events in; student windows, class windows, alerts and session
+scores out. Run it with ``classroom streams`` or ``faust -A streams.app worker -l warn``.
+
+The metric maths lives in ``streams.analytics``; this module moves events in and out.
+Per-event work in Faust costs more than the maths, so the agent takes events in batches
+(``take_events``), decodes them with msgspec and feeds each classroom's analytics once per
+batch. Each classroom's state, with the offset of the last event folded into it, is then
+written to a Faust table: its changelog is what a restarted worker recovers from, and the
+stored offset lets it skip events it replays after a crash, so windows are not counted
+twice. (Faust flushes those table writes before it commits the input offsets.)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Sequence
+
+import click
+import faust
+import msgspec
+from faust.types import EventT
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from classroom.settings import KafkaSettings, Settings, load_settings
+from schemas.events import EventError, FaceEvent, decode, encode
+from streams.analytics import (
+    AnalyticsOutput,
+    ClassroomAnalytics,
+    ClassWindowState,
+    SessionCarry,
+    StudentWindowState,
+)
+from workers import kafka, service
+from workers.kafka import LocalMessage
+
+log = logging.getLogger(__name__)
+
+ROLE = "streams"
+TAKE_MAX = 2000
+TAKE_WITHIN_S = 0.2
+
+
+def broker_url(topics: KafkaSettings) -> str:
+    return ";".join(f"kafka://{server.strip()}" for server in topics.bootstrap_servers.split(","))
+
+
+def broker_credentials(topics: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    options = kafka.client_options(topics)
+    if topics.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            ssl_context=options.get("ssl_context"),
+            mechanism=options["sasl_mechanism"],
+        )
+    if topics.security_protocol == "SSL":
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
+class Checkpoint(msgspec.Struct, frozen=True):
+    """A classroom's analytics state after the event at ``offset`` of ``partition``."""
+
+    partition: int
+    offset: int
+    state: bytes
+
+
+class ClassroomWindows:
+    """Each classroom's analytics, fed batch by batch; no Faust in here, so benchmarks and
+    tests can drive it directly."""
+
+    def __init__(self, settings: Settings, worker_id: str) -> None:
+        self.settings = settings
+        self.worker_id = worker_id
+        self.emotion = settings.policy.emotion == "on"
+        self.rooms: dict[str, ClassroomAnalytics] = {}
+        self.positions: dict[str, tuple[int, int]] = {}
+        self.last_event_at: dict[str, float] = {}
+        self.late_dropped = 0
+
+    def new_analytics(self) -> ClassroomAnalytics:
+        return ClassroomAnalytics(self.settings.analytics, emotion=self.emotion)
+
+    def restore(self, classroom_id: str, checkpoint: Checkpoint | None) -> None:
+        if checkpoint is None:
+            self.rooms[classroom_id] = self.new_analytics()
+            return
+        self.rooms[classroom_id] = restore_state(self.new_analytics(), checkpoint.state)
+        self.positions[classroom_id] = (checkpoint.partition, checkpoint.offset)
+
+    def handle(self, messages: Sequence[kafka.Message]) -> tuple[list, list]:
+        """Fold a batch into the analytics. Returns (outputs, dead letters); an output is
+        ``(topic, key, event)``. Events at or before a classroom's checkpoint are skipped:
+        they were folded in before a restart."""
+        by_room: dict[str, list[FaceEvent]] = {}
+        last: dict[str, kafka.Message] = {}
+        dead_letters = []
+        for message in messages:
+            try:
+                event = decode(message.value or b"", FaceEvent)
+            except EventError as exc:
+                letter = kafka.dead_letter(message, str(exc), self.worker_id, keep_payload=True)
+                dead_letters.append((letter, message.key))
+                continue
+            room = event.classroom_id
+            done = self.positions.get(room)
+            if done is not None and done[0] == message.partition and message.offset <= done[1]:
+                continue
+            by_room.setdefault(room, []).append(event)
+            last[room] = message
+        outputs = []
+        now = time.monotonic()
+        for room, events in by_room.items():
+            if room not in self.rooms:
+                raise KeyError(f"classroom {room} was not restored before its events")
+            output = self.rooms[room].add(events)
+            outputs.extend(self.route(output))
+            if output.rejected:
+                dead_letters.extend(self.rejected(output, messages))
+            self.late_dropped += output.late_dropped
+            self.positions[room] = (last[room].partition, last[room].offset)
+            self.last_event_at[room] = now
+        return outputs, dead_letters
+
+    def rejected(self, output: AnalyticsOutput, messages: Sequence[kafka.Message]) -> list:
+        """Events the maths refused (e.g. a NaN angle) as dead letters. Rare, so the
+        search for their source message costs nothing in the common case."""
+        refused = {rejected.event.event_id: rejected.reason for rejected in output.rejected}
+        letters = []
+        for message in messages:
+            try:
+                event_id = decode(message.value or b"", FaceEvent).event_id
+            except EventError:
+                continue
+            if event_id in refused:
+                reason = f"refused by the analytics: {refused[event_id]}"
+                letter = kafka.dead_letter(message, reason, self.worker_id, keep_payload=True)
+                letters.append((letter, message.key))
+        return letters
+
+    def rooms_in(self, messages: Iterable[kafka.Message]) -> set[str]:
+        """Classrooms of a batch (the message key), to restore before ``handle``."""
+        return {message.key.decode() for message in messages if message.key}
+
+    def flush_idle(self, idle_s: float) -> tuple[list, list[str]]:
+        """Close every window and session of classrooms without events for ``idle_s``:
+        a camera that went quiet. Returns (outputs, classrooms flushed)."""
+        now = time.monotonic()
+        outputs, flushed = [], []
+        for room, seen in list(self.last_event_at.items()):
+            if now - seen < idle_s:
+                continue
+            analytics = self.rooms[room]
+            outputs.extend(self.route(analytics.flush()))
+            for session in analytics.session_ids():
+                outputs.extend(self.route(analytics.close_session(session)))
+            del self.last_event_at[room]
+            flushed.append(room)
+        return outputs, flushed
+
+    def checkpoint(self, room: str) -> bytes:
+        partition, offset = self.positions.get(room, (-1, -1))
+        state = snapshot_state(self.rooms[room])
+        return msgspec.msgpack.encode(Checkpoint(partition=partition, offset=offset, state=state))
+
+    def route(self, output: AnalyticsOutput) -> list:
+        topics = self.settings.kafka
+        routed: list = []
+        routed += [(topics.student_metrics_topic, w.person_id, w) for w in output.student_windows]
+        routed += [(topics.class_metrics_topic, w.classroom_id, w) for w in output.class_windows]
+        routed += [(topics.alerts_topic, a.classroom_id, a) for a in output.alerts]
+        routed += [(topics.session_scores_topic, s.person_id, s) for s in output.session_scores]
+        routed += [(topics.teacher_mix_topic, m.person_id, m) for m in output.teacher_mixes]
+        return routed
+
+
+class OpenWindowState(msgspec.Struct):
+    state: ClassWindowState
+    students: dict[str, StudentWindowState]
+
+
+class SessionState(msgspec.Struct):
+    carry: SessionCarry | None
+    windows: dict[float, OpenWindowState]
+
+
+class RoomState(msgspec.Struct):
+    """Everything ``ClassroomAnalytics`` holds for one classroom, as msgspec data: every
+    piece is already a msgspec Struct, so this is a few hundred bytes per open person-window
+    (no pickle: a changelog record must never be able to run code in the worker)."""
+
+    latest: dict[str, float]
+    sessions: dict[str, SessionState]
+    closed: list[tuple[str, str]]
+
+
+def snapshot_state(analytics: ClassroomAnalytics) -> bytes:
+    # ClassroomAnalytics keeps its state in three attributes; mirrored here as Structs.
+    sessions = {
+        session_id: SessionState(
+            carry=session.carry,
+            windows={
+                start: OpenWindowState(window.state, window.students)
+                for start, window in session.windows.items()
+            },
+        )
+        for rooms in analytics._rooms.values()
+        for session_id, session in rooms.items()
+    }
+    room = RoomState(latest=analytics._latest, sessions=sessions, closed=sorted(analytics._closed))
+    return msgspec.msgpack.encode(room)
+
+
+def restore_state(analytics: ClassroomAnalytics, state: bytes) -> ClassroomAnalytics:
+    from streams.analytics.engine import _OpenWindow, _Session
+
+    room = msgspec.msgpack.decode(state, type=RoomState)
+    analytics._latest = dict(room.latest)
+    analytics._closed = {tuple(pair) for pair in room.closed}
+    for session_id, session in room.sessions.items():
+        windows = {
+            start: _OpenWindow(window.state, window.students)
+            for start, window in session.windows.items()
+        }
+        first = next(iter(windows.values()), None)
+        classroom = first.state.classroom_id if first else session.carry.classroom_id
+        analytics._rooms.setdefault(classroom, {})[session_id] = _Session(session.carry, windows)
+    return analytics
+
+
+settings = load_settings()
+topics = settings.kafka
+worker_id = service.worker_id(settings.service, ROLE)
+health = service.HealthCounters(worker_id, ROLE)
+
+app = faust.App(
+    "classroom-streams",
+    broker=broker_url(topics),
+    broker_credentials=broker_credentials(topics),
+    # tansu (tests) has no transactions; the checkpoint offsets make replays harmless.
+    processing_guarantee="at_least_once",
+    topic_partitions=topics.topic_partitions,
+    topic_replication_factor=1,
+    broker_session_timeout=topics.session_timeout_ms / 1000,
+    broker_heartbeat_interval=max(topics.session_timeout_ms / 3000, 0.1),
+    broker_rebalance_timeout=topics.session_timeout_ms / 1000,
+    consumer_auto_offset_reset="earliest",
+    # Changelog writes are the costly part of tables; batching them nearly doubles throughput.
+    producer_linger=0.05,
+    producer_max_batch_size=1_000_000,
+    web_port=settings.service.http_port,
+    # Every value is already encoded (msgspec); Faust moves bytes.
+    key_serializer="raw",
+    value_serializer="raw",
+    store="memory://",
+)
+
+face_events_topic = app.topic(
+    topics.face_events_topic, key_serializer="raw", value_serializer="raw"
+)
+output_topics = {
+    name: app.topic(name, key_serializer="raw", value_serializer="raw")
+    for name in (
+        topics.student_metrics_topic,
+        topics.class_metrics_topic,
+        topics.alerts_topic,
+        topics.session_scores_topic,
+        topics.teacher_mix_topic,
+        topics.dead_letter_topic,
+        topics.pipeline_health_topic,
+    )
+}
+# One changelog record per classroom per batch; keyed like the input topic (by classroom),
+# so use_partitioner puts each record in the partition of the events it summarises.
+checkpoints = app.Table(
+    "classroom-checkpoints",
+    default=None,
+    key_type=str,
+    value_type=bytes,
+    use_partitioner=True,
+)
+windows = ClassroomWindows(settings, worker_id)
+
+
+async def publish(outputs: list, dead_letters: list) -> None:
+    for topic, key, event in outputs:
+        await output_topics[topic].send(key=key.encode(), value=encode(event))
+    for letter, key in dead_letters:
+        await output_topics[topics.dead_letter_topic].send(key=key, value=encode(letter))
+
+
+@app.agent(face_events_topic)
+async def face_event_windows(stream: faust.StreamT) -> None:
+    async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+        started = time.monotonic()
+        messages = [as_message(event) for event in events]
+        for room in windows.rooms_in(messages) - windows.rooms.keys():
+            stored = checkpoints.get(room)
+            windows.restore(
+                room, msgspec.msgpack.decode(stored, type=Checkpoint) if stored else None
+            )
+        outputs, dead_letters = windows.handle(messages)
+        await publish(outputs, dead_letters)
+        for room in windows.rooms_in(messages):
+            checkpoints[room] = windows.checkpoint(room)
+        count(len(messages), len(dead_letters), time.monotonic() - started)
+
+
+def as_message(event: EventT) -> LocalMessage:
+    message = event.message
+    return LocalMessage(message.topic, message.partition, message.offset, event.key, event.value)
+
+
+def count(events: int, dead_letters: int, elapsed: float) -> None:
+    health.frames_in += events  # for this role: face events consumed
+    health.faces += events
+    health.errors += dead_letters
+    health.batch_latency_ms = elapsed * 1000
+    health.progressed()
+    service.FACES.labels(ROLE).inc(events)
+    service.ERRORS.labels(ROLE).inc(dead_letters)
+    service.BATCH_SECONDS.labels(ROLE).observe(elapsed)
+
+
+@app.timer(interval=1.0)
+async def close_idle_classrooms() -> None:
+    outputs, flushed = windows.flush_idle(settings.service.streams_idle_flush_s)
+    if flushed:
+        await publish(outputs, [])
+        for room in flushed:
+            checkpoints[room] = windows.checkpoint(room)
+        log.info("closed idle classrooms", extra={"classrooms": flushed, "outputs": len(outputs)})
+
+
+@app.timer(interval=settings.service.health_interval_s)
+async def send_health() -> None:
+    await output_topics[topics.pipeline_health_topic].send(
+        key=worker_id.encode(), value=encode(health.record())
+    )
+
+
+@app.page("/metrics")
+async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+@app.page("/healthz")
+async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return web.text("ok\n")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("faust_args", nargs=-1, type=click.UNPROCESSED)
+def streams(faust_args: tuple[str, ...]) -> None:
+    """Run one Faust worker (extra arguments go to ``faust worker``)."""
+    sys.argv = ["classroom-streams", "worker", "-l", "warn", *faust_args]
+    app.main()

@@ -1,0 +1,109 @@
+"""Invariants over random events: bounds, merge = one pass, order does not matter."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classroom.settings import AnalyticsSettings
+from schemas.events import FaceEvent
+from streams.analytics import ClassroomAnalytics, StudentWindowState, band
+
+from .factory import face_event
+
+SETTINGS = AnalyticsSettings()
+
+probabilities = st.lists(st.floats(0.01, 1.0), min_size=7, max_size=7).map(
+    lambda raw: tuple(p / sum(raw) for p in raw)
+)
+
+face = st.fixed_dictionaries(
+    {
+        "frame": st.integers(0, 199),  # 10 fps over [0, 20): two 10 s windows or one 20 s window
+        "person": st.sampled_from(["s1", "s2", "s3"]),
+        "ear": st.floats(0.0, 0.5),
+        "mar": st.floats(0.0, 1.2),
+        "yaw": st.floats(-90, 90),
+        "pitch": st.floats(-60, 60),
+        "expression": st.none() | probabilities,
+    }
+)
+faces = st.lists(face, min_size=1, max_size=120, unique_by=lambda f: (f["frame"], f["person"]))
+
+
+def to_events(drawn: list[dict]) -> list[FaceEvent]:
+    return [
+        face_event(
+            f["frame"] / 10,
+            f["person"],
+            seq=f["frame"],
+            face_index=int(f["person"][1:]),
+            ear=f["ear"],
+            mar=f["mar"],
+            yaw=f["yaw"],
+            pitch=f["pitch"],
+            expression=f["expression"],
+        )
+        for f in drawn
+    ]
+
+
+def everything(events: list[FaceEvent], emotion: bool = True) -> tuple:
+    analytics = ClassroomAnalytics(SETTINGS, emotion=emotion, window_seconds=20.0)
+    out = analytics.add(events)
+    end = analytics.close_session("lesson-1")
+    return (
+        out.student_windows + end.student_windows,
+        out.class_windows + end.class_windows,
+        out.alerts + end.alerts,
+        end.session_scores,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(faces, st.booleans())
+def test_every_number_stays_within_its_bounds(drawn: list[dict], emotion: bool) -> None:
+    analytics = ClassroomAnalytics(SETTINGS, emotion=emotion)
+    out = analytics.add(to_events(drawn))
+    end = analytics.close_session("lesson-1")
+    for w in out.student_windows + end.student_windows:
+        assert 0 < w.frames_seen <= w.frames_sampled or w.presence == 0
+        for share in (w.presence, w.attention, w.perclos):
+            assert 0.0 <= share <= 1.0
+        assert 0.0 <= w.concentration <= 100.0 and w.band == band(w.concentration)
+        assert w.blinks >= 0 and w.blink_rate_per_min >= 0 and w.yawns >= 0
+        if w.emotion_weight is not None:
+            assert 0.2 <= w.emotion_weight <= 0.9
+            assert abs(sum(w.expression_mix.values()) - 1.0) < 1e-9
+    for c in out.class_windows + end.class_windows:
+        assert c.concentration_p10 <= c.concentration_p50 <= c.concentration_p90 <= 100.0
+        assert abs(c.share_high + c.share_nominal + c.share_low - 1.0) < 1e-9
+    for s in end.session_scores:
+        assert 0.0 <= s.score <= s.mean_concentration <= 100.0
+        assert 0.0 <= s.presence <= 1.0 and 0.0 <= s.attention_share <= 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(faces, st.data())
+def test_two_merged_partials_equal_one_pass(drawn: list[dict], data: st.DataObject) -> None:
+    events = [e for e in to_events(drawn) if e.person_id == to_events(drawn)[0].person_id]
+    cut = data.draw(st.integers(0, len(events)))
+    whole = StudentWindowState.open(events[0], 20.0)
+    left = StudentWindowState.open(events[0], 20.0)
+    right = StudentWindowState.open(events[0], 20.0)
+    for i, event in enumerate(events):
+        whole.add(event)
+        (left if i < cut else right).add(event)
+    frames = len({e.frame_seq for e in events}) + 3
+    one_pass = whole.finalize(frames, None, SETTINGS, emotion=True)
+    assert left.merge(right).finalize(frames, None, SETTINGS, emotion=True) == one_pass
+    assert right.merge(left).finalize(frames, None, SETTINGS, emotion=True) == one_pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(faces, st.randoms(use_true_random=False))
+def test_event_order_within_a_window_does_not_change_the_result(drawn, random) -> None:
+    events = to_events(drawn)
+    shuffled = list(events)
+    random.shuffle(shuffled)
+    assert everything(shuffled) == everything(events)

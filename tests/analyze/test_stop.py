@@ -1,0 +1,48 @@
+"""Ctrl-C stops ``classroom analyze`` cleanly: what was analysed is stored, scored and
+reported, and the exit code is 0."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from schemas.warehouse import Warehouse
+from tests.conftest import PROJECT_ROOT
+
+
+def test_ctrl_c_keeps_what_was_analysed(tmp_path: Path, classroom_video: Path) -> None:
+    data_dir = tmp_path / "data"
+    # Every frame (25 fps): long enough a run to stop in the middle.
+    command = [
+        sys.executable, "-m", "classroom.cli", "analyze", str(classroom_video),
+        "--data-dir", str(data_dir), "--session", "stopped", "--sample-fps", "25",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("analysing"):
+            break
+    time.sleep(15)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "stopping" in stderr
+
+    report = data_dir / "reports" / "stopped.html"
+    assert stdout.strip() == str(report)
+    assert "stopped before the end of the video" in report.read_text()
+    with Warehouse.connect_dsn(f"chdb://{data_dir / 'warehouse'}") as warehouse:
+        [(frames, scores, windows)] = warehouse.query(
+            """
+            SELECT (SELECT uniqExact(frame_seq) FROM face_events FINAL),
+                   (SELECT count() FROM session_scores FINAL),
+                   (SELECT count() FROM class_windows FINAL)
+            """
+        ).result_rows
+    assert 0 < frames < 320  # stopped before the last of the video's 329 frames
+    assert scores >= 1 and windows >= 1

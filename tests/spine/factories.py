@@ -1,0 +1,41 @@
+"""Valid events for tests that do not need real faces (the sink, the Faust agent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.events import FaceEvent
+
+
+def face_event(
+    frame: int, face: int, *, room: str = "room-1", start: float = 1.8e9, **fields: Any
+) -> FaceEvent:
+    values: dict[str, Any] = {
+        "event_id": f"cam-{room}/{frame}/{face}",
+        "school_id": "school-1",
+        "classroom_id": room,
+        "camera_id": f"cam-{room}",
+        "session_id": f"{room}-s1",
+        "frame_seq": frame,
+        "captured_at": start + frame * 0.2,
+        "face_index": face,
+        "frame_faces": 3,
+        "track_id": face,
+        "person_id": f"cam-{room}/t{face}",
+        "role": "student",
+        "box": (100 * face, 100, 60, 60),
+        "det_score": 0.99,
+        "face_px": 60,
+        "sharpness": 100.0,
+        "ear_left": 0.3,
+        "ear_right": 0.3,
+        "mar": 0.2,
+        "yaw": 5.0,
+        "pitch": 0.0,
+        "roll": 0.0,
+        "expression": (0.1, 0.0, 0.1, 0.5, 0.1, 0.1, 0.1),
+        "expression_label": "happy",
+        "expression_intensity": "weak",
+    }
+    values.update(fields)
+    return FaceEvent(**values)

@@ -1,0 +1,94 @@
+"""Camera agent: real video in, real broker out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from classroom.settings import CameraSettings, KafkaSettings, Settings
+from schemas.events import Frame, decode
+from workers import kafka, service
+from workers.camera import FrameBuffer, run_camera, session_id
+from workers.capture import frame_count
+
+
+def make_frame(seq: int) -> Frame:
+    return Frame(
+        school_id="s", classroom_id="r", camera_id="c", session_id="x",
+        seq=seq, captured_at=float(seq), jpeg=b"",
+    )  # fmt: skip
+
+
+def test_full_buffer_drops_the_oldest_frames_and_counts_them() -> None:
+    buffer = FrameBuffer(capacity=3)
+    for seq in range(5):
+        buffer.put(make_frame(seq))
+    assert buffer.dropped == 2
+    assert [buffer.take().seq for _ in range(3)] == [2, 3, 4]
+    assert buffer.take() is None
+
+
+def test_a_failed_frame_goes_back_to_the_front_unless_the_buffer_filled() -> None:
+    buffer = FrameBuffer(capacity=2)
+    buffer.put(make_frame(1))
+    buffer.put_back(make_frame(0))
+    assert [buffer.take().seq, buffer.take().seq] == [0, 1]
+    buffer.put(make_frame(2))
+    buffer.put(make_frame(3))
+    buffer.put_back(make_frame(1))
+    assert buffer.dropped == 1
+    assert len(buffer) == 2
+
+
+def test_session_id_is_derived_from_classroom_and_utc_start() -> None:
+    camera = CameraSettings(classroom_id="room-7")
+    assert session_id(camera, 0.0) == "room-7-19700101T0000"
+    assert session_id(camera.model_copy(update={"session_id": "s-1"}), 0.0) == "s-1"
+
+
+async def consume_all(topics: KafkaSettings, topic: str, expected: int) -> list:
+    consumer = kafka.consumer(topics, topic, group_id="test-reader")
+    await consumer.start()
+    records: list = []
+    try:
+        while len(records) < expected:
+            batch = await consumer.getmany(timeout_ms=5000)
+            if not batch:
+                break
+            records.extend(record for part in batch.values() for record in part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def test_camera_publishes_every_sampled_frame_of_a_file(
+    broker: KafkaSettings, classroom_video: Path
+) -> None:
+    settings = Settings(
+        kafka=broker,
+        camera=CameraSettings(
+            source=str(classroom_video), camera_id="cam-a", classroom_id="room-a",
+            sample_fps=2.0, realtime=False, buffer_frames=1000,
+        ),
+    )  # fmt: skip
+    health = service.HealthCounters("camera-test", "camera")
+
+    async def scenario():
+        await kafka.ensure_topics(broker)
+        result = await run_camera(settings, asyncio.Event(), health)
+        return result, await consume_all(broker, broker.frames_topic, result.published)
+
+    result, records = asyncio.run(scenario())
+    seconds = frame_count(str(classroom_video)) / 25  # the clip is 25 fps
+    assert result.dropped == 0
+    assert result.published == len(records)
+    assert abs(len(records) - seconds * 2) <= 1
+    frames = [decode(record.value, Frame) for record in records]
+    assert [frame.seq for frame in frames] == list(range(len(frames)))
+    assert {record.key for record in records} == {b"cam-a"}
+    image = cv2.imdecode(np.frombuffer(frames[0].jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (720, 1280, 3)
+    assert len({frame.session_id for frame in frames}) == 1

@@ -1,0 +1,258 @@
+"""The four processes end to end on the real clip, real broker and real ClickHouse engine.
+
+What "exactly once in what analysts see" means here: every published frame has its faces
+in ``face_events`` (``FINAL``) exactly once: for each frame, the number of rows equals the
+``frame_faces`` the engine reported, and the frames present are exactly the published
+ones. After an inference worker is SIGKILLed and restarted, those counts (frames, faces
+per frame, rows) equal an undisturbed run of the same stage on the same frames. Track
+ids are not compared: the restarted worker's tracker starts empty, so the people it
+labels in replayed frames may get other ids; boxes and scores per frame are the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from classroom.settings import KafkaSettings, Settings, WarehouseSettings
+from schemas.events import DeadLetter, Frame, decode, encode
+from schemas.warehouse import Warehouse
+from tests.spine.conftest import free_port
+from workers import kafka
+from workers.infer import InferenceStage
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_FPS = "1"
+
+
+class Processes:
+    """The pipeline's processes for one test, with their logs and /metrics ports."""
+
+    def __init__(self, topics: KafkaSettings, tmp: Path) -> None:
+        self.tmp = tmp
+        self.dsn = f"chdb://{tmp / 'warehouse'}"
+        self.env = {
+            **os.environ,
+            "CLASSROOM_KAFKA__BOOTSTRAP_SERVERS": topics.bootstrap_servers,
+            "CLASSROOM_KAFKA__SESSION_TIMEOUT_MS": "6000",
+            "CLASSROOM_WAREHOUSE__DSN": self.dsn,
+            "CLASSROOM_SERVICE__HEALTH_INTERVAL_S": "2",
+            "CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S": "3",
+            "CLASSROOM_CAMERA__SOURCE": str(
+                PROJECT_ROOT.parent / "shared/data/video/classroom.mp4"
+            ),
+            "CLASSROOM_CAMERA__SAMPLE_FPS": SAMPLE_FPS,
+            "CLASSROOM_CAMERA__REALTIME": "false",
+            "CLASSROOM_INFER__BATCH_SIZE": "4",
+            "CLASSROOM_INFER__MAX_WAIT_MS": "100",
+        }
+        self.ports: dict[str, int] = {}
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, role: str, *args: str, name: str | None = None) -> subprocess.Popen:
+        name = name or role
+        self.ports[name] = free_port()
+        env = {**self.env, "CLASSROOM_SERVICE__HTTP_PORT": str(self.ports[name])}
+        log = (self.tmp / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "classroom.cli", role, *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.running.append(process)
+        return process
+
+    def wait(self, process: subprocess.Popen, name: str, timeout: float) -> None:
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{name} did not finish in {timeout}s:\n{self.log(name)[-3000:]}")
+        assert code == 0, f"{name} exited {code}:\n{self.log(name)[-3000:]}"
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def metric(self, name: str, sample: str) -> float:
+        try:
+            url = f"http://127.0.0.1:{self.ports[name]}/metrics"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text = response.read().decode()
+        except OSError:
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    def published_frames(self) -> int:
+        for line in self.log("camera").splitlines():
+            if line.startswith("{") and '"finished"' in line:
+                return json.loads(line)["published"]
+        pytest.fail(f"the camera did not report what it published:\n{self.log('camera')}")
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture
+def processes(broker: KafkaSettings, tmp_path: Path):
+    asyncio.run(kafka.ensure_topics(broker))
+    running = Processes(broker, tmp_path)
+    yield running
+    running.stop_all()
+
+
+def query(dsn: str, sql: str) -> list[tuple]:
+    warehouse = Warehouse.connect(WarehouseSettings(dsn=dsn))
+    try:
+        return warehouse.query(sql).result_rows
+    finally:
+        warehouse.close()
+
+
+async def produce(topics: KafkaSettings, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = kafka.producer(topics)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(topics: KafkaSettings, topic: str) -> list:
+    consumer = kafka.consumer(topics, topic, group_id=f"reader-{time.monotonic_ns()}")
+    await consumer.start()
+    records: list = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=3000):
+            records.extend(record for part in batch.values() for record in part)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def faces_per_frame(dsn: str) -> dict[int, tuple[int, int]]:
+    """frame seq -> (rows in FINAL, faces the engine counted in that frame)."""
+    rows = query(
+        dsn,
+        "SELECT frame_seq, count(), any(frame_faces) FROM face_events FINAL "
+        "WHERE camera_id = 'cam-1' GROUP BY frame_seq ORDER BY frame_seq",
+    )
+    return {seq: (count, faces) for seq, count, faces in rows}
+
+
+def test_camera_infer_streams_sink_end_to_end(processes: Processes, broker: KafkaSettings) -> None:
+    broken_frame = Frame(
+        school_id="school-1", classroom_id="room-1", camera_id="cam-broken",
+        session_id="s", seq=0, captured_at=time.time(), jpeg=b"\xff\xd8 not really a jpeg",
+    )  # fmt: skip
+    asyncio.run(
+        produce(
+            broker,
+            broker.frames_topic,
+            [(b"cam-broken", encode(broken_frame)), (b"cam-broken", b"\x93 not msgpack")],
+        )
+    )
+    asyncio.run(
+        produce(broker, broker.face_events_topic, [(b"room-1", b'{"event_id": "half an event"}')])
+    )
+    sink = processes.start("sink", "--exit-when-idle", "6")
+    streams = processes.start("streams")
+    infer = processes.start("infer", "--exit-when-idle", "8")
+    camera = processes.start("camera")
+
+    processes.wait(camera, "camera", timeout=120)
+    processes.wait(infer, "infer", timeout=400)
+    time.sleep(6)  # the streams app closes idle classrooms' windows after 3 s
+    streams.send_signal(signal.SIGTERM)
+    processes.wait(streams, "streams", timeout=60)
+    processes.wait(sink, "sink", timeout=120)
+
+    published = processes.published_frames()
+    per_frame = faces_per_frame(processes.dsn)
+    assert sorted(per_frame) == list(range(published)), "every published frame, once"
+    assert all(rows == faces for rows, faces in per_frame.values()), per_frame
+    dsn = processes.dsn
+    assert query(dsn, "SELECT count() FROM face_events") == query(
+        dsn, "SELECT count() FROM face_events FINAL"
+    ), "no duplicates even before merges"
+    people = query(dsn, "SELECT uniqExact(person_id) FROM face_events FINAL")[0][0]
+    assert people >= 7
+    assert query(dsn, "SELECT count() FROM student_windows FINAL")[0][0] >= 7
+    assert query(dsn, "SELECT count() FROM class_windows FINAL")[0][0] >= 1
+
+    letters = [
+        decode(r.value, DeadLetter)
+        for r in asyncio.run(read_topic(broker, broker.dead_letter_topic))
+    ]
+    by_source = Counter(letter.source_topic for letter in letters)
+    assert by_source[broker.frames_topic] == 2
+    assert by_source[broker.face_events_topic] >= 1  # the sink and the streams app each saw it
+    frame_letters = [letter for letter in letters if letter.source_topic == broker.frames_topic]
+    assert all(letter.payload == b"" and letter.payload_size > 0 for letter in frame_letters)
+    reasons = " | ".join(letter.reason for letter in letters)
+    assert "corrupt" in reasons and "invalid Frame" in reasons and "invalid FaceEvent" in reasons
+    stored = query(dsn, "SELECT source_topic, reason FROM dead_letters FINAL")
+    assert {topic for topic, _ in stored} == {broker.frames_topic, broker.face_events_topic}
+
+
+def undisturbed_faces_per_frame(topics: KafkaSettings) -> dict[int, int]:
+    """The same stage, in this process, over the same published frames: the reference."""
+    records = asyncio.run(read_topic(topics, topics.frames_topic))
+    stage = InferenceStage.from_settings(Settings(), "reference")
+    counts: dict[int, int] = {}
+    for start in range(0, len(records), 4):
+        for event in stage.run_batch(records[start : start + 4]).events:
+            counts[event.frame_seq] = event.frame_faces
+    return counts
+
+
+@pytest.mark.timeout(900)
+def test_killed_inference_worker_leaves_the_same_counts(
+    processes: Processes, broker: KafkaSettings
+) -> None:
+    camera = processes.start("camera")
+    processes.wait(camera, "camera", timeout=120)
+    published = processes.published_frames()
+    sink = processes.start("sink", "--exit-when-idle", "8")
+
+    first = processes.start("infer", name="infer-1")
+    deadline = time.monotonic() + 300
+    done = 'classroom_frames_total{role="infer"}'
+    while processes.metric("infer-1", done) < published // 3:
+        assert time.monotonic() < deadline, processes.log("infer-1")[-3000:]
+        assert first.poll() is None, processes.log("infer-1")[-3000:]
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = processes.start("infer", "--exit-when-idle", "8", name="infer-2")
+    processes.wait(second, "infer-2", timeout=400)
+    processes.wait(sink, "sink", timeout=120)
+
+    reference = undisturbed_faces_per_frame(broker)
+    per_frame = faces_per_frame(processes.dsn)
+    assert len(reference) == published
+    assert {seq: faces for seq, (_, faces) in per_frame.items()} == reference
+    assert all(rows == faces for rows, faces in per_frame.values())
+    total = query(processes.dsn, "SELECT count() FROM face_events FINAL")[0][0]
+    assert total == sum(reference.values())

@@ -1,0 +1,103 @@
+"""Face detectors by name. ``vision.detector`` picks one; both return ``FaceBox`` lists.
+
+- ``mtcnn`` (default): the MTCNN cascade in torch, batched over frames; finds the back rows
+  and half-profile faces of a classroom.
+- ``hog``: dlib's HOG + linear SVM; no torch, but finds only frontal faces of ~80 px or
+  more without upsampling (``vision.detector_upsample`` doubles the resolution per pass).
+
+A new detector is a class with ``detect(frames) -> list[list[FaceBox]]`` added to
+``DETECTORS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import dlib
+import numpy as np
+
+from classroom.settings import VisionSettings
+from workers.vision.device import resolve_device
+
+
+@dataclass(frozen=True, slots=True)
+class FaceBox:
+    """One detected face: corners in frame pixels and the detector's confidence."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float
+
+
+class Detector(Protocol):
+    landmark_box_adjust: tuple[float, float, float, float]
+    """Moves of (x1, y1, x2, y2), in fractions of the box width/height, that turn this
+    detector's box into the box dlib's landmark model was trained on (dlib HOG's)."""
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
+        """Faces of each RGB uint8 frame, in the order of ``frames``."""
+        ...
+
+
+class MtcnnDetector:
+    # Median offset between MTCNN and dlib HOG boxes of the same faces (116 faces of
+    # faces/ and classroom.mp4): MTCNN boxes reach higher up the forehead.
+    landmark_box_adjust = (-0.05, 0.14, 0.05, -0.03)
+
+    def __init__(self, settings: VisionSettings) -> None:
+        from workers.vision.mtcnn import Mtcnn  # torch is only loaded when this is picked
+
+        self.mtcnn = Mtcnn(
+            resolve_device(settings.device),
+            min_face_px=settings.min_face_px,
+            min_score=settings.min_detection_score,
+        )
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
+        return [
+            [FaceBox(*(float(value) for value in row)) for row in boxes]
+            for boxes in self.mtcnn.detect(frames)
+        ]
+
+
+class HogDetector:
+    """dlib HOG. Its score is an SVM margin (0 and up), not a probability, so
+    ``min_detection_score`` does not apply; every detection dlib reports is kept."""
+
+    landmark_box_adjust = (0.0, 0.0, 0.0, 0.0)
+
+    def __init__(self, settings: VisionSettings) -> None:
+        self.hog = dlib.get_frontal_face_detector()
+        self.upsample = settings.detector_upsample
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
+        faces = []
+        for frame in frames:
+            rects, scores, _ = self.hog.run(frame, self.upsample, 0.0)
+            faces.append(
+                [
+                    FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(s))
+                    for r, s in zip(rects, scores, strict=True)
+                ]
+            )
+        return faces
+
+
+DETECTORS: dict[str, Callable[[VisionSettings], Detector]] = {
+    "mtcnn": MtcnnDetector,
+    "hog": HogDetector,
+}
+
+
+def create_detector(settings: VisionSettings) -> Detector:
+    try:
+        factory = DETECTORS[settings.detector]
+    except KeyError:
+        raise ValueError(
+            f"unknown detector {settings.detector!r}; known: {', '.join(DETECTORS)}"
+        ) from None
+    return factory(settings)

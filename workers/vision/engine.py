@@ -1,0 +1,250 @@
+"""The vision engine: a batch of frames in, one ``FaceEvent`` per visible face out.
+
+Per batch, in order: check each frame (a bad one gets a ``FrameError``, the rest go on);
+detect faces in all frames at once; track them per camera; 68 landmarks, eye and mouth
+openness, head pose and sharpness per face; identity by policy, dropping the faces of
+people without consent before anything else is read from them; expression for all kept
+faces of the batch in one forward pass (never loaded under ``policy.emotion == "off"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from classroom.settings import PolicySettings, VisionSettings
+from schemas.events import EXPRESSIONS, FaceEvent
+from workers.vision.detectors import Detector, FaceBox, create_detector
+from workers.vision.device import resolve_device
+from workers.vision.expression import ExpressionClassifier
+from workers.vision.frames import DecodedFrame, FrameError, FrameResult, checked_bgr
+from workers.vision.headpose import head_pose
+from workers.vision.identity import FaceEncoder, Roster, Student
+from workers.vision.landmarks import (
+    LandmarkModel,
+    eye_ratios,
+    mouth_aspect_ratio,
+    shape_points,
+    sharpness,
+)
+from workers.vision.tracking import FaceTracker
+
+
+@dataclass
+class TrackIdentity:
+    """What face identity learnt about one track: a student, or when it last tried."""
+
+    student: Student | None
+    tried_at: float
+
+
+@dataclass
+class Face:
+    """One face while the engine works on it."""
+
+    box: FaceBox
+    track_id: int
+    points: np.ndarray
+    student: Student | None
+    source: str
+
+
+class VisionEngine:
+    def __init__(
+        self,
+        vision: VisionSettings,
+        policy: PolicySettings,
+        detector: Detector,
+        roster: Roster | None,
+    ) -> None:
+        if policy.identity != "off" and roster is None:
+            raise ValueError(f"policy.identity={policy.identity!r} needs a roster")
+        self.vision = vision
+        self.policy = policy
+        self.detector = detector
+        self.roster = roster
+        self.landmarks = LandmarkModel()
+        device = resolve_device(vision.device)
+        self.expression = (
+            ExpressionClassifier(vision.expression_model, device) if policy.emotion == "on" else None
+        )
+        self.encoder = FaceEncoder() if policy.identity == "face" else None
+        self.trackers: dict[str, FaceTracker] = {}
+        self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
+
+    @classmethod
+    def from_settings(
+        cls, vision: VisionSettings, policy: PolicySettings, roster: Roster | None = None
+    ) -> VisionEngine:
+        return cls(vision, policy, create_detector(vision), roster)
+
+    def process(self, frames: Sequence[DecodedFrame]) -> list[FrameResult]:
+        """One result per frame, in order; a frame that cannot be read carries its error."""
+        results = [FrameResult(frame.meta) for frame in frames]
+        images: dict[int, np.ndarray] = {}
+        for index, frame in enumerate(frames):
+            try:
+                images[index] = checked_bgr(frame.image)
+            except FrameError as exc:
+                results[index].error = exc
+        order = sorted(images)
+        rgbs = [cv2.cvtColor(images[i], cv2.COLOR_BGR2RGB) for i in order]
+        detections = self.detector.detect(rgbs) if rgbs else []
+        faces_per_frame: dict[int, list[Face]] = {}
+        grays: dict[int, np.ndarray] = {}
+        for index, rgb, boxes in zip(order, rgbs, detections, strict=True):
+            grays[index] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            faces_per_frame[index] = self._read_faces(frames[index], rgb, grays[index], boxes)
+        crops = [
+            face_crop(grays[index], face.box) for index in order for face in faces_per_frame[index]
+        ]
+        probabilities = self.expression.predict(crops) if self.expression else None
+        next_crop = 0
+        for index in order:
+            frame_faces = faces_per_frame[index]
+            image = images[index]
+            for face_index, face in enumerate(frame_faces):
+                probs = probabilities[next_crop] if probabilities is not None else None
+                next_crop += 1
+                results[index].events.append(
+                    self._event(frames[index], image, grays[index], face, face_index, len(frame_faces), probs)
+                )
+                results[index].landmarks.append(face.points)
+        return results
+
+    def _read_faces(
+        self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox]
+    ) -> list[Face]:
+        """Tracked, landmarked, identified faces of one frame; no-consent faces removed."""
+        meta = frame.meta
+        tracker = self.trackers.get(meta.camera_id)
+        if tracker is None:
+            tracker = self.trackers[meta.camera_id] = FaceTracker(self.vision.track_lost_seconds)
+        corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
+        track_ids = tracker.update(corners, meta.captured_at)
+        shapes = self.landmarks.shapes(gray, boxes, self.detector.landmark_box_adjust)
+        students = self._identify(meta.camera_id, meta.captured_at, rgb, boxes, track_ids, shapes)
+        faces = []
+        for box, track_id, shape, (student, source) in zip(
+            boxes, track_ids, shapes, students, strict=True
+        ):
+            if student is not None and not student.consent:
+                continue
+            faces.append(Face(box, track_id, shape_points(shape), student, source))
+        return faces
+
+    def _identify(
+        self,
+        camera_id: str,
+        at: float,
+        rgb: np.ndarray,
+        boxes: list[FaceBox],
+        track_ids: list[int],
+        shapes: list,
+    ) -> list[tuple[Student | None, str]]:
+        """(student or None, identity source) per face, by ``policy.identity``."""
+        if self.policy.identity == "off" or self.roster is None:
+            return [(None, "track")] * len(boxes)
+        if self.policy.identity == "seat":
+            owners = [
+                self.roster.seat_owner(camera_id, (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2)
+                for b in boxes
+            ]
+            return [(owner, "seat" if owner else "track") for owner in owners]
+        # Face identity is ~90 ms per face on a CPU: decide once per track, and retry an
+        # unknown track at most every identity_retry_seconds.
+        pending = []
+        for position, track_id in enumerate(track_ids):
+            known = self.track_identities.get((camera_id, track_id))
+            due = known is None or (
+                known.student is None
+                and at - known.tried_at >= self.vision.identity_retry_seconds
+            )
+            if due:
+                pending.append(position)
+        if pending and self.encoder is not None:
+            descriptors = self.encoder.encode(rgb, [shapes[p] for p in pending])
+            taken = {
+                identity.student.id
+                for (camera, _), identity in self.track_identities.items()
+                if camera == camera_id and identity.student is not None
+            }
+            for position, descriptor in zip(pending, descriptors, strict=True):
+                student = self.roster.nearest(descriptor, self.vision.identity_max_distance)
+                if student is not None and student.id in taken:
+                    student = None  # one person is in one place: the first track keeps them
+                self.track_identities[(camera_id, track_ids[position])] = TrackIdentity(student, at)
+                if student is not None:
+                    taken.add(student.id)
+        results = []
+        for track_id in track_ids:
+            identity = self.track_identities.get((camera_id, track_id))
+            student = identity.student if identity else None
+            results.append((student, "face" if student else "track"))
+        return results
+
+    def _event(
+        self,
+        frame: DecodedFrame,
+        image: np.ndarray,
+        gray: np.ndarray,
+        face: Face,
+        face_index: int,
+        frame_faces: int,
+        probs: np.ndarray | None,
+    ) -> FaceEvent:
+        meta = frame.meta
+        box = face.box
+        x, y = round(box.x1), round(box.y1)
+        width, height = round(box.x2 - box.x1), round(box.y2 - box.y1)
+        ear_left, ear_right = eye_ratios(face.points)
+        yaw, pitch, roll = head_pose(face.points, image.shape[1], image.shape[0])
+        expression = label = intensity = None
+        if probs is not None:
+            expression = tuple(round(float(p), 4) for p in probs)
+            top = int(np.argmax(probs))
+            label = EXPRESSIONS[top]
+            if label != "neutral":
+                strong = probs[top] >= self.vision.strong_expression_prob
+                intensity = "strong" if strong else "weak"
+        student = face.student
+        return FaceEvent(
+            event_id=f"{meta.camera_id}/{meta.seq}/{face_index}",
+            school_id=meta.school_id,
+            classroom_id=meta.classroom_id,
+            camera_id=meta.camera_id,
+            session_id=meta.session_id,
+            course=meta.course,
+            frame_seq=meta.seq,
+            captured_at=meta.captured_at,
+            face_index=face_index,
+            frame_faces=frame_faces,
+            track_id=face.track_id,
+            person_id=student.id if student else f"{meta.camera_id}/t{face.track_id}",
+            role=student.role if student else "unknown",
+            identity_source=face.source,
+            box=(x, y, width, height),
+            det_score=round(box.score, 4),
+            face_px=min(width, height),
+            sharpness=round(sharpness(gray, box), 2),
+            ear_left=round(ear_left, 4),
+            ear_right=round(ear_right, 4),
+            mar=round(mouth_aspect_ratio(face.points), 4),
+            yaw=round(yaw, 2),
+            pitch=round(pitch, 2),
+            roll=round(roll, 2),
+            expression=expression,
+            expression_label=label,
+            expression_intensity=intensity,
+        )
+
+
+def face_crop(gray: np.ndarray, box: FaceBox) -> np.ndarray:
+    """The face box cut from the frame (clipped to it), never empty."""
+    height, width = gray.shape
+    x1, y1 = min(max(int(box.x1), 0), width - 1), min(max(int(box.y1), 0), height - 1)
+    x2, y2 = max(min(int(box.x2), width), x1 + 1), max(min(int(box.y2), height), y1 + 1)
+    return gray[y1:y2, x1:x2]
