@@ -39,7 +39,7 @@ from classroom.settings import Settings, load_settings
 from schemas.warehouse import Warehouse
 from streams.analytics import ClassroomAnalytics
 from workers.capture import SourceError, is_live, open_source
-from workers.vision import VisionEngine, load_roster
+from workers.vision import load_roster
 
 DEFAULT_SAMPLE_FPS = 10.0
 """Blinks last 100-400 ms, so the eye metrics need about 10 samples a second; every other
@@ -50,7 +50,7 @@ EXIT_BAD_INPUT = 2
 EXIT_TRUNCATED = 3
 EXIT_ABORTED = 130
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages stay whole for logs and greps
 
 
 class BadInput(click.ClickException):
@@ -163,6 +163,8 @@ class Run:
         self.pipeline_seconds = 0.0
 
     def execute(self, report_path: Path, annotate_path: Path | None) -> None:
+        from workers.vision import VisionEngine  # torch: loaded once the source is known good
+
         settings = self.settings
         with console.status("loading models and opening the warehouse"):
             roster_path = settings.policy.roster_path

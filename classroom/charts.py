@@ -39,26 +39,45 @@ def _text(x: float, y: float, text: str, anchor: str = "start", extra: str = "")
     return f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}' {extra}>{escape(text)}</text>"
 
 
+def lesson_clock(seconds: float) -> str:
+    """Seconds since the lesson began as ``m:ss``."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _time_ticks(duration: float) -> list[float]:
+    """Round tick positions (every 5 s, 10 s, 30 s, 1 min, ...): at most seven."""
+    for step in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
+        if duration / step <= 6:
+            break
+    return [float(t) for t in range(0, int(duration) + 1, step)]
+
+
 def concentration_over_time(
-    labels: Sequence[str],
+    times: Sequence[float],
     mean: Sequence[float],
     low: Sequence[float],
     high: Sequence[float],
     *,
+    duration: float,
     label: str = "class concentration over time",
 ) -> str:
     """Mean concentration per window as a line, the p10-p90 spread as a shaded band, and
-    the engagement band limits (25, 65) as dashed lines."""
+    the engagement band limits (25, 65) as dashed lines. ``times`` are seconds since the
+    lesson began, placed in proportion on an axis from 0 to ``duration``."""
     width, height = 760.0, 280.0
-    left, right, top, bottom = 44.0, 16.0, 16.0, 40.0
+    left, right, top, bottom = 44.0, 20.0, 16.0, 40.0
     plot_w, plot_h = width - left - right, height - top - bottom
-    n = len(mean)
+    duration = max(duration, 1.0)
 
-    def x(i: int) -> float:
-        return left + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
+    def x(t: float) -> float:
+        return left + plot_w * min(max(t, 0.0), duration) / duration
 
     def y(value: float) -> float:
         return top + plot_h * (1 - min(max(value, 0.0), 100.0) / 100.0)
+
+    def points(values: Sequence[float]) -> list[str]:
+        return [f"{x(t):.1f},{y(v):.1f}" for t, v in zip(times, values, strict=True)]
 
     body = [f"<rect x='{left}' y='{top}' width='{plot_w}' height='{plot_h}' fill='#fafafa'/>"]
     for limit, name in ((65, "high"), (25, "low")):
@@ -68,17 +87,17 @@ def concentration_over_time(
         )
     for tick in (0, 25, 50, 65, 100):
         body.append(_text(left - 6, y(tick) + 4, str(tick), "end", "fill='#555'"))
-    if n:
-        band = [f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(high)]
-        band += [f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low)))]
+    for tick in _time_ticks(duration):
+        clock = lesson_clock(tick)
+        body.append(_text(x(tick), height - bottom + 16, clock, "middle", "fill='#555'"))
+    if times:
+        band = points(high) + points(low)[::-1]
         body.append(f"<polygon points='{' '.join(band)}' fill='#90caf9' opacity='0.5'/>")
-        line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(mean))
+        line = " ".join(points(mean))
         body.append(f"<polyline points='{line}' fill='none' stroke='#1565c0' stroke-width='2.5'/>")
-        for i, v in enumerate(mean):
-            body.append(f"<circle cx='{x(i):.1f}' cy='{y(v):.1f}' r='3.5' fill='#1565c0'/>")
-        step = max(1, n // 10)
-        for i in range(0, n, step):
-            body.append(_text(x(i), height - bottom + 16, labels[i], "middle", "fill='#555'"))
+        for point in points(mean):
+            cx, cy = point.split(",")
+            body.append(f"<circle cx='{cx}' cy='{cy}' r='3.5' fill='#1565c0'/>")
     body.append(_text(left, height - 6, "lesson time (min:s)", extra="fill='#555'"))
     return _svg(width, height, body, label)
 

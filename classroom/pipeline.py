@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,7 +31,10 @@ from schemas.events import Event, FaceEvent
 from schemas.warehouse import Warehouse
 from streams.analytics import AnalyticsOutput, ClassroomAnalytics
 from workers.capture import CapturedFrame, is_live, sample_frames
-from workers.vision import DecodedFrame, FrameMeta, FrameResult, VisionEngine
+from workers.vision import DecodedFrame, FrameMeta, FrameResult
+
+if TYPE_CHECKING:
+    from workers.vision import VisionEngine
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +151,7 @@ class EmbeddedPipeline:
         self._engine = engine
         self._analytics = analytics
         self._batcher = StorageBatcher(warehouse, storage_batch_rows, storage_max_wait_s)
+        self._storage_max_wait_s = storage_max_wait_s
         self._batch_size = batch_size
         self._observer = observer
         self._live = is_live(source)
@@ -299,7 +304,11 @@ class EmbeddedPipeline:
     def _analyse(self) -> None:
         try:
             while True:
-                item = self._events.get()
+                try:
+                    item = self._events.get(timeout=self._storage_max_wait_s)
+                except queue.Empty:  # a quiet camera: rows still reach storage in time
+                    self._store([])
+                    continue
                 if item is _END:
                     break
                 output = self._analytics.add(item)
@@ -323,5 +332,4 @@ class EmbeddedPipeline:
         self._store(output_events(output))
 
     def _store(self, events: Sequence[Event]) -> None:
-        if events:
-            self.stats.rows_stored += self._batcher.add(events)
+        self.stats.rows_stored += self._batcher.add(events)

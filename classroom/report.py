@@ -12,7 +12,6 @@ expression-mix, alerts, teacher-mix, session-scores.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +79,7 @@ class Overview:
 @dataclass(frozen=True)
 class ClassPoint:
     window_start: float
+    window_seconds: float
     present: int
     mean: float
     p10: float
@@ -163,7 +163,7 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
         ClassPoint(*row)
         for row in rows(
             """
-            SELECT toFloat64(window_start), students_present, concentration_mean,
+            SELECT toFloat64(window_start), window_seconds, students_present, concentration_mean,
                    concentration_p10, concentration_p90
             FROM class_windows FINAL WHERE session_id = {session:String}
             ORDER BY window_start
@@ -252,13 +252,12 @@ def write_report(
     data.notes = list(notes)
     html = render_report(data)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(html)
+        temporary.write_text(html, encoding="utf-8")
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return path
 
@@ -275,8 +274,7 @@ def _clock(epoch: float) -> str:
 
 
 def _lesson_time(epoch: float, started: float) -> str:
-    seconds = max(0, round(epoch - started))
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    return charts.lesson_clock(epoch - started)
 
 
 def _person(person_id: str) -> str:
@@ -325,12 +323,19 @@ def _class_concentration(data: ReportData) -> str:
             hint,
             "<p class='empty'>No class window was closed.</p>",
         )
-    started = data.overview.started_at
+    # Windows are aligned to the clock, so the first and last may stick out of the lesson:
+    # each point sits in the middle of the part of its window that lies within it.
+    started, ended = data.overview.started_at, data.overview.ended_at
+    times = [
+        (max(p.window_start, started) + min(p.window_start + p.window_seconds, ended)) / 2 - started
+        for p in points
+    ]
     chart = charts.concentration_over_time(
-        [_lesson_time(p.window_start, started) for p in points],
+        times,
         [p.mean for p in points],
         [p.p10 for p in points],
         [p.p90 for p in points],
+        duration=ended - started,
     )
     return _section(
         "class-concentration", "Class concentration over time", hint, f"<figure>{chart}</figure>"

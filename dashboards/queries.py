@@ -7,7 +7,7 @@ with ``dashboards.macros.render_query`` and the values ``resolve_variables`` ret
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
@@ -36,18 +36,29 @@ def panel_queries(dashboard: dict) -> Iterator[PanelQuery]:
 
 
 def resolve_variables(
-    dashboard: dict, client: Client, context: QueryContext
+    dashboard: dict,
+    client: Client,
+    context: QueryContext,
+    chosen: Mapping[str, str] | None = None,
 ) -> dict[str, str | list[str]]:
     """Each variable's options from its query, the earlier variables filled in.
 
-    Like Grafana with no saved selection: a single-value variable takes its first option,
-    a multi-value one with "All" takes every option.
+    Like Grafana with no saved selection: a single-value variable takes its first option
+    (or the ``chosen`` one, which must be among the options), a multi-value one with
+    "All" takes every option.
     """
+    chosen = chosen or {}
     values: dict[str, str | list[str]] = {}
     for variable in dashboard["templating"]["list"]:
+        name = variable["name"]
         sql = render_query(variable["query"], values, context)
         options = [str(row[0]) for row in client.query(sql).result_rows]
         if not options:
-            raise AssertionError(f"variable ${variable['name']} has no options: {sql}")
-        values[variable["name"]] = options if variable.get("multi") else options[0]
+            raise LookupError(f"variable ${name} has no options: {sql}")
+        if name in chosen:
+            if chosen[name] not in options:
+                raise LookupError(f"${name} = {chosen[name]!r} is not among its options {options}")
+            values[name] = chosen[name]
+        else:
+            values[name] = options if variable.get("multi") else options[0]
     return values

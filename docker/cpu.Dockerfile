@@ -30,7 +30,10 @@ FROM ${PYTHON_IMAGE}
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin classroom \
     && install -d -o classroom -g classroom /var/lib/classroom
 COPY --from=build /opt/venv /opt/venv
+# HOME=/tmp: library caches (matplotlib, torch) need a writable home, and the root
+# filesystem is read-only in the compose stack and the cluster.
 ENV PATH=/opt/venv/bin:$PATH \
+    HOME=/tmp \
     PYTHONUNBUFFERED=1 \
     CLASSROOM_VISION__DEVICE=cpu
 WORKDIR /var/lib/classroom

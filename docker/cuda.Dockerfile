@@ -8,6 +8,7 @@ FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
     CLASSROOM_VISION__DEVICE=cuda
 COPY docker/constraints.txt /tmp/constraints.txt
 COPY pyproject.toml README.md /src/

@@ -26,7 +26,10 @@ FROM ${PYTHON_IMAGE}
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin classroom \
     && install -d -o classroom -g classroom /var/lib/classroom
 COPY --from=build /opt/venv /opt/venv
+# HOME=/tmp: library caches (matplotlib, torch) need a writable home, and the root
+# filesystem is read-only in the compose stack and the cluster.
 ENV PATH=/opt/venv/bin:$PATH \
+    HOME=/tmp \
     PYTHONUNBUFFERED=1
 WORKDIR /var/lib/classroom
 USER 10001:10001

@@ -177,7 +177,11 @@ def _replicated_and_distributed(
     replicated = _CREATE_TABLE.sub(f"CREATE TABLE IF NOT EXISTS {local} {on_cluster} (", replicated)
     # Sharding by classroom keeps each classroom's raw rows, windows and rollups together,
     # so per-classroom queries and the rollups' GROUP BY stay shard-local and exact.
-    shard_key = "cityHash64(classroom_id)" if re.search(r"^\s*classroom_id\s", statement, re.M) else "rand()"
+    shard_key = (
+        "cityHash64(classroom_id)"
+        if re.search(r"^\s*classroom_id\s", statement, re.M)
+        else "rand()"
+    )
     distributed = (
         f"CREATE TABLE IF NOT EXISTS {table} {on_cluster} AS {local}\n"
         f"ENGINE = Distributed('{cluster}', currentDatabase(), '{local}', {shard_key})"
@@ -288,7 +292,9 @@ class Migrator:
             match = re.search(r"toIntervalDay\((\d+)\)", str(stored))
             if match is None or int(match[1]) == days:
                 continue
-            alter = f"ALTER TABLE {table} MODIFY TTL toDateTime({time_column}) + INTERVAL {days} DAY"
+            alter = (
+                f"ALTER TABLE {table} MODIFY TTL toDateTime({time_column}) + INTERVAL {days} DAY"
+            )
             statements = clusterize([alter + ";"], self.cluster)[0] if self.cluster else [alter]
             for statement in statements:
                 self.client.command(statement, settings={"materialize_ttl_after_modify": 0})
@@ -307,4 +313,6 @@ class Migrator:
             f"SELECT version, name, checksum, toString(applied_at) FROM {MIGRATIONS_TABLE} "
             "ORDER BY version"
         ).result_rows
-        return {version: (name, checksum, applied_at) for version, name, checksum, applied_at in rows}
+        return {
+            version: (name, checksum, applied_at) for version, name, checksum, applied_at in rows
+        }

@@ -13,6 +13,7 @@ twice. (Faust flushes those table writes before it commits the input offsets.)
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -256,6 +257,7 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
     store="memory://",
+    datadir=os.environ.get("CLASSROOM_STREAMS_DATADIR", "classroom-data/streams"),
 )
 
 face_events_topic = app.topic(
@@ -344,7 +346,8 @@ async def send_health() -> None:
 
 @app.page("/metrics")
 async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    # aiohttp adds the charset itself and refuses a content type that names one.
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split("; charset")[0])
 
 
 @app.page("/healthz")

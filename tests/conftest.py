@@ -47,13 +47,15 @@ def analyzed_warehouse(
 ) -> Iterator[AnalyzedWarehouse]:
     """``classroom analyze ../shared/data/video/classroom.mp4`` run once, through the real
     command line, into a temporary data directory: a warehouse filled by the whole pipeline
-    (face events, windows, alerts, session scores) and its HTML report."""
+    (face events, windows, alerts, session scores), its HTML report and the annotated
+    video ``data_dir / "annotated.mp4"``."""
     data_dir = tmp_path_factory.mktemp("analyzed")
     report = data_dir / "report.html"
     command = [
         sys.executable, "-m", "classroom.cli", "analyze", str(classroom_video),
         "--data-dir", str(data_dir), "--report", str(report),
         "--session", ANALYZED_SESSION, "--classroom", "room-e2e", "--course", "maths",
+        "--annotate", str(data_dir / "annotated.mp4"),
     ]  # fmt: skip
     result = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False

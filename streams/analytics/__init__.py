@@ -15,7 +15,14 @@ from .engine import AnalyticsOutput, ClassroomAnalytics, RejectedEvent
 from .expression import EMOTION_WEIGHTS
 from .eyes import detect_blinks, perclos, updated_baseline
 from .session import session_scores, teacher_mixes
-from .state import ClassWindowState, StudentWindowState, event_problem, window_start
+from .state import (
+    ClassWindowState,
+    StudentWindowState,
+    event_problem,
+    group_by_window,
+    is_late,
+    window_start,
+)
 from .student import FinalizedWindow, finalize
 
 __all__ = [
@@ -35,6 +42,8 @@ __all__ = [
     "detect_blinks",
     "event_problem",
     "finalize",
+    "group_by_window",
+    "is_late",
     "new_session",
     "perclos",
     "session_scores",

@@ -35,7 +35,7 @@ from schemas.events import (
 from .carry import SessionCarry
 from .close import close_window, new_session
 from .session import session_scores, teacher_mixes
-from .state import ClassWindowState, StudentWindowState, event_problem
+from .state import ClassWindowState, StudentWindowState, event_problem, is_late, window_start
 
 
 class RejectedEvent(NamedTuple):
@@ -66,6 +66,8 @@ class _OpenWindow:
 class _Session:
     carry: SessionCarry | None = None
     windows: dict[float, _OpenWindow] = field(default_factory=dict)
+    closed_until: float = -math.inf
+    """End of the last window closed: flush closes windows ahead of the watermark."""
 
 
 class ClassroomAnalytics:
@@ -99,13 +101,19 @@ class ClassroomAnalytics:
                 continue
             room = event.classroom_id
             latest = self._latest.get(room, -math.inf)
-            start = math.floor(event.captured_at / width) * width
-            if start + width <= latest - lateness or (room, event.session_id) in self._closed:
+            sessions = self._rooms.setdefault(room, {})
+            session = sessions.get(event.session_id)
+            watermark = latest - lateness
+            if session is not None:
+                watermark = max(watermark, session.closed_until)
+            if (room, event.session_id) in self._closed or is_late(
+                event.captured_at, width, watermark
+            ):
                 out.late_dropped += 1
                 continue
-            session = self._rooms.setdefault(room, {}).get(event.session_id)
             if session is None:
-                session = self._rooms[room][event.session_id] = _Session()
+                session = sessions[event.session_id] = _Session()
+            start = window_start(event.captured_at, width)
             window = session.windows.get(start)
             if window is None:
                 window = session.windows[start] = _OpenWindow(ClassWindowState.open(event, width))
@@ -158,6 +166,7 @@ class ClassroomAnalytics:
             if start + self.window_seconds > watermark:
                 break
             window = session.windows.pop(start)
+            session.closed_until = start + self.window_seconds
             carry = session.carry or new_session(window.state)
             closed, session.carry = close_window(
                 window.state, window.students, carry, self.settings, emotion=self.emotion

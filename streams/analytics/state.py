@@ -10,6 +10,7 @@ were split between partials. State carried between windows is in ``carry.py``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -46,8 +47,38 @@ def window_start(captured_at: float, window_seconds: float) -> float:
     return math.floor(captured_at / window_seconds) * window_seconds
 
 
+def is_late(captured_at: float, window_seconds: float, watermark: float) -> bool:
+    """True when the event's window has closed: its end is at or before the watermark
+    (the latest event time seen in the classroom minus the allowed lateness)."""
+    return window_start(captured_at, window_seconds) + window_seconds <= watermark
+
+
+_LABELS = {None, *EXPRESSIONS}
+
+
 def event_problem(event: FaceEvent) -> str | None:
     """Why this event cannot enter the maths, or None when it can."""
+    # Fast path for the common, valid event: one sum is finite only if every term is.
+    numbers_sum = (
+        event.captured_at + event.ear_left + event.ear_right + event.mar + event.yaw + event.pitch
+    )
+    if (
+        math.isfinite(numbers_sum)
+        and event.captured_at > 0
+        and min(event.ear_left, event.ear_right, event.mar) >= 0
+        and event.expression_label in _LABELS
+    ):
+        expression = event.expression
+        if expression is None:
+            return None
+        total = sum(expression)
+        valid = len(expression) == len(EXPRESSIONS) and math.isfinite(total) and total > 0
+        if valid and min(expression) >= 0:
+            return None
+    return _explain_problem(event)
+
+
+def _explain_problem(event: FaceEvent) -> str | None:
     numbers = {
         "captured_at": event.captured_at,
         "ear_left": event.ear_left,
@@ -188,3 +219,34 @@ class ClassWindowState(msgspec.Struct, kw_only=True):
 
     def merge(self, other: ClassWindowState) -> ClassWindowState:
         return msgspec.structs.replace(self, frames=self.frames | other.frames)
+
+
+WindowKey = tuple[str, str, float]
+"""(classroom_id, session_id, window_start)"""
+
+
+def group_by_window(
+    events: Iterable[FaceEvent], window_seconds: float
+) -> tuple[dict[WindowKey, ClassWindowState], dict[tuple[WindowKey, str], StudentWindowState]]:
+    """One batch of (valid, not late) events as partial aggregates, per classroom window and
+    per (classroom window, person): a Faust agent merges each into its table once per key
+    per batch instead of writing the table once per event."""
+    classes: dict[WindowKey, ClassWindowState] = {}
+    students: dict[tuple[WindowKey, str], StudentWindowState] = {}
+    for event in events:
+        key = (
+            event.classroom_id,
+            event.session_id,
+            window_start(event.captured_at, window_seconds),
+        )
+        room = classes.get(key)
+        if room is None:
+            room = classes[key] = ClassWindowState.open(event, window_seconds)
+        room.add(event)
+        student = students.get((key, event.person_id))
+        if student is None:
+            student = students[key, event.person_id] = StudentWindowState.open(
+                event, window_seconds
+            )
+        student.add(event)
+    return classes, students

@@ -38,6 +38,8 @@ def finalize(
     ``frames_sampled`` is the classroom's count for this window (``ClassWindowState``);
     ``carry`` is None before the person's first window.
     """
+    if not state.samples:
+        raise ValueError(f"the window of {state.person_id} at {state.window_start} has no samples")
     samples = unique_sorted(state.samples)
     if carry is None:
         carry = PersonCarry.first(state)
@@ -49,7 +51,8 @@ def finalize(
     }
 
     frames_seen = len({(s[1], s[2]) for s in samples})
-    presence = min(1.0, frames_seen / frames_sampled)
+    frames_sampled = max(frames_sampled, frames_seen)
+    presence = frames_seen / frames_sampled
     attentive = sum(1 for s in samples if facing_front(s[6], s[7], cones[s[1]]))
     attention = attentive / len(samples)
     look_starts, look = detect_look_around(
@@ -61,7 +64,7 @@ def finalize(
     )
 
     baseline = updated_baseline(carry.ear_baseline, ears)
-    assert baseline is not None  # a finalized window has at least one sample
+    assert baseline is not None  # there are samples, so there is a level
     blinks, blink = detect_blinks(times, ears, baseline, settings.blink_dip_ratio, carry.blink)
     observed_minutes = presence * state.window_seconds / 60.0
     blink_rate = len(blinks) / observed_minutes

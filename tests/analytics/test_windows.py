@@ -216,8 +216,15 @@ def test_teacher_gets_an_intensity_mix_and_stays_out_of_class_statistics() -> No
     labels = [("neutral", "weak", NEUTRAL), ("neutral", "strong", NEUTRAL)]
     labels += [("happy", "strong", happy), ("sad", "weak", sad)]
     events = [
-        face_event(i, "t1", role="teacher", expression=p, expression_label=label,
-                   expression_intensity=level, yaw=60.0)
+        face_event(
+            i,
+            "t1",
+            role="teacher",
+            expression=p,
+            expression_label=label,
+            expression_intensity=level,
+            yaw=60.0,
+        )
         for i, (label, level, p) in enumerate(labels)
     ]
     events += [face_event(i, "s1", expression=NEUTRAL) for i in range(4)]
@@ -231,3 +238,12 @@ def test_teacher_gets_an_intensity_mix_and_stays_out_of_class_statistics() -> No
     assert out.class_windows[0].concentration_mean == pytest.approx(90.0)
     assert out.alerts == []  # the teacher looking away is not an alert
     assert run(events, emotion=False).teacher_mixes == []
+
+
+def test_events_after_a_flush_do_not_reopen_a_flushed_window() -> None:
+    analytics = ClassroomAnalytics(AnalyticsSettings())
+    analytics.add([face_event(11, "s1")])
+    assert len(analytics.flush().student_windows) == 1
+    out = analytics.add([face_event(12, "s1"), face_event(21, "s1")])
+    assert out.late_dropped == 1
+    assert [w.window_start for w in analytics.flush().student_windows] == [T0 + 20]

@@ -42,7 +42,7 @@ def sample_report_data(*, emotion: bool = True) -> ReportData:
             len(PEOPLE),
         ),
         class_points=[
-            ClassPoint(s, 4, 40 + 5 * k, 20 + 3 * k, 70 + k) for k, s in enumerate(windows)
+            ClassPoint(s, 10.0, 4, 40 + 5 * k, 20 + 3 * k, 70 + k) for k, s in enumerate(windows)
         ],
         student_cells=cells,
         expression_mix=mix if emotion else {},

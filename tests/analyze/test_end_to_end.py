@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
+
 from classroom.report import SECTIONS
 from schemas.warehouse import Warehouse
 from tests.conftest import AnalyzedWarehouse
@@ -66,3 +68,18 @@ def test_report_has_every_section(analyzed_warehouse: AnalyzedWarehouse) -> None
     assert str(report) in analyzed_warehouse.output
     leftovers = [p.name for p in report.parent.iterdir() if p.name.startswith(".")]
     assert not leftovers, f"temporary files left behind: {leftovers}"
+
+
+def test_annotated_video_has_every_analysed_frame(analyzed_warehouse: AnalyzedWarehouse) -> None:
+    [(frames,)] = query(
+        analyzed_warehouse,
+        "SELECT uniqExact(frame_seq) FROM face_events FINAL WHERE session_id = {session:String}",
+    )
+    video = cv2.VideoCapture(str(analyzed_warehouse.data_dir / "annotated.mp4"))
+    try:
+        ok, image = video.read()
+        written = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        video.release()
+    assert ok and image.shape == (720, 1280, 3)
+    assert written >= frames  # frames without any face are in the video too

@@ -153,15 +153,17 @@ def settings_problems(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def settings_from(env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Build the real Settings from ``env`` alone (values are validated as in production)."""
-    for name in list(os.environ):
-        if name.startswith("CLASSROOM_"):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        if name.startswith("CLASSROOM_") and not name.endswith("_FILE"):
-            monkeypatch.setenv(name, value)
-    return Settings()
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Build the real Settings from ``env`` alone (values are validated as in production);
+    the process environment is restored afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("CLASSROOM_"):
+                patch.delenv(name)
+        for name, value in env.items():
+            if name.startswith("CLASSROOM_") and not name.endswith("_FILE"):
+                patch.setenv(name, value)
+        return Settings()
 
 
 # --- Kubernetes objects ---------------------------------------------------------------------

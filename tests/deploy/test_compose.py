@@ -65,12 +65,12 @@ def test_every_classroom_command_parses_with_the_real_cli(services: dict[str, An
 
 
 def test_every_classroom_variable_is_a_setting_and_its_value_is_valid(
-    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    services: dict[str, Any],
 ) -> None:
     for name, service in classroom_services(services).items():
         environment = service.get("environment", {})
         assert settings_problems(environment) == [], name
-        settings_from(environment, monkeypatch)
+        settings_from(environment)
 
 
 def test_inference_reserves_a_gpu_and_has_a_cpu_variant(services: dict[str, Any]) -> None:
@@ -153,14 +153,32 @@ def test_clickhouse_reads_every_user_password_from_its_environment(
     assert needed and needed <= set(services["clickhouse"]["environment"])
 
 
+def test_clients_use_the_tls_ports_clickhouse_opens_and_no_plain_port_is_open(
+    services: dict[str, Any],
+) -> None:
+    server = ET.parse(CONFIG / "clickhouse-server.xml").getroot()
+    https, native_tls = server.findtext("https_port"), server.findtext("tcp_port_secure")
+    for plain in ("http_port", "tcp_port", "mysql_port", "postgresql_port"):
+        assert server.find(plain).get("remove") == "1", plain
+    for name in ("sink", "migrate"):
+        dsn = services[name]["environment"]["CLASSROOM_WAREHOUSE__DSN"]
+        assert dsn.startswith(f"https://clickhouse:{https}/"), name
+    grafana = services["grafana"]["environment"]
+    assert (grafana["CLICKHOUSE_PORT"], grafana["CLICKHOUSE_SECURE"]) == (native_tls, "true")
+    published = {int(port["target"]) for port in services["clickhouse"]["ports"]}
+    assert published == {int(https), int(native_tls)}
+
+
 def test_grafana_gets_every_variable_of_its_datasource_and_the_read_only_user(
     services: dict[str, Any],
 ) -> None:
-    datasource = (PROJECT_ROOT / "dashboards/provisioning/datasources/clickhouse.yaml").read_text()
-    variables = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)\}?", datasource))
+    path = PROJECT_ROOT / "dashboards/provisioning/datasources/clickhouse.yaml"
+    (datasource,) = yaml.safe_load(path.read_text())["datasources"]
+    values = [*datasource["jsonData"].values(), *datasource["secureJsonData"].values()]
+    variables = {name for value in values for name in re.findall(r"\$\{?(\w+)\}?", str(value))}
     env = services["grafana"]["environment"]
     assert variables and variables <= set(env)
-    user = yaml.safe_load(datasource)["datasources"][0]["jsonData"]["username"]
+    user = datasource["jsonData"]["username"]
     assert env[user.strip("${}")] == "classroom_grafana"
 
 
@@ -171,6 +189,7 @@ def test_grafana_image_puts_dashboards_where_the_provisioning_looks() -> None:
     dockerfile = (DOCKER / "grafana.Dockerfile").read_text()
     assert f"COPY dashboards/generated {provider}" in dockerfile
     assert "COPY dashboards/provisioning /etc/grafana/provisioning" in dockerfile
+    assert list((PROJECT_ROOT / "dashboards/generated").glob("*.json"))
 
 
 def test_the_camera_replays_a_video_by_default(services: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from schemas.migrate import Migrator
+from schemas.migrate import Migrator, clusterize
 from schemas.warehouse import Warehouse
 
 CLUSTER = "district"
@@ -23,8 +23,12 @@ def test_every_statement_runs_on_the_cluster(rendered: list[str]) -> None:
     assert all(f"ON CLUSTER '{CLUSTER}'" in s for s in rendered)
 
 
-def test_each_table_is_replicated_locally_and_distributed_under_its_name(rendered: list[str]) -> None:
-    face_local = next(s for s in rendered if s.startswith("CREATE TABLE IF NOT EXISTS face_events_local "))
+def test_each_table_is_replicated_locally_and_distributed_under_its_name(
+    rendered: list[str],
+) -> None:
+    face_local = next(
+        s for s in rendered if s.startswith("CREATE TABLE IF NOT EXISTS face_events_local ")
+    )
     assert (
         "ENGINE = ReplicatedReplacingMergeTree("
         "'/clickhouse/tables/{shard}/{database}/face_events_local', '{replica}')" in face_local
@@ -32,12 +36,21 @@ def test_each_table_is_replicated_locally_and_distributed_under_its_name(rendere
     assert "TTL toDateTime(captured_at) + INTERVAL 30 DAY" in face_local
     face = next(s for s in rendered if s.startswith("CREATE TABLE IF NOT EXISTS face_events "))
     assert "AS face_events_local" in face
-    assert "Distributed('district', currentDatabase(), 'face_events_local', cityHash64(classroom_id))" in face
-    rollup = next(s for s in rendered if s.startswith("CREATE TABLE IF NOT EXISTS face_activity_1m_local "))
+    assert (
+        "Distributed('district', currentDatabase(), 'face_events_local', cityHash64(classroom_id))"
+        in face
+    )
+    rollup = next(
+        s for s in rendered if s.startswith("CREATE TABLE IF NOT EXISTS face_activity_1m_local ")
+    )
     assert "ENGINE = ReplicatedAggregatingMergeTree(" in rollup
-    local = {m[1] for s in rendered if (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)_local ", s))}
+    local = {
+        m[1] for s in rendered if (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)_local ", s))
+    }
     distributed = {
-        m[1] for s in rendered if (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+) ON CLUSTER '\w+' AS \1_local", s))
+        m[1]
+        for s in rendered
+        if (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+) ON CLUSTER '\w+' AS \1_local", s))
     }
     assert local == distributed
     assert {"face_events", "student_windows", "class_sessions", "student_concentration_1d"} <= local
@@ -60,3 +73,13 @@ def test_clickhouse_parses_every_rendered_statement(rendered: list[str], tmp_pat
     with Warehouse.connect_dsn(f"chdb://{tmp_path}") as warehouse:
         for statement in rendered:
             warehouse.query(f"EXPLAIN AST {statement}")
+
+
+def test_a_ttl_change_alters_the_local_tables_on_the_cluster() -> None:
+    alter = "ALTER TABLE face_events MODIFY TTL toDateTime(captured_at) + INTERVAL 7 DAY;"
+    assert clusterize([alter], CLUSTER) == [
+        [
+            f"ALTER TABLE face_events_local ON CLUSTER '{CLUSTER}' "
+            "MODIFY TTL toDateTime(captured_at) + INTERVAL 7 DAY"
+        ]
+    ]

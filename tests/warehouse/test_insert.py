@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from schemas.events import DeadLetter, Frame, WorkerHealth
+from schemas.migrate import split_statements
 from schemas.warehouse import TABLE_FOR_EVENT, RosterRow, Warehouse, WarehouseError
+from tests.conftest import PROJECT_ROOT
 from tests.warehouse.builders import (
     LESSON_START,
     alert,
@@ -21,7 +24,9 @@ from tests.warehouse.builders import (
 
 
 def count(warehouse: Warehouse, table: str, final: bool = False) -> int:
-    return warehouse.query(f"SELECT count() FROM {table}{' FINAL' if final else ''}").result_rows[0][0]
+    return warehouse.query(f"SELECT count() FROM {table}{' FINAL' if final else ''}").result_rows[
+        0
+    ][0]
 
 
 def test_face_events_land_column_by_column(warehouse: Warehouse) -> None:
@@ -39,8 +44,12 @@ def test_face_events_land_column_by_column(warehouse: Warehouse) -> None:
 
 
 def test_emotion_off_stores_null_probabilities(warehouse: Warehouse) -> None:
-    warehouse.insert([face_event(seq=1, expression=None, expression_label=None, expression_intensity=None)])
-    row = warehouse.query("SELECT p_angry, p_neutral, expression_label FROM face_events").result_rows[0]
+    warehouse.insert(
+        [face_event(seq=1, expression=None, expression_label=None, expression_intensity=None)]
+    )
+    row = warehouse.query(
+        "SELECT p_angry, p_neutral, expression_label FROM face_events"
+    ).result_rows[0]
     assert row == (None, None, None)
 
 
@@ -52,10 +61,31 @@ def test_every_event_type_has_a_table(warehouse: Warehouse) -> None:
         [alert("student-1", 3)],
         [session_score("student-1", 0.7)],
         [teacher_mix("s-maths-1", "maths", 0.3)],
-        [WorkerHealth(worker_id="infer-1", role="infer", at=LESSON_START, frames_in=50, faces=300,
-                      lag=4, drops=0, errors=0, batch_latency_ms=81.5)],
-        [DeadLetter(source_topic="classroom.face-events.v1", partition=0, offset=17, reason="bad json",
-                    payload=b"{", payload_size=1, failed_at=LESSON_START, worker_id="sink-1")],
+        [
+            WorkerHealth(
+                worker_id="infer-1",
+                role="infer",
+                at=LESSON_START,
+                frames_in=50,
+                faces=300,
+                lag=4,
+                drops=0,
+                errors=0,
+                batch_latency_ms=81.5,
+            )
+        ],
+        [
+            DeadLetter(
+                source_topic="classroom.face-events.v1",
+                partition=0,
+                offset=17,
+                reason="bad json",
+                payload=b"{",
+                payload_size=1,
+                failed_at=LESSON_START,
+                worker_id="sink-1",
+            )
+        ],
     ]
     assert {type(batch[0]) for batch in batches} == set(TABLE_FOR_EVENT)
     for batch in batches:
@@ -65,21 +95,35 @@ def test_every_event_type_has_a_table(warehouse: Warehouse) -> None:
 
 def test_teacher_mix_has_one_column_per_intensity_class(warehouse: Warehouse) -> None:
     warehouse.insert([teacher_mix("s-maths-1", "maths", 0.25)])
-    row = warehouse.query("SELECT neutral, happy_strong, sad_weak FROM teacher_expression_mix").result_rows[0]
+    row = warehouse.query(
+        "SELECT neutral, happy_strong, sad_weak FROM teacher_expression_mix"
+    ).result_rows[0]
     assert row == pytest.approx((0.75, 0.25, 0.0))
 
 
 @pytest.mark.parametrize(
     ("bad_event", "message"),
     [
-        (face_event(9, det_score=math.nan), r"face_events: batch violates the FaceEvent schema: Expected `float`, got `null` - at `\$\[2\].det_score`"),
+        (
+            face_event(9, det_score=math.nan),
+            r"face_events: batch violates the FaceEvent schema: "
+            r"Expected `float`, got `null` - at `\$\[2\].det_score`",
+        ),
         (face_event(9, role="principal"), r"Invalid enum value 'principal' - at `\$\[2\].role`"),
         (face_event(9, expression=(0.5, 0.5)), r"at \$\[2\]: expression has 2 values, expected 7"),
-        (face_event(9, track_id=-1), r"at \$\[2\]: track_id, face_index and frame_seq must not be negative"),
-        (face_event(9, captured_at="yesterday"), r"Expected `float`, got `str` - at `\$\[2\].captured_at`"),
+        (
+            face_event(9, track_id=-1),
+            r"at \$\[2\]: track_id, face_index and frame_seq must not be negative",
+        ),
+        (
+            face_event(9, captured_at="yesterday"),
+            r"Expected `float`, got `str` - at `\$\[2\].captured_at`",
+        ),
     ],
 )
-def test_a_bad_batch_fails_clearly_and_inserts_nothing(warehouse: Warehouse, bad_event, message) -> None:
+def test_a_bad_batch_fails_clearly_and_inserts_nothing(
+    warehouse: Warehouse, bad_event, message
+) -> None:
     batch = [face_event(1), face_event(2), bad_event, face_event(3)]
     with pytest.raises(WarehouseError, match=message):
         warehouse.insert(batch)
@@ -89,17 +133,28 @@ def test_a_bad_batch_fails_clearly_and_inserts_nothing(warehouse: Warehouse, bad
 
 def test_a_bad_teacher_mix_names_the_unknown_class(warehouse: Warehouse) -> None:
     mix = teacher_mix("s-1", "maths", 0.5)
-    bad = type(mix)(**{**{f: getattr(mix, f) for f in mix.__struct_fields__}, "mix": {"bored": 1.0}})
+    bad = type(mix)(
+        **{**{f: getattr(mix, f) for f in mix.__struct_fields__}, "mix": {"bored": 1.0}}
+    )
     with pytest.raises(WarehouseError, match=r"mix has unknown classes \['bored'\]"):
         warehouse.insert([bad])
     assert count(warehouse, "teacher_expression_mix") == 0
 
 
 def test_mixed_event_types_and_frames_are_refused(warehouse: Warehouse) -> None:
-    with pytest.raises(WarehouseError, match="one insert takes one event type: got FaceEvent mixed with Alert"):
+    with pytest.raises(
+        WarehouseError, match="one insert takes one event type: got FaceEvent mixed with Alert"
+    ):
         warehouse.insert([face_event(1), alert("student-1", 1)])
-    frame = Frame(school_id="s", classroom_id="r", camera_id="c", session_id="x", seq=1,
-                  captured_at=LESSON_START, jpeg=b"\xff\xd8")
+    frame = Frame(
+        school_id="s",
+        classroom_id="r",
+        camera_id="c",
+        session_id="x",
+        seq=1,
+        captured_at=LESSON_START,
+        jpeg=b"\xff\xd8",
+    )
     with pytest.raises(WarehouseError, match="raw frames are never stored"):
         warehouse.insert([frame])
     assert count(warehouse, "face_events") == 0
@@ -108,29 +163,41 @@ def test_mixed_event_types_and_frames_are_refused(warehouse: Warehouse) -> None:
 def test_a_type_clickhouse_rejects_is_a_warehouse_error(warehouse: Warehouse) -> None:
     columns = ["worker_id", "role", "at", "frames_in"]
     rows = [["infer-1", "infer", 0, 10], ["infer-1", "infer", 1, "many"]]
-    with pytest.raises(WarehouseError, match="insert into pipeline_health failed, nothing inserted"):
+    with pytest.raises(
+        WarehouseError, match="insert into pipeline_health failed, nothing inserted"
+    ):
         warehouse.insert_rows("pipeline_health", columns, rows)
     assert count(warehouse, "pipeline_health") == 0
 
 
 def test_replaying_the_same_batch_changes_nothing(warehouse: Warehouse) -> None:
     faces = [face_event(seq, face_index) for seq in range(50) for face_index in range(2)]
-    windows = [student_window(f"student-{i}", m, 0.5 + i / 10, "nominal") for i in range(2) for m in range(3)]
+    windows = [
+        student_window(f"student-{i}", m, 0.5 + i / 10, "nominal")
+        for i in range(2)
+        for m in range(3)
+    ]
     for _ in range(2):
         warehouse.insert(faces, dedup_token="face-events/0/0-99")
         warehouse.insert(windows)  # no token: an identical batch is recognised by its content
     assert count(warehouse, "face_events") == 100
-    assert warehouse.query("SELECT sum(faces) FROM v_face_activity_minutely").result_rows[0][0] == 100
+    assert (
+        warehouse.query("SELECT sum(faces) FROM v_face_activity_minutely").result_rows[0][0] == 100
+    )
     assert count(warehouse, "student_windows") == 6
     assert warehouse.query("SELECT sum(windows) FROM v_concentration_hourly").result_rows[0][0] == 6
 
 
 def test_a_replay_in_different_batches_is_counted_once_by_the_views(warehouse: Warehouse) -> None:
-    windows = [student_window(f"student-{i}", m, 0.5, "nominal") for i in range(3) for m in range(4)]
+    windows = [
+        student_window(f"student-{i}", m, 0.5, "nominal") for i in range(3) for m in range(4)
+    ]
     warehouse.insert(windows)
     warehouse.insert(windows[5:9])  # the consumer restarted mid-way and re-read part of it
     assert count(warehouse, "v_student_windows") == 12
-    assert warehouse.query("SELECT count() FROM v_student_windows WHERE person_id = 'student-1'").result_rows == [(4,)]
+    assert warehouse.query(
+        "SELECT count() FROM v_student_windows WHERE person_id = 'student-1'"
+    ).result_rows == [(4,)]
 
 
 def test_a_recomputed_window_replaces_the_earlier_one(warehouse: Warehouse) -> None:
@@ -141,13 +208,46 @@ def test_a_recomputed_window_replaces_the_earlier_one(warehouse: Warehouse) -> N
 
 
 def test_roster_rows_are_validated_and_upserted(warehouse: Warehouse) -> None:
-    warehouse.insert_roster([
-        {"school_id": "school-1", "person_id": "student-1", "role": "student", "seat": "A1"},
-        RosterRow(school_id="school-1", person_id="teacher-1", role="teacher", consent_face=True),
-    ])
-    warehouse.insert_roster([{"school_id": "school-1", "person_id": "student-1", "role": "student",
-                              "seat": "B2", "consent_emotion": True}])
-    rows = warehouse.query("SELECT person_id, seat, consent_emotion FROM v_roster ORDER BY person_id").result_rows
+    warehouse.insert_roster(
+        [
+            {"school_id": "school-1", "person_id": "student-1", "role": "student", "seat": "A1"},
+            RosterRow(
+                school_id="school-1", person_id="teacher-1", role="teacher", consent_face=True
+            ),
+        ]
+    )
+    warehouse.insert_roster(
+        [
+            {
+                "school_id": "school-1",
+                "person_id": "student-1",
+                "role": "student",
+                "seat": "B2",
+                "consent_emotion": True,
+            }
+        ]
+    )
+    rows = warehouse.query(
+        "SELECT person_id, seat, consent_emotion FROM v_roster ORDER BY person_id"
+    ).result_rows
     assert rows == [("student-1", "B2", True), ("teacher-1", "", False)]
     with pytest.raises(WarehouseError, match=r"roster: Object missing required field `role`"):
         warehouse.insert_roster([{"school_id": "school-1", "person_id": "x"}])
+
+
+def test_a_rebatched_replay_inflates_rollups_until_rebuilt_as_documented(
+    warehouse: Warehouse,
+) -> None:
+    windows = [
+        student_window(f"student-{i}", m, 0.5, "nominal") for i in range(3) for m in range(4)
+    ]
+    warehouse.insert(windows)
+    warehouse.insert(windows[5:9])
+    hourly = "SELECT sum(windows) FROM v_concentration_hourly"
+    assert warehouse.query(hourly).result_rows == [(16,)]  # the documented tolerance
+    year = str(datetime.fromtimestamp(LESSON_START, UTC).year)
+    guide = (PROJECT_ROOT / "docs" / "warehouse.md").read_text()
+    rebuild = next(b for b in re.findall(r"```sql\n(.*?)```", guide, re.S) if "DROP PARTITION" in b)
+    for statement in split_statements(rebuild.replace("2026", year) + ";"):
+        warehouse.command(statement)
+    assert warehouse.query(hourly).result_rows == [(12,)]

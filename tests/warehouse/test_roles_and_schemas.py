@@ -29,7 +29,9 @@ def test_roles_file_parses(tmp_path: Path) -> None:
 def test_analysts_get_every_view_and_no_table() -> None:
     grants = re.findall(r"GRANT SELECT ON classroom\.(\w+) TO classroom_analyst", ROLES.read_text())
     assert set(grants) == analyst_views()
-    definer = re.findall(r"ALTER TABLE classroom\.(\w+) MODIFY SQL SECURITY DEFINER", ROLES.read_text())
+    definer = re.findall(
+        r"ALTER TABLE classroom\.(\w+) MODIFY SQL SECURITY DEFINER", ROLES.read_text()
+    )
     assert set(definer) == analyst_views()
 
 

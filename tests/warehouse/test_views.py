@@ -46,17 +46,33 @@ def known_batches() -> list[list[Event]]:
         for minute, c in enumerate(values)
     ]
     maths_2 = [
-        student_window("student-3", minute, 0.6, "nominal", session_id="s-maths-2",
-                       window_start=LESSON_START + DAY + minute * 60)
+        student_window(
+            "student-3",
+            minute,
+            0.6,
+            "nominal",
+            session_id="s-maths-2",
+            window_start=LESSON_START + DAY + minute * 60,
+        )
         for minute in range(4)
     ]
     art = [
-        student_window("student-1", minute, 0.2, "low", session_id="s-art-1", course="art",
-                       window_start=LESSON_START + 2 * DAY + 4 * 3600 + minute * 60)
+        student_window(
+            "student-1",
+            minute,
+            0.2,
+            "low",
+            session_id="s-art-1",
+            course="art",
+            window_start=LESSON_START + 2 * DAY + 4 * 3600 + minute * 60,
+        )
         for minute in range(4)
     ]
-    faces = [face_event(seq, index, expression_label="happy" if index == 0 else "neutral")
-             for seq in range(600) for index in range(2)]
+    faces = [
+        face_event(seq, index, expression_label="happy" if index == 0 else "neutral")
+        for seq in range(600)
+        for index in range(2)
+    ]
     return [
         faces[:700],
         faces[700:],
@@ -65,9 +81,15 @@ def known_batches() -> list[list[Event]]:
         art,
         [class_window(minute, c) for minute, c in enumerate([0.5, 0.6, 0.7, 0.6])],
         [alert("student-2", 1), alert("student-3", 3, kind="looking_around")],
-        [session_score(p, s) for p, s in [("student-1", 0.8), ("student-2", 0.475), ("student-3", 0.425)]],
-        [teacher_mix("s-maths-1", "maths", 0.3), teacher_mix("s-maths-2", "maths", 0.1),
-         teacher_mix("s-art-1", "art", 0.5)],
+        [
+            session_score(p, s)
+            for p, s in [("student-1", 0.8), ("student-2", 0.475), ("student-3", 0.425)]
+        ],
+        [
+            teacher_mix("s-maths-1", "maths", 0.3),
+            teacher_mix("s-maths-2", "maths", 0.1),
+            teacher_mix("s-art-1", "art", 0.5),
+        ],
     ]
 
 
@@ -85,9 +107,12 @@ def rows(warehouse: Warehouse, sql: str) -> list[tuple]:
 
 
 def test_student_windows_view(loaded: Warehouse) -> None:
-    result = rows(loaded, "SELECT person_id, avg(concentration), countIf(band = 'low'), "
-                          "min(window_end - window_start) FROM v_student_windows "
-                          "WHERE session_id = 's-maths-1' GROUP BY person_id ORDER BY person_id")
+    result = rows(
+        loaded,
+        "SELECT person_id, avg(concentration), countIf(band = 'low'), "
+        "min(window_end - window_start) FROM v_student_windows "
+        "WHERE session_id = 's-maths-1' GROUP BY person_id ORDER BY person_id",
+    )
     assert result == [
         ("student-1", pytest.approx(0.8), 0, 60),
         ("student-2", pytest.approx(0.475), 2, 60),
@@ -99,21 +124,29 @@ def test_class_windows_and_sessions_views(loaded: Warehouse) -> None:
     assert rows(loaded, "SELECT count(), avg(concentration_mean) FROM v_class_windows") == [
         (4, pytest.approx(0.6))
     ]
-    session = rows(loaded, "SELECT session_id, course, toUnixTimestamp(started_at), "
-                           "toUnixTimestamp(ended_at), students_present_max FROM v_class_sessions")
+    session = rows(
+        loaded,
+        "SELECT session_id, course, toUnixTimestamp(started_at), "
+        "toUnixTimestamp(ended_at), students_present_max FROM v_class_sessions",
+    )
     assert session == [("s-maths-1", "maths", LESSON_START, LESSON_START + 240, 2)]
 
 
 def test_alerts_scores_and_teacher_mix_views(loaded: Warehouse) -> None:
-    assert rows(loaded, "SELECT person_id, kind, values['perclos'] FROM v_alerts ORDER BY started_at") == [
+    assert rows(
+        loaded, "SELECT person_id, kind, values['perclos'] FROM v_alerts ORDER BY started_at"
+    ) == [
         ("student-2", "fatigue", pytest.approx(0.4)),
         ("student-3", "looking_around", pytest.approx(0.4)),
     ]
-    assert rows(loaded, "SELECT person_id, score FROM v_session_scores ORDER BY score DESC LIMIT 1") == [
-        ("student-1", pytest.approx(0.8))
-    ]
-    assert rows(loaded, "SELECT session_id, happy_strong, neutral FROM v_teacher_expression_mix "
-                        "ORDER BY session_id") == [
+    assert rows(
+        loaded, "SELECT person_id, score FROM v_session_scores ORDER BY score DESC LIMIT 1"
+    ) == [("student-1", pytest.approx(0.8))]
+    assert rows(
+        loaded,
+        "SELECT session_id, happy_strong, neutral FROM v_teacher_expression_mix "
+        "ORDER BY session_id",
+    ) == [
         ("s-art-1", pytest.approx(0.5), pytest.approx(0.5)),
         ("s-maths-1", pytest.approx(0.3), pytest.approx(0.7)),
         ("s-maths-2", pytest.approx(0.1), pytest.approx(0.9)),
@@ -121,9 +154,12 @@ def test_alerts_scores_and_teacher_mix_views(loaded: Warehouse) -> None:
 
 
 def test_face_activity_rollups(loaded: Warehouse) -> None:
-    minutely = rows(loaded, "SELECT person_id, count(), sum(faces), sum(happy_faces), "
-                            "sum(neutral_faces), avg(ear), avg(abs_yaw) FROM v_face_activity_minutely "
-                            "GROUP BY person_id ORDER BY person_id")
+    minutely = rows(
+        loaded,
+        "SELECT person_id, count(), sum(faces), sum(happy_faces), "
+        "sum(neutral_faces), avg(ear), avg(abs_yaw) FROM v_face_activity_minutely "
+        "GROUP BY person_id ORDER BY person_id",
+    )
     assert minutely == [
         ("student-0", 2, 600, 600, 0, pytest.approx(0.31), pytest.approx(10.0)),
         ("student-1", 2, 600, 0, 600, pytest.approx(0.31), pytest.approx(10.0)),
@@ -132,19 +168,25 @@ def test_face_activity_rollups(loaded: Warehouse) -> None:
 
 
 def test_concentration_rollups(loaded: Warehouse) -> None:
-    hourly = rows(loaded, "SELECT person_id, windows, concentration, low_windows FROM v_concentration_hourly "
-                          "WHERE session_id = 's-maths-1' ORDER BY person_id")
+    hourly = rows(
+        loaded,
+        "SELECT person_id, windows, concentration, low_windows FROM v_concentration_hourly "
+        "WHERE session_id = 's-maths-1' ORDER BY person_id",
+    )
     assert hourly == [
         ("student-1", 4, pytest.approx(0.8), 0),
         ("student-2", 4, pytest.approx(0.475), 2),
         ("student-3", 4, pytest.approx(0.425), 1),
     ]
-    daily = rows(loaded, "SELECT course, sessions, windows, concentration FROM v_concentration_daily "
-                         "WHERE person_id = 'student-1' ORDER BY day")
+    daily = rows(
+        loaded,
+        "SELECT course, sessions, windows, concentration FROM v_concentration_daily "
+        "WHERE person_id = 'student-1' ORDER BY day",
+    )
     assert daily == [("maths", 1, 4, pytest.approx(0.8)), ("art", 1, 4, pytest.approx(0.2))]
-    assert rows(loaded, "SELECT windows, concentration, share_high FROM v_class_concentration_hourly") == [
-        (4, pytest.approx(0.6), pytest.approx(0.5))
-    ]
+    assert rows(
+        loaded, "SELECT windows, concentration, share_high FROM v_class_concentration_hourly"
+    ) == [(4, pytest.approx(0.6), pytest.approx(0.5))]
 
 
 def test_low_engagement_last_week(loaded: Warehouse) -> None:
@@ -178,8 +220,14 @@ def test_replaying_every_batch_leaves_what_analysts_see_unchanged(loaded: Wareho
 
 
 def analyst_snapshot(warehouse: Warehouse) -> dict[str, list[tuple]]:
-    views = [name for (name,) in rows(warehouse, "SELECT name FROM system.tables "
-                                                 "WHERE database = currentDatabase() AND name LIKE 'v\\_%'")]
+    views = [
+        name
+        for (name,) in rows(
+            warehouse,
+            "SELECT name FROM system.tables "
+            "WHERE database = currentDatabase() AND name LIKE 'v\\_%'",
+        )
+    ]
     assert len(views) == 13
     return {view: sorted(map(repr, rows(warehouse, f"SELECT * FROM {view}"))) for view in views}
 
@@ -190,7 +238,9 @@ ANALYST_GUIDE = PROJECT_ROOT / "docs" / "analysts.md"
 def _examples(path: Path) -> dict[str, str]:
     """The guide's ```sql blocks, by the ``-- example: NAME`` line each starts with."""
     blocks = re.findall(r"```sql\n(.*?)```", path.read_text(), flags=re.S)
-    return {re.match(r"-- example: ([\w-]+)", b)[1]: b for b in blocks if b.startswith("-- example:")}
+    return {
+        re.match(r"-- example: ([\w-]+)", b)[1]: b for b in blocks if b.startswith("-- example:")
+    }
 
 
 ANALYST_EXAMPLES = _examples(ANALYST_GUIDE)

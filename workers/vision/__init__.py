@@ -31,7 +31,20 @@ _EXPORTS = {
     "evaluate_folder": "workers.vision.evaluate",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DecodedFrame",
+    "ExpressionScores",
+    "FrameError",
+    "FrameMeta",
+    "FrameResult",
+    "Roster",
+    "RosterError",
+    "VisionEngine",
+    "decode_jpeg",
+    "ear_series",
+    "evaluate_folder",
+    "load_roster",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -31,6 +31,9 @@ class FaceBox:
     x2: float
     y2: float
     score: float
+    keypoints: np.ndarray | None = None
+    """(5, 2) eye centres, nose tip, mouth corners (image left first), if the detector
+    gives them (MTCNN does). They survive profiles, where the 68 landmarks collapse."""
 
 
 class Detector(Protocol):
@@ -59,7 +62,10 @@ class MtcnnDetector:
 
     def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
         return [
-            [FaceBox(*(float(value) for value in row)) for row in boxes]
+            [
+                FaceBox(*(float(value) for value in row[:5]), keypoints=row[5:].reshape(2, 5).T)
+                for row in boxes
+            ]
             for boxes in self.mtcnn.detect(frames)
         ]
 

@@ -69,7 +69,9 @@ class VisionEngine:
         self.landmarks = LandmarkModel()
         device = resolve_device(vision.device)
         self.expression = (
-            ExpressionClassifier(vision.expression_model, device) if policy.emotion == "on" else None
+            ExpressionClassifier(vision.expression_model, device)
+            if policy.emotion == "on"
+            else None
         )
         self.encoder = FaceEncoder() if policy.identity == "face" else None
         self.trackers: dict[str, FaceTracker] = {}
@@ -110,10 +112,29 @@ class VisionEngine:
                 probs = probabilities[next_crop] if probabilities is not None else None
                 next_crop += 1
                 results[index].events.append(
-                    self._event(frames[index], image, grays[index], face, face_index, len(frame_faces), probs)
+                    self._event(
+                        frames[index],
+                        image,
+                        grays[index],
+                        face,
+                        face_index,
+                        len(frame_faces),
+                        probs,
+                    )
                 )
                 results[index].landmarks.append(face.points)
         return results
+
+    def largest_face_descriptor(self, image: np.ndarray, encoder: FaceEncoder) -> np.ndarray | None:
+        """128-D identity descriptor of the largest face in a BGR image (for enrolment)."""
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        boxes = self.detector.detect([rgb])[0]
+        if not boxes:
+            return None
+        box = max(boxes, key=lambda b: (b.x2 - b.x1) * (b.y2 - b.y1))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        shape = self.landmarks.shapes(gray, [box], self.detector.landmark_box_adjust)[0]
+        return encoder.encode(rgb, [shape])[0]
 
     def _read_faces(
         self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox]
@@ -160,8 +181,7 @@ class VisionEngine:
         for position, track_id in enumerate(track_ids):
             known = self.track_identities.get((camera_id, track_id))
             due = known is None or (
-                known.student is None
-                and at - known.tried_at >= self.vision.identity_retry_seconds
+                known.student is None and at - known.tried_at >= self.vision.identity_retry_seconds
             )
             if due:
                 pending.append(position)
@@ -201,7 +221,9 @@ class VisionEngine:
         x, y = round(box.x1), round(box.y1)
         width, height = round(box.x2 - box.x1), round(box.y2 - box.y1)
         ear_left, ear_right = eye_ratios(face.points)
-        yaw, pitch, roll = head_pose(face.points, image.shape[1], image.shape[0])
+        yaw, pitch, roll = head_pose(
+            face.points, image.shape[1], image.shape[0], face.box.keypoints
+        )
         expression = label = intensity = None
         if probs is not None:
             expression = tuple(round(float(p), 4) for p in probs)

@@ -17,6 +17,7 @@ import numpy as np
 from schemas.events import EXPRESSIONS
 from workers.vision.device import resolve_device
 from workers.vision.expression import ExpressionClassifier
+from workers.vision.training.evaluate import predict_ten_crop
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 BATCH_SIZE = 256
@@ -53,10 +54,13 @@ def evaluate_folder(
     model: str = "mini_xception",
     device: str = "auto",
     limit_per_class: int | None = None,
+    tta: bool = False,
 ) -> ExpressionScores:
     """Accuracy, per-class accuracy and macro F1 of ``model`` on ``folder``.
 
-    ``limit_per_class`` takes the first N images of each label (a quick check).
+    ``model`` is a registered name or the path of a ``.pt`` checkpoint of ours.
+    ``limit_per_class`` takes the first N images of each label (a quick check); ``tta``
+    averages ten crops of each face (``training.evaluate.predict_ten_crop``, 10x slower).
     """
     samples = labelled_images(Path(folder))
     if limit_per_class is not None:
@@ -74,7 +78,8 @@ def evaluate_folder(
             if image is None:
                 raise ValueError(f"unreadable image: {path}")
             faces.append(image)
-        predicted = classifier.predict(faces).argmax(axis=1)
+        probabilities = predict_ten_crop(classifier, faces) if tta else classifier.predict(faces)
+        predicted = probabilities.argmax(axis=1)
         for (_, truth), guess in zip(chunk, predicted, strict=True):
             confusion[truth, guess] += 1
     return scores_from_confusion(model, confusion)
@@ -86,9 +91,14 @@ def scores_from_confusion(model: str, confusion: np.ndarray) -> ExpressionScores
     hits = np.diag(confusion)
     present = true_counts > 0
     recall = np.divide(hits, true_counts, out=np.zeros(len(hits)), where=present)
-    precision = np.divide(hits, predicted_counts, out=np.zeros(len(hits)), where=predicted_counts > 0)
+    precision = np.divide(
+        hits, predicted_counts, out=np.zeros(len(hits)), where=predicted_counts > 0
+    )
     f1 = np.divide(
-        2 * precision * recall, precision + recall, out=np.zeros(len(hits)), where=(precision + recall) > 0
+        2 * precision * recall,
+        precision + recall,
+        out=np.zeros(len(hits)),
+        where=(precision + recall) > 0,
     )
     return ExpressionScores(
         model=model,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,7 @@ from torch import nn
 
 from schemas.events import EXPRESSIONS
 from workers.vision.device import model_dtype, to_device
+from workers.vision.training.checkpoints import load_model
 from workers.vision.weights import mini_xception_weights
 
 KERAS_BN_EPSILON = 1e-3
@@ -135,7 +137,10 @@ def load_keras_mini_xception(path: Path) -> MiniXception:
             shortcut_bn, first_bn, second_bn = 3 + 3 * index, 4 + 3 * index, 5 + 3 * index
             conv(block.shortcut[0], f"conv2d_{3 + index}")
             norm(block.shortcut[1], f"batch_normalization_{shortcut_bn}")
-            for separable, layer in ((block.body[0], 1 + 2 * index), (block.body[3], 2 + 2 * index)):
+            for separable, layer in (
+                (block.body[0], 1 + 2 * index),
+                (block.body[3], 2 + 2 * index),
+            ):
                 depthwise(separable[0], f"separable_conv2d_{layer}")
                 conv(separable[1], f"separable_conv2d_{layer}", "pointwise_kernel")
             norm(block.body[1], f"batch_normalization_{first_bn}")
@@ -148,33 +153,47 @@ def load_keras_mini_xception(path: Path) -> MiniXception:
 EXPRESSION_MODELS: dict[str, Callable[[], nn.Module]] = {
     "mini_xception": lambda: load_keras_mini_xception(mini_xception_weights()),
 }
-"""Name -> loader of a module mapping (N, 1, 64, 64) faces in [-1, 1] to logits over
-``EXPRESSIONS``. A checkpoint of our own registers here under a new name."""
+"""Name -> loader of a module mapping (N, 1, S, S) faces in [-1, 1] to logits over
+``EXPRESSIONS``, where S is the module's ``input_size`` attribute (64 without one)."""
+
+SHIPPED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
+"""Checkpoints of our own (``classroom model train``, ``best.pt``) shipped with the code;
+each registers under its file name, e.g. ``checkpoints/resnet_cbam.pt`` as ``resnet_cbam``."""
+
+EXPRESSION_MODELS.update(
+    {path.stem: partial(load_model, path) for path in sorted(SHIPPED_CHECKPOINTS.glob("*.pt"))}
+)
 
 INPUT_SIZE = 64
+
+
+def expression_model_loader(name: str) -> Callable[[], nn.Module]:
+    """The loader of a registered model, or of a checkpoint file given by its path."""
+    if name in EXPRESSION_MODELS:
+        return EXPRESSION_MODELS[name]
+    if name.endswith(".pt"):
+        return partial(load_model, name)
+    raise ValueError(
+        f"unknown expression model {name!r}; known: {', '.join(EXPRESSION_MODELS)}, "
+        "or the path of a .pt checkpoint"
+    )
 
 
 class ExpressionClassifier:
     """A registered expression model on a device, batched over face crops."""
 
     def __init__(self, name: str, device: torch.device) -> None:
-        try:
-            loader = EXPRESSION_MODELS[name]
-        except KeyError:
-            raise ValueError(
-                f"unknown expression model {name!r}; known: {', '.join(EXPRESSION_MODELS)}"
-            ) from None
         self.device = device
         self.dtype = model_dtype(device)
-        self.model = loader().to(device, self.dtype)
+        self.model = expression_model_loader(name)().to(device, self.dtype)
+        self.input_size = getattr(self.model, "input_size", INPUT_SIZE)
 
     def predict(self, faces: list[np.ndarray]) -> np.ndarray:
         """Probabilities (N, 7) for gray uint8 face crops of any size."""
         if not faces:
             return np.zeros((0, len(EXPRESSIONS)), np.float32)
-        batch = np.stack(
-            [cv2.resize(face, (INPUT_SIZE, INPUT_SIZE)) for face in faces]
-        )
+        side = self.input_size
+        batch = np.stack([cv2.resize(face, (side, side)) for face in faces])
         tensor = to_device(batch[:, None], self.device, torch.uint8).to(self.dtype)
         with torch.inference_mode():
             logits = self.model(tensor / 127.5 - 1.0)

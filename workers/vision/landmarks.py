@@ -18,7 +18,9 @@ LEFT_EYE = slice(42, 48)
 
 class LandmarkModel:
     def __init__(self) -> None:
-        self.predictor = dlib.shape_predictor(str(dlib_model("shape_predictor_68_face_landmarks.dat")))
+        self.predictor = dlib.shape_predictor(
+            str(dlib_model("shape_predictor_68_face_landmarks.dat"))
+        )
 
     def shapes(
         self,
@@ -62,8 +64,10 @@ def eye_ratios(points: np.ndarray) -> tuple[float, float]:
 
 def mouth_aspect_ratio(points: np.ndarray) -> float:
     """Inner-lip opening over mouth width: ~0 closed, ~0.3 talking, above ~0.6 a yawn."""
-    height = sum(np.linalg.norm(points[top] - points[bottom]) for top, bottom in
-                 ((61, 67), (62, 66), (63, 65)))
+    height = sum(
+        np.linalg.norm(points[top] - points[bottom])
+        for top, bottom in ((61, 67), (62, 66), (63, 65))
+    )
     width = np.linalg.norm(points[60] - points[64])
     return float(height / (3.0 * width)) if width > 0 else 0.0
 
@@ -74,7 +78,8 @@ def sharpness(gray: np.ndarray, face: FaceBox) -> float:
 
     height, width = gray.shape
     crop = gray[
-        max(int(face.y1), 0) : min(int(face.y2), height), max(int(face.x1), 0) : min(int(face.x2), width)
+        max(int(face.y1), 0) : min(int(face.y2), height),
+        max(int(face.x1), 0) : min(int(face.x2), width),
     ]
     if crop.size == 0:
         return 0.0

@@ -103,18 +103,17 @@ class ONet(nn.Module):
         self.prelu5 = nn.PReLU(256)
         self.dense6_1 = nn.Linear(256, 2)
         self.dense6_2 = nn.Linear(256, 4)
-        # Five facial points; part of the published weights, unused here because dlib's
-        # 68 landmarks replace them.
         self.dense6_3 = nn.Linear(256, 10)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Box offsets, face probability and five points (x0..x4, y0..y4 in box units)."""
         x = self.pool1(self.prelu1(self.conv1(x)))
         x = self.pool2(self.prelu2(self.conv2(x)))
         x = self.pool3(self.prelu3(self.conv3(x)))
         x = self.prelu4(self.conv4(x))
         x = x.permute(0, 3, 2, 1).flatten(1)
         x = self.prelu5(self.dense5(x))
-        return self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1]
+        return self.dense6_2(x), torch.softmax(self.dense6_1(x), dim=1)[:, 1], self.dense6_3(x)
 
 
 def load_net(net: nn.Module, name: str) -> nn.Module:
@@ -144,7 +143,9 @@ def nms_min(boxes: np.ndarray, threshold: float) -> np.ndarray:
         best, rest = order[0], order[1:]
         keep.append(best)
         width = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1)
-        height = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1)
+        height = np.maximum(
+            0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1
+        )
         overlap = width * height / np.minimum(areas[best], areas[rest])
         order = rest[overlap <= threshold]
     return np.asarray(keep, dtype=np.int64)
@@ -194,22 +195,25 @@ class Mtcnn:
         self.min_face_px = min_face_px
         self.min_score = min_score
         # channels_last halves the time of these narrow convolutions on CPU (oneDNN).
-        nets = [load_net(net(), name) for net, name in ((PNet, "pnet"), (RNet, "rnet"), (ONet, "onet"))]
+        nets = [
+            load_net(net(), name) for net, name in ((PNet, "pnet"), (RNet, "rnet"), (ONet, "onet"))
+        ]
         self.pnet, self.rnet, self.onet = (
             net.to(device, self.dtype, memory_format=torch.channels_last) for net in nets
         )
 
-    def _run(self, net: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run ``net`` on uint8 images (N, H, W, 3); offsets and probabilities as float32."""
+    def _run(self, net: nn.Module, images: np.ndarray) -> list[np.ndarray]:
+        """Run ``net`` on uint8 images (N, H, W, 3); its outputs as float32 arrays."""
         # (N, H, W, 3) permuted to (N, 3, H, W) is already channels_last in memory.
         batch = to_device(images, self.device, torch.uint8).permute(0, 3, 1, 2)
         batch = (batch.to(self.dtype) - 127.5) * 0.0078125
         with torch.inference_mode():
-            offsets, probs = net(batch)
-        return offsets.float().cpu().numpy(), probs.float().cpu().numpy()
+            outputs = net(batch)
+        return [output.float().cpu().numpy() for output in outputs]
 
     def detect(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        """Faces of each RGB uint8 frame: rows x1, y1, x2, y2, probability, in pixels."""
+        """Faces of each RGB uint8 frame, in pixels: rows x1, y1, x2, y2, probability, then
+        five points x0..x4, y0..y4 (eyes, nose tip, mouth corners; image left first)."""
         candidates = self._propose(frames)
         candidates = self._refine(frames, candidates, self.rnet, 24, STAGE_THRESHOLDS[1])
         return self._refine(frames, candidates, self.onet, 48, STAGE_THRESHOLDS[2])
@@ -255,19 +259,25 @@ class Mtcnn:
             for box in boxes
         ]
         if not crops:
-            return [boxes[:0] for boxes in candidates]
-        offsets, probs = self._run(net, np.stack(crops))
+            return [np.zeros((0, 15 if net is self.onet else 5), np.float32) for _ in candidates]
+        offsets, probs, *points = self._run(net, np.stack(crops))
+        final = net is self.onet
         refined = []
         start = 0
-        final = net is self.onet
         for boxes in candidates:
-            stop = start + len(boxes)
-            keep = probs[start:stop] > max(threshold, self.min_score if final else 0.0)
-            boxes = np.hstack([boxes[keep, :4], probs[start:stop][keep, None]])
-            moved = offsets[start:stop][keep]
-            start = stop
+            rows = slice(start, start + len(boxes))
+            start += len(boxes)
+            keep = probs[rows] > max(threshold, self.min_score if final else 0.0)
+            boxes = np.hstack([boxes[keep, :4], probs[rows][keep, None]])
+            moved = offsets[rows][keep]
             if final:
-                boxes = regress(boxes, moved)
+                # Points are relative to the box ONet saw, before its own regression.
+                relative = points[0][rows][keep]
+                width = boxes[:, 2:3] - boxes[:, 0:1] + 1
+                height = boxes[:, 3:4] - boxes[:, 1:2] + 1
+                xs = boxes[:, 0:1] + width * relative[:, :5] - 1
+                ys = boxes[:, 1:2] + height * relative[:, 5:] - 1
+                boxes = np.hstack([regress(boxes, moved), xs, ys])
                 boxes = boxes[nms_min(boxes, 0.7)]
             else:
                 kept = nms(boxes, MERGE_OVERLAP)

@@ -1,0 +1,48 @@
+"""Engines load their models once per test session: loading takes seconds, running them
+on a few frames much less."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from classroom.settings import PolicySettings, VisionSettings
+from workers.capture import sample_frames
+from workers.vision import DecodedFrame, FrameMeta, VisionEngine
+
+
+def meta(seq: int = 0, at: float = 0.0, camera_id: str = "cam-1") -> FrameMeta:
+    return FrameMeta("school-1", "room-1", camera_id, "lesson-1", "maths", seq, at)
+
+
+@pytest.fixture(scope="session")
+def engine_factory() -> Callable[..., VisionEngine]:
+    """A new engine (fresh trackers) with the given policy; models loaded on each call."""
+
+    def make(roster=None, vision: VisionSettings | None = None, **policy) -> VisionEngine:
+        return VisionEngine.from_settings(vision or VisionSettings(), PolicySettings(**policy), roster)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def classroom_frames(classroom_video: Path) -> list[DecodedFrame]:
+    """The first 104 frames of classroom.mp4 (25 fps), as the engine receives them."""
+    frames = []
+    for frame in sample_frames(str(classroom_video), 0, start_time=1_700_000_000.0):
+        frames.append(DecodedFrame(meta(frame.seq, frame.captured_at), frame.image))
+        if len(frames) == 104:
+            break
+    return frames
+
+
+@pytest.fixture(scope="session")
+def classroom_results(engine_factory, classroom_frames):
+    """Engine output (emotion on, identity off) for those 104 frames, in batches of 8."""
+    engine = engine_factory()
+    results = []
+    for start in range(0, len(classroom_frames), 8):
+        results += engine.process(classroom_frames[start : start + 8])
+    return results

@@ -1,0 +1,75 @@
+"""Head pose against the AFLW2000-3D ground truth, and the angle conventions."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import cv2
+import numpy as np
+
+from classroom.settings import VisionSettings
+from workers.vision.detectors import create_detector
+from workers.vision.headpose import (
+    LANDMARK_INDICES,
+    MODEL_POINTS,
+    euler_angles,
+    head_pose,
+    wrap90,
+)
+from workers.vision.landmarks import LandmarkModel, shape_points
+
+
+def test_yaw_error_on_aflw2000(shared_data):
+    folder = shared_data / "headpose" / "aflw2000"
+    detector = create_detector(VisionSettings())
+    landmarks = LandmarkModel()
+    errors = []
+    with open(folder / "poses.csv") as handle:
+        for row in csv.DictReader(handle):
+            image = cv2.imread(str(folder / row["image"]))
+            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            face = max(detector.detect([rgb])[0], key=lambda f: f.x2 - f.x1)
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            shape = landmarks.shapes(gray, [face], detector.landmark_box_adjust)[0]
+            pose = head_pose(shape_points(shape), image.shape[1], image.shape[0], face.keypoints)
+            truth = [float(row[k]) for k in ("yaw_deg", "pitch_deg", "roll_deg")]
+            errors.append(np.abs(np.subtract(pose, truth)))
+    yaw, pitch, roll = np.mean(errors, axis=0)
+    print(f"AFLW2000 MAE: yaw {yaw:.1f}, pitch {pitch:.1f}, roll {roll:.1f} degrees")
+    assert yaw <= 12
+
+
+def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Model-to-camera rotation of a head turned by these angles (this module's signs)."""
+    y, p, r = (math.radians(a) for a in (yaw, pitch, roll))
+    about_y = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    about_x = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    about_z = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return about_z @ about_y @ about_x.T
+
+
+def project(rot: np.ndarray) -> np.ndarray:
+    """68 points of the generic face seen through a 640x480 camera at 60 cm."""
+    points = np.zeros((68, 2))
+    camera = (MODEL_POINTS @ rot.T) + [0, 0, 60]
+    points[LANDMARK_INDICES] = camera[:, :2] / camera[:, 2:] * 640 + [320, 240]
+    return points
+
+
+def test_conventions_on_a_synthetic_face():
+    for truth in [(0, 0, 0), (30, 0, 0), (0, 20, 0), (0, 0, 15), (-25, -10, 5)]:
+        yaw, pitch, roll = head_pose(project(rotation(*truth)), 640, 480)
+        assert np.allclose((yaw, pitch, roll), truth, atol=1.0), (truth, (yaw, pitch, roll))
+
+
+def test_turning_to_their_right_moves_the_nose_to_the_image_left():
+    points = project(rotation(30, 0, 0))
+    nose_x = points[[31, 35], 0].mean()
+    eyes_x = points[[36, 39, 42, 45], 0].mean()
+    assert nose_x < eyes_x
+
+
+def test_pitch_is_wrapped():
+    assert wrap90(170) == -10 and wrap90(-170) == 10 and wrap90(45) == 45
+    assert euler_angles(np.eye(3)) == (0.0, 0.0, 0.0)

@@ -1,0 +1,211 @@
+"""``classroom faces``, ``classroom model eval`` and ``classroom roster enroll``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import cv2
+import msgspec
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from classroom.settings import PolicySettings, Settings, load_settings
+from workers.capture import SourceError, sample_frames
+from workers.vision.engine import VisionEngine
+from workers.vision.frames import DecodedFrame, FrameMeta, FrameResult, checked_bgr
+from workers.vision.identity import FaceEncoder, RosterError, load_roster, save_embeddings
+from workers.vision.training.cli import train_command
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+BATCH_FRAMES = 8
+
+
+def engine_for(settings: Settings) -> VisionEngine:
+    roster = None
+    if settings.policy.identity != "off":
+        if settings.policy.roster_path is None:
+            raise click.UsageError(
+                f"policy.identity={settings.policy.identity} needs CLASSROOM_POLICY__ROSTER_PATH"
+            )
+        roster = load_roster(settings.policy.roster_path)
+    return VisionEngine.from_settings(settings.vision, settings.policy, roster)
+
+
+def frames_of(path: Path) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, BGR image) of an image file (one frame) or of every video frame."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        image = cv2.imread(str(path))
+        if image is None:
+            raise click.ClickException(f"cannot read image {path}")
+        yield 0, image
+        return
+    try:
+        for frame in sample_frames(str(path), 0, start_time=0.0):
+            yield frame.seq, frame.image
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def results_of(engine: VisionEngine, path: Path) -> Iterator[FrameResult]:
+    batch: list[DecodedFrame] = []
+    for index, image in frames_of(path):
+        meta = FrameMeta("", "", str(path), "", "", index, index / 25.0)
+        batch.append(DecodedFrame(meta, image))
+        if len(batch) == BATCH_FRAMES:
+            yield from engine.process(batch)
+            batch = []
+    if batch:
+        yield from engine.process(batch)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per face and line.")
+def faces(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Print the faces found in images or videos (every frame of a video).
+
+    Models and policy come from the usual settings, e.g. CLASSROOM_POLICY__EMOTION=off.
+    """
+    engine = engine_for(load_settings())
+    console = Console()
+    for path in paths:
+        for result in results_of(engine, path):
+            if result.error is not None:
+                console.print(f"[red]{path} frame {result.meta.seq}: {result.error}")
+                continue
+            for event in result.events:
+                if as_json:
+                    record = {"path": str(path), "frame": result.meta.seq}
+                    record.update(msgspec.to_builtins(event))
+                    for key in ("school_id", "classroom_id", "session_id", "course", "version"):
+                        record.pop(key)
+                    sys.stdout.write(json.dumps(record) + "\n")
+                else:
+                    console.print(describe(path, result.meta.seq, event))
+
+
+def describe(path: Path, frame: int, event: msgspec.Struct) -> str:
+    expression = (
+        f" {event.expression_label}"
+        + (f" ({event.expression_intensity})" if event.expression_intensity else "")
+        if event.expression_label
+        else ""
+    )
+    return (
+        f"{path.name} #{frame} {event.person_id} box={list(event.box)} "
+        f"score={event.det_score:.2f} EAR={event.ear_left:.2f}/{event.ear_right:.2f} "
+        f"MAR={event.mar:.2f} yaw={event.yaw:+.0f} pitch={event.pitch:+.0f} "
+        f"roll={event.roll:+.0f}{expression}"
+    )
+
+
+@click.group()
+def model() -> None:
+    """Expression models."""
+
+
+@model.command("eval")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", "model_name", default=None, help="Registered model (default: settings).")
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A .pt checkpoint of `classroom model train` instead of a registered model.",
+)
+@click.option("--tta", is_flag=True, help="Average ten crops of each face (10x slower).")
+@click.option(
+    "--confusion",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the confusion matrix as an image (e.g. confusion.png).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
+def eval_command(
+    folder: Path,
+    model_name: str | None,
+    checkpoint: str | None,
+    tta: bool,
+    confusion: Path | None,
+    as_json: bool,
+) -> None:
+    """Accuracy, per-class accuracy and macro F1 on FOLDER/<label>/*.jpg."""
+    from workers.vision.evaluate import evaluate_folder
+    from workers.vision.training.evaluate import save_confusion_image
+
+    if model_name and checkpoint:
+        raise click.UsageError("give --model or --checkpoint, not both")
+    settings = load_settings()
+    try:
+        scores = evaluate_folder(
+            folder,
+            checkpoint or model_name or settings.vision.expression_model,
+            settings.vision.device,
+            tta=tta,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if confusion is not None:
+        title = f"{Path(scores.model).name} on {folder.name}" + (" (ten-crop)" if tta else "")
+        save_confusion_image(scores.confusion, confusion, title)
+    if as_json:
+        record = {
+            "model": scores.model,
+            "images": scores.images,
+            "tta": tta,
+            "accuracy": scores.accuracy,
+            "macro_f1": scores.macro_f1,
+            "per_class_accuracy": scores.per_class_accuracy,
+            "confusion": scores.confusion.tolist(),
+        }
+        sys.stdout.write(json.dumps(record) + "\n")
+        return
+    table = Table(title=f"{scores.model} on {folder} ({scores.images} images)")
+    table.add_column("class")
+    table.add_column("accuracy", justify="right")
+    for label, accuracy in scores.per_class_accuracy.items():
+        table.add_row(label, f"{accuracy:.3f}")
+    table.add_row("[bold]all", f"[bold]{scores.accuracy:.3f}")
+    table.add_row("[bold]macro F1", f"[bold]{scores.macro_f1:.3f}")
+    Console().print(table)
+
+
+model.add_command(train_command)
+
+
+@click.group()
+def roster() -> None:
+    """Class rosters for identity by seat or face."""
+
+
+@roster.command()
+@click.option(
+    "--roster", "roster_path", required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option("--student", "student_id", required=True, help="Student id in the roster.")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None:
+    """Add face embeddings of STUDENT from PHOTOS (the largest face of each photo).
+
+    The embeddings go to <roster>.embeddings.npz beside the roster, never to the warehouse.
+    """
+    settings = load_settings()
+    engine = VisionEngine.from_settings(settings.vision, PolicySettings(emotion="off"))
+    encoder = FaceEncoder()
+    descriptors = []
+    for photo in photos:
+        image = cv2.imread(str(photo))
+        if image is None:
+            raise click.ClickException(f"cannot read image {photo}")
+        descriptor = engine.largest_face_descriptor(checked_bgr(image), encoder)
+        if descriptor is None:
+            raise click.ClickException(f"no face found in {photo}")
+        descriptors.append(descriptor)
+    try:
+        target = save_embeddings(roster_path, student_id, np.stack(descriptors))
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"enrolled {student_id} from {len(descriptors)} photo(s) into {target}")
