@@ -226,6 +226,8 @@ def bench_streams(classrooms: int, students: int, seconds: float) -> list[tuple[
             watch.stop()
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=60)
+        if watch.total < events:
+            console.print((data / "streams.log").read_text()[-3000:])
         return [
             ("synthetic face events", f"{events:,}"),
             ("consumed by the Faust worker", f"{watch.total:,.0f}"),

@@ -34,12 +34,12 @@ from rich.progress import (
 
 from classroom.annotate import VideoAnnotator
 from classroom.pipeline import EmbeddedPipeline, PipelineError, SessionInfo
-from classroom.report import write_report
+from classroom.report import ReportError, write_report
 from classroom.settings import Settings, load_settings
-from schemas.warehouse import Warehouse
+from schemas.warehouse import Warehouse, WarehouseError
 from streams.analytics import ClassroomAnalytics
 from workers.capture import SourceError, is_live, open_source
-from workers.vision import load_roster
+from workers.vision import Roster, RosterError, load_roster
 
 DEFAULT_SAMPLE_FPS = 10.0
 """Blinks last 100-400 ms, so the eye metrics need about 10 samples a second; every other
@@ -133,10 +133,13 @@ def analyze(
         course=course if course is not None else camera.course,
     )
     expected_seconds = _check_source(source)
+    roster = _load_roster(settings.policy.roster_path)
     report_path = report_path or _reports_dir(settings) / f"{_slug(session.session_id)}.html"
-    run = Run(settings, source, session, sample_fps, started, expected_seconds)
+    run = Run(settings, source, session, roster, sample_fps, started, expected_seconds)
     try:
         run.execute(report_path, annotate_path)
+    except (WarehouseError, ReportError) as exc:
+        raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         console.print("[red]aborted[/]: rows stored so far are kept; no report was written")
         sys.exit(EXIT_ABORTED)
@@ -150,6 +153,7 @@ class Run:
         settings: Settings,
         source: str,
         session: SessionInfo,
+        roster: Roster | None,
         sample_fps: float,
         started: float,
         expected_seconds: float | None,
@@ -157,6 +161,7 @@ class Run:
         self.settings = settings
         self.source = source
         self.session = session
+        self.roster = roster
         self.sample_fps = sample_fps
         self.started = started
         self.expected_seconds = expected_seconds
@@ -167,9 +172,7 @@ class Run:
 
         settings = self.settings
         with console.status("loading models and opening the warehouse"):
-            roster_path = settings.policy.roster_path
-            roster = load_roster(roster_path) if roster_path is not None else None
-            engine = VisionEngine.from_settings(settings.vision, settings.policy, roster)
+            engine = VisionEngine.from_settings(settings.vision, settings.policy, self.roster)
             warehouse = Warehouse.connect(settings.warehouse)
         try:
             warehouse.migrate()
@@ -369,6 +372,15 @@ def _check_source(source: str) -> float | None:
     finally:
         capture.release()
     return frames / fps if frames > 0 and fps > 0 else None
+
+
+def _load_roster(path: Path | None) -> Roster | None:
+    if path is None:
+        return None
+    try:
+        return load_roster(path)
+    except RosterError as exc:
+        raise BadInput(str(exc)) from exc
 
 
 def default_session_id(source: str, started: float) -> str:

@@ -128,7 +128,7 @@ class ReportData:
     class_points: list[ClassPoint]
     student_cells: list[StudentCell]
     expression_mix: dict[str, dict[str, float]]
-    """Per person: share of observed frames per expression; empty when emotion was off."""
+    """Per student: frames observed per expression; empty when emotion was off."""
     alerts: list[AlertRow]
     teacher_mixes: list[TeacherMix]
     scores: list[ScoreRow]
@@ -176,7 +176,8 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
         """
         SELECT person_id, toFloat64(window_start), concentration, presence,
                frames_seen, expression_mix
-        FROM student_windows FINAL WHERE session_id = {session:String}
+        FROM student_windows FINAL
+        WHERE session_id = {session:String} AND role != 'teacher'
         ORDER BY person_id, window_start
         """
     ):
@@ -294,7 +295,7 @@ def _overview(data: ReportData) -> str:
         ("Course", o.course or "not given"),
         ("Recorded", f"{_clock(o.started_at)} to {_clock(o.ended_at)}"),
         ("Duration", _lesson_time(o.ended_at, o.started_at) + " min:s"),
-        ("Frames analysed", str(o.frames)),
+        ("Frames with faces", str(o.frames)),
         ("Faces read", str(o.faces)),
         ("People tracked", str(o.people)),
         ("Alerts", str(len(data.alerts))),
@@ -344,7 +345,7 @@ def _class_concentration(data: ReportData) -> str:
 
 def _student_heatmap(data: ReportData) -> str:
     hint = (
-        "One row per person, one column per window: the concentration index and its band "
+        "One row per student, one column per window: the concentration index and its band "
         "(H high > 65, N nominal 25-65, L low < 25). Grey: not in view."
     )
     if not data.student_cells:
@@ -380,7 +381,7 @@ def _student_heatmap(data: ReportData) -> str:
 
 
 def _expression_mix(data: ReportData) -> str:
-    hint = "Share of each person's observed frames showing each facial expression."
+    hint = "Share of each student's observed frames showing each facial expression."
     if not data.expression_mix:
         return _section(
             "expression-mix",
@@ -395,7 +396,7 @@ def _expression_mix(data: ReportData) -> str:
         EXPRESSIONS,
         [[data.expression_mix[p].get(e, 0.0) for e in EXPRESSIONS] for p in people],
         [EXPRESSION_COLORS[e] for e in EXPRESSIONS],
-        label="expression mix per person",
+        label="expression mix per student",
     )
     return _section("expression-mix", "Expression mix", hint, f"<figure>{chart}</figure>")
 

@@ -74,8 +74,9 @@ class AnalyticsSettings(BaseModel):
     front_cones: dict[str, FrontCone] = {}
     """Per-camera overrides of the front cone, by camera id."""
     absent_after_seconds: float = Field(30.0, gt=0)
-    blink_dip_ratio: float = Field(0.05, gt=0, lt=1)
-    """A blink starts when EAR falls below (1 - this) x the open-eye baseline."""
+    blink_dip_ratio: float = Field(0.04, gt=0, lt=1)
+    """A blink starts when EAR falls by this share of the open-eye baseline (or by the
+    window's typical sample-to-sample EAR change, when that is larger)."""
     yawn_mar_threshold: float = Field(0.6, gt=0)
     yawn_min_seconds: float = Field(1.0, ge=0)
     look_around_turns: int = Field(2, ge=1)

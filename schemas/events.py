@@ -23,7 +23,10 @@ EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "sur
 """Class order of every expression probability vector (the FER2013 / mini-Xception order)."""
 
 INTENSITY_CLASSES: tuple[str, ...] = ("neutral",) + tuple(
-    f"{label}_{level}" for label in EXPRESSIONS if label != "neutral" for level in ("weak", "strong")
+    f"{label}_{level}"
+    for label in EXPRESSIONS
+    if label != "neutral"
+    for level in ("weak", "strong")
 )
 """The 13-class intensity view: neutral plus weak/strong of the six other expressions."""
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 MIGRATIONS_TABLE = "schema_migrations"
 
@@ -265,7 +266,7 @@ class Migrator:
             for statement in rendered[migration.version]:
                 try:
                     self.client.command(statement)
-                except Exception as exc:
+                except ClickHouseError as exc:
                     raise MigrationError(
                         f"{migration.file_name} failed: {exc}\nstatement:\n{statement}"
                     ) from exc
@@ -273,6 +274,8 @@ class Migrator:
                 MIGRATIONS_TABLE,
                 [[migration.version, migration.name, migration.checksum]],
                 column_names=["version", "name", "checksum"],
+                # On a cluster, the record must be on its shard before anyone reads it.
+                settings={"distributed_foreground_insert": 1} if self.cluster else None,
             )
             applied_now.append(migration.file_name)
         return applied_now

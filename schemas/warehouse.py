@@ -33,6 +33,7 @@ from schemas.events import (
     Event,
     FaceEvent,
     Frame,
+    Role,
     SessionScore,
     StudentWindow,
     TeacherExpressionMix,
@@ -66,7 +67,7 @@ class RosterRow(msgspec.Struct, kw_only=True, frozen=True):
 
     school_id: str
     person_id: str
-    role: str
+    role: Role
     display_name: str = ""
     classroom_id: str = ""
     seat: str = ""

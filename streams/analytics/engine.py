@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import msgspec
+
 from classroom.settings import AnalyticsSettings
 from schemas.events import (
     Alert,
@@ -70,6 +72,18 @@ class _Session:
     """End of the last window closed: flush closes windows ahead of the watermark."""
 
 
+class _SessionSnapshot(msgspec.Struct, array_like=True):
+    carry: SessionCarry | None
+    windows: dict[float, tuple[ClassWindowState, dict[str, StudentWindowState]]]
+    closed_until: float
+
+
+class _Snapshot(msgspec.Struct, array_like=True):
+    latest: dict[str, float]
+    rooms: dict[str, dict[str, _SessionSnapshot]]
+    closed: list[tuple[str, str]]
+
+
 class ClassroomAnalytics:
     def __init__(
         self,
@@ -80,7 +94,9 @@ class ClassroomAnalytics:
     ) -> None:
         self.settings = settings
         self.emotion = emotion
-        self.window_seconds = window_seconds or settings.window_seconds
+        self.window_seconds = settings.window_seconds if window_seconds is None else window_seconds
+        if self.window_seconds <= 0:
+            raise ValueError(f"window_seconds must be positive, not {self.window_seconds}")
         self._latest: dict[str, float] = {}
         """Per classroom: the latest event time seen."""
         self._rooms: dict[str, dict[str, _Session]] = {}
@@ -157,6 +173,42 @@ class ClassroomAnalytics:
     def session_ids(self) -> list[str]:
         """Sessions with events that close_session has not closed yet."""
         return sorted({session_id for sessions in self._rooms.values() for session_id in sessions})
+
+    def snapshot(self) -> bytes:
+        """All open state (windows and carries) as MessagePack, for a Faust table or a
+        checkpoint; ``restore`` it into an instance with the same settings."""
+        rooms = {
+            room: {
+                session_id: _SessionSnapshot(
+                    session.carry,
+                    {start: (w.state, w.students) for start, w in session.windows.items()},
+                    session.closed_until,
+                )
+                for session_id, session in sessions.items()
+            }
+            for room, sessions in self._rooms.items()
+        }
+        return msgspec.msgpack.encode(_Snapshot(self._latest, rooms, sorted(self._closed)))
+
+    def restore(self, snapshot: bytes) -> None:
+        """Replace this instance's state with a ``snapshot()``."""
+        state = msgspec.msgpack.decode(snapshot, type=_Snapshot)
+        self._latest = dict(state.latest)
+        self._closed = set(state.closed)
+        self._rooms = {
+            room: {
+                session_id: _Session(
+                    session.carry,
+                    {
+                        start: _OpenWindow(class_state, students)
+                        for start, (class_state, students) in session.windows.items()
+                    },
+                    session.closed_until,
+                )
+                for session_id, session in sessions.items()
+            }
+            for room, sessions in state.rooms.items()
+        }
 
     def _close_windows(
         self, room: str, session_id: str, watermark: float, out: AnalyticsOutput

@@ -8,6 +8,7 @@ one fixed "closed below 0.2" threshold misses narrow eyes and over-counts wide o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import NamedTuple
 
 OPEN_EYE_PERCENTILE = 95.0
@@ -54,22 +55,33 @@ class BlinkCarry(NamedTuple):
     last_blink_at: float | None = None
 
 
+def jitter(ears: Sequence[float], baseline: float) -> float:
+    """Typical sample-to-sample EAR change relative to the baseline (median of |step|)."""
+    if len(ears) < 2 or baseline <= 0:
+        return 0.0
+    steps = [abs(b - a) for a, b in pairwise(ears)]
+    return percentile(steps, 50) / baseline
+
+
 def detect_blinks(
     times: Sequence[float],
     ears: Sequence[float],
     baseline: float,
-    dip_ratio: float,
+    min_dip_ratio: float,
     carry: BlinkCarry,
 ) -> tuple[list[float], BlinkCarry]:
     """Times of the blinks that start in this series, and the state to carry on.
 
-    A blink starts when EAR falls to (1 - dip_ratio) x baseline or below, and ends when EAR
-    is back above (1 - dip_ratio / 2) x baseline (hysteresis: jitter around one threshold
-    is not a second blink). A closure already open at the end of the previous window is not
-    counted again.
+    A blink starts when EAR falls by at least ``dip`` x baseline and ends when EAR is back
+    within ``dip / 2`` of it (hysteresis: jitter around one threshold is not a second
+    blink). ``dip`` is ``min_dip_ratio`` or, on a noisy series (small, blurred faces), the
+    series' typical sample-to-sample change when that is larger, so landmark noise alone
+    does not count as blinking. A closure already open at the end of the previous window
+    is not counted again.
     """
-    close_below = (1.0 - dip_ratio) * baseline
-    reopen_above = (1.0 - dip_ratio / 2.0) * baseline
+    dip = max(min_dip_ratio, jitter(ears, baseline))
+    close_below = (1.0 - dip) * baseline
+    reopen_above = (1.0 - dip / 2.0) * baseline
     closed, last_blink_at = carry
     blinks: list[float] = []
     for t, ear in zip(times, ears, strict=True):

@@ -247,3 +247,17 @@ def test_events_after_a_flush_do_not_reopen_a_flushed_window() -> None:
     out = analytics.add([face_event(12, "s1"), face_event(21, "s1")])
     assert out.late_dropped == 1
     assert [w.window_start for w in analytics.flush().student_windows] == [T0 + 20]
+
+
+def test_a_restored_snapshot_continues_exactly_where_it_stopped() -> None:
+    events = [face_event(i / 2, p, yaw=float(i % 7) * 10) for i in range(80) for p in ("s1", "s2")]
+    whole = ClassroomAnalytics(AnalyticsSettings())
+    expected = whole.add(events).student_windows + whole.close_session("lesson-1").student_windows
+
+    first = ClassroomAnalytics(AnalyticsSettings())
+    windows = first.add(events[:77]).student_windows
+    second = ClassroomAnalytics(AnalyticsSettings())
+    second.restore(first.snapshot())
+    windows += second.add(events[77:]).student_windows
+    windows += second.close_session("lesson-1").student_windows
+    assert windows == expected

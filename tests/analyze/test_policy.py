@@ -3,10 +3,15 @@ stored or reported, and the attention and fatigue metrics are still there."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+import cv2
 
 from schemas.warehouse import Warehouse
 from tests.analyze.test_bad_input import analyze
+from tests.conftest import PROJECT_ROOT
 
 
 def test_emotion_off_stores_and_reports_no_expression(
@@ -38,3 +43,50 @@ def test_emotion_off_stores_and_reports_no_expression(
     assert "Expression inference was off" in report
     for label in ("happy", "surprise", "disgust"):
         assert label not in report
+
+
+def test_teacher_known_by_face_gets_the_teacher_mix(tmp_path: Path, classroom_video: Path) -> None:
+    # Enroll the teacher from a close-up near the end of the clip, as a school would from
+    # a staff photo; then recognise him by face during the lesson.
+    video = cv2.VideoCapture(str(classroom_video))
+    video.set(cv2.CAP_PROP_POS_FRAMES, 300)
+    ok, close_up = video.read()
+    video.release()
+    assert ok
+    photo = tmp_path / "teacher.jpg"
+    cv2.imwrite(str(photo), close_up)
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(
+        "students:\n  - {id: teacher-okafor, name: Mr Okafor, role: teacher, consent: true}\n"
+    )
+    enroll = [
+        sys.executable, "-m", "classroom.cli", "roster", "enroll", "--roster", str(roster),
+        "--student", "teacher-okafor", str(photo),
+    ]  # fmt: skip
+    subprocess.run(enroll, cwd=PROJECT_ROOT, capture_output=True, timeout=300, check=True)
+
+    data_dir = tmp_path / "data"
+    result = analyze(
+        classroom_video, "--data-dir", data_dir, "--identity", "face", "--roster", roster,
+        "--sample-fps", "1", "--session", "with-teacher",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    with Warehouse.connect_dsn(f"chdb://{data_dir / 'warehouse'}") as warehouse:
+        mixes = warehouse.query("SELECT person_id, frames FROM teacher_expression_mix").result_rows
+    [(teacher, frames)] = mixes
+    assert teacher == "teacher-okafor" and frames > 0
+    report = (data_dir / "reports" / "with-teacher.html").read_text()
+    teacher_section = report[report.index("<section id='teacher-mix'>") :]
+    teacher_section = teacher_section[: teacher_section.index("</section>")]
+    assert "teacher-okafor" in teacher_section and "<svg" in teacher_section
+
+
+def test_invalid_roster_is_bad_input(tmp_path: Path, classroom_video: Path) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("teachers: []\n")
+    result = analyze(
+        classroom_video, "--identity", "seat", "--roster", roster, "--data-dir", tmp_path / "d"
+    )
+    assert result.returncode == 2
+    assert "students" in result.stderr
+    assert not (tmp_path / "d").exists()

@@ -38,9 +38,11 @@ def face(seq: int, person: str, label: str) -> FaceEvent:
     )  # fmt: skip
 
 
-def student_window(person: str, start: float, seconds: float, value: float) -> StudentWindow:
+def student_window(
+    person: str, start: float, seconds: float, value: float, role: str = "student"
+) -> StudentWindow:
     return StudentWindow(
-        **IDS, person_id=person, role="student", window_start=start, window_seconds=seconds,
+        **IDS, person_id=person, role=role, window_start=start, window_seconds=seconds,
         frames_sampled=100, frames_seen=100, presence=1.0, attention=0.8,
         look_around_episodes=0, blinks=3, blink_rate_per_min=18.0, perclos=0.05, yawns=0,
         ear_baseline=0.3, expression_mix={"happy": 0.75, "neutral": 0.25},
@@ -65,6 +67,7 @@ def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
         warehouse.insert([face(seq, p, "happy") for seq in range(20) for p in ("a", "b")])
         warehouse.insert(
             [student_window(p, START + 10 * k, 10.0, 50 + 20 * k) for p in "ab" for k in (0, 1)]
+            + [student_window("t", START, 10.0, 40.0, role="teacher")]
         )
         warehouse.insert([class_window(START + 10 * k, 10.0) for k in (0, 1)])
         warehouse.insert([
@@ -89,10 +92,12 @@ def test_report_data_comes_from_the_session_rows(warehouse: Warehouse) -> None:
     assert (data.overview.frames, data.overview.faces, data.overview.people) == (20, 40, 2)
     assert data.overview.started_at == pytest.approx(START)
     assert [p.window_start for p in data.class_points] == [START, START + 10]
+    # The teacher has a section of their own, not a row among the students.
     assert sorted((c.person_id, c.concentration) for c in data.student_cells) == [
         ("a", 50.0), ("a", 70.0), ("b", 50.0), ("b", 70.0)
     ]  # fmt: skip
     assert data.expression_mix["a"]["happy"] == pytest.approx(150.0)  # 0.75 * 100 frames * 2
+    assert "t" not in data.expression_mix
     assert [(a.person_id, a.kind) for a in data.alerts] == [("b", "fatigue")]
     assert [s.person_id for s in data.scores] == ["a", "b"]  # best score first
     assert data.teacher_mixes[0].mix["happy_strong"] == pytest.approx(1 / 13)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from classroom.cli import main
+from schemas.warehouse import Warehouse
 
 
 @pytest.fixture
@@ -62,3 +66,17 @@ def test_a_changed_ttl_is_applied_by_migrate(env: dict[str, str]) -> None:
     assert out.splitlines() == ["face_events: TTL 30 -> 7 days", "dead_letters: TTL 30 -> 7 days"]
     _, out = run(env, "sql", "SHOW CREATE TABLE face_events", "--format", "csv")
     assert "toIntervalDay(7)" in out
+
+
+def test_a_directory_open_in_another_process_is_a_clear_error(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'warehouse'}"
+    with Warehouse.connect_dsn(dsn):
+        result = subprocess.run(
+            [sys.executable, "-m", "classroom.cli", "sql", "SELECT 1"],
+            env={**os.environ, "CLASSROOM_WAREHOUSE__DSN": dsn},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert "can be open in one process at a time" in result.stderr

@@ -18,7 +18,12 @@ from classroom.settings import PolicySettings, Settings, load_settings
 from workers.capture import SourceError, sample_frames
 from workers.vision.engine import VisionEngine
 from workers.vision.frames import DecodedFrame, FrameMeta, FrameResult, checked_bgr
-from workers.vision.identity import FaceEncoder, RosterError, load_roster, save_embeddings
+from workers.vision.identity import (
+    RosterError,
+    create_face_encoder,
+    load_roster,
+    save_embeddings,
+)
 from workers.vision.training.cli import train_command
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -194,7 +199,7 @@ def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None
     """
     settings = load_settings()
     engine = VisionEngine.from_settings(settings.vision, PolicySettings(emotion="off"))
-    encoder = FaceEncoder()
+    encoder = create_face_encoder(settings.vision)
     descriptors = []
     for photo in photos:
         image = cv2.imread(str(photo))

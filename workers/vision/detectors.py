@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import dlib
@@ -93,9 +94,19 @@ class HogDetector:
         return faces
 
 
+def deepface_detector(backend: str, settings: VisionSettings) -> Detector:
+    from workers.vision.deepface_backend import DeepfaceDetector  # optional extra
+
+    return DeepfaceDetector(backend, settings)
+
+
+DEEPFACE_DETECTORS = ("opencv", "ssd", "yunet", "centerface", "dlib")
+"""deepface's detector backends, as ``deepface_<name>`` (pip extra, docs/deepface.md)."""
+
 DETECTORS: dict[str, Callable[[VisionSettings], Detector]] = {
     "mtcnn": MtcnnDetector,
     "hog": HogDetector,
+    **{f"deepface_{name}": partial(deepface_detector, name) for name in DEEPFACE_DETECTORS},
 }
 
 

@@ -22,7 +22,7 @@ from workers.vision.device import resolve_device
 from workers.vision.expression import ExpressionClassifier
 from workers.vision.frames import DecodedFrame, FrameError, FrameResult, checked_bgr
 from workers.vision.headpose import head_pose
-from workers.vision.identity import FaceEncoder, Roster, Student
+from workers.vision.identity import Encoder, Roster, Student, create_face_encoder
 from workers.vision.landmarks import (
     LandmarkModel,
     eye_ratios,
@@ -73,7 +73,7 @@ class VisionEngine:
             if policy.emotion == "on"
             else None
         )
-        self.encoder = FaceEncoder() if policy.identity == "face" else None
+        self.encoder = create_face_encoder(vision) if policy.identity == "face" else None
         self.trackers: dict[str, FaceTracker] = {}
         self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
 
@@ -125,7 +125,7 @@ class VisionEngine:
                 results[index].landmarks.append(face.points)
         return results
 
-    def largest_face_descriptor(self, image: np.ndarray, encoder: FaceEncoder) -> np.ndarray | None:
+    def largest_face_descriptor(self, image: np.ndarray, encoder: Encoder) -> np.ndarray | None:
         """128-D identity descriptor of the largest face in a BGR image (for enrolment)."""
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         boxes = self.detector.detect([rgb])[0]

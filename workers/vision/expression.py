@@ -150,8 +150,15 @@ def load_keras_mini_xception(path: Path) -> MiniXception:
     return model.eval()
 
 
+def deepface_emotion() -> nn.Module:
+    from workers.vision.deepface_backend import DeepfaceEmotion  # optional extra
+
+    return DeepfaceEmotion()
+
+
 EXPRESSION_MODELS: dict[str, Callable[[], nn.Module]] = {
     "mini_xception": lambda: load_keras_mini_xception(mini_xception_weights()),
+    "deepface_emotion": deepface_emotion,  # pip extra "deepface", docs/deepface.md
 }
 """Name -> loader of a module mapping (N, 1, S, S) faces in [-1, 1] to logits over
 ``EXPRESSIONS``, where S is the module's ``input_size`` attribute (64 without one)."""

@@ -17,14 +17,17 @@ descriptors per student id).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import dlib
 import numpy as np
 import yaml
 
+from classroom.settings import VisionSettings
 from workers.vision.weights import dlib_model
 
 
@@ -148,13 +151,46 @@ class FaceEncoder:
         return np.array(self.model.compute_face_descriptor(rgb, batch), dtype=np.float32)
 
 
+class Encoder(Protocol):
+    def encode(self, rgb: np.ndarray, shapes: list[dlib.full_object_detection]) -> np.ndarray:
+        """Embeddings (N, D) of the faces whose landmark shapes are given."""
+        ...
+
+
+def deepface_encoder(name: str, vision: VisionSettings) -> Encoder:
+    from workers.vision.deepface_backend import DeepfaceEncoder  # optional extra
+
+    return DeepfaceEncoder(name, vision)
+
+
+IDENTITY_MODELS: dict[str, Callable[[VisionSettings], Encoder]] = {
+    "dlib_resnet": lambda vision: FaceEncoder(),
+    # pip extra "deepface", docs/deepface.md. Embeddings of different models do not mix:
+    # enrol the roster again after changing vision.identity_model.
+    **{
+        name: partial(deepface_encoder, name)
+        for name in ("deepface_facenet", "deepface_facenet512", "deepface_arcface")
+    },
+}
+
+
+def create_face_encoder(vision: VisionSettings) -> Encoder:
+    try:
+        factory = IDENTITY_MODELS[vision.identity_model]
+    except KeyError:
+        raise ValueError(
+            f"unknown identity model {vision.identity_model!r}; known: {', '.join(IDENTITY_MODELS)}"
+        ) from None
+    return factory(vision)
+
+
 def save_embeddings(roster_path: Path, student_id: str, descriptors: np.ndarray) -> Path:
     """Add ``descriptors`` of ``student_id`` to the roster's embeddings file."""
     roster = load_roster(roster_path)
     if student_id not in roster.students:
         raise RosterError(f"{student_id!r} is not in roster {roster_path}")
     embeddings = dict(roster.embeddings)
-    previous = embeddings.get(student_id, np.zeros((0, 128), np.float32))
+    previous = embeddings.get(student_id, np.zeros((0, descriptors.shape[1]), np.float32))
     embeddings[student_id] = np.concatenate([previous, descriptors]).astype(np.float32)
     target = embeddings_path(roster_path)
     np.savez(target, **embeddings)

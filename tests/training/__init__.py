@@ -1,0 +1,1 @@
+"""Tests of our own expression models: architectures, training, evaluation."""
