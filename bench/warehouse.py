@@ -72,11 +72,9 @@ class Shape:
         return re.sub(r"\$(\w+)", lambda m: str(values[m[1]]), template)
 
 
-# A lesson's start: day spread over the year, 08:00-14:00 UTC by a hash of the lesson.
-LESSON_TIME = (
-    "($START + intDiv(lesson_no, $C) * intDiv(365 * 86400, $L)"
-    " + (8 + cityHash64(lesson_no) % 7) * 3600)"
-)
+# A lesson's start: its day spread over the year, 08:00-14:00 UTC by a hash of the lesson.
+LESSON_DAY = "intDiv(intDiv(lesson_no, $C) * 365, $L)"
+LESSON_TIME = f"($START + {LESSON_DAY} * 86400 + (8 + cityHash64(lesson_no) % 7) * 3600)"
 LESSON_COLUMNS = f"""
     concat('room-', toString(lesson_no % $C)) AS classroom,
     concat('room-', toString(lesson_no % $C), '/L', toString(intDiv(lesson_no, $C))) AS session,
@@ -144,7 +142,16 @@ class Query:
     parameters: Parameters = lambda rng: {}
 
 
-LESSON = "classroom_id = {room:String} AND session_id = {session:String}"
+def in_lesson(time_column: str) -> str:
+    """The filter of a per-lesson panel. Grafana adds the dashboard's time range to every
+    panel query (here the lesson's day), which lets ClickHouse skip the other months."""
+    return (
+        "classroom_id = {room:String} AND session_id = {session:String} AND "
+        f"{time_column} >= {{day_start:DateTime}} "
+        f"AND {time_column} < {{day_start:DateTime}} + INTERVAL 1 DAY"
+    )
+
+
 STUDENT = "classroom_id = {room:String} AND person_id = {person:String}"
 
 
@@ -152,8 +159,12 @@ def panel_queries(shape: Shape) -> list[Query]:
     """The obvious live-panel queries, on raw tables and on rollups, with random targets."""
 
     def lesson(rng: random.Random) -> dict:
-        room = rng.randrange(shape.classrooms)
-        return {"room": f"room-{room}", "session": f"room-{room}/L{rng.randrange(shape.lessons)}"}
+        room, index = rng.randrange(shape.classrooms), rng.randrange(shape.lessons)
+        return {
+            "room": f"room-{room}",
+            "session": f"room-{room}/L{index}",
+            "day_start": shape.start + index * 365 // shape.lessons * 86400,
+        }
 
     def room(rng: random.Random) -> dict:
         return {"room": f"room-{rng.randrange(shape.classrooms)}"}
@@ -171,16 +182,17 @@ def panel_queries(shape: Shape) -> list[Query]:
     return [
         Query("class concentration over a lesson", "raw", f"""
             SELECT window_start, concentration_mean, students_present FROM v_class_windows
-            WHERE {LESSON} ORDER BY window_start""", lesson),
+            WHERE {in_lesson('window_start')} ORDER BY window_start""", lesson),
         Query("per-student windows of a lesson", "raw", f"""
             SELECT person_id, window_start, concentration, band FROM v_student_windows
-            WHERE {LESSON} ORDER BY person_id, window_start""", lesson),
+            WHERE {in_lesson('window_start')} ORDER BY person_id, window_start""", lesson),
         Query(faces_per_minute, "raw", f"""
             SELECT toStartOfMinute(captured_at) AS m, count(), uniqExact(person_id)
-            FROM face_events FINAL WHERE {LESSON} GROUP BY m ORDER BY m""", lesson),
+            FROM face_events FINAL WHERE {in_lesson('captured_at')}
+            GROUP BY m ORDER BY m""", lesson),
         Query(faces_per_minute, "rollup", f"""
             SELECT minute, sum(faces), uniqExact(person_id) FROM v_face_activity_minutely
-            WHERE {LESSON} GROUP BY minute ORDER BY minute""", lesson),
+            WHERE {in_lesson('minute')} GROUP BY minute ORDER BY minute""", lesson),
         Query(class_per_day, "raw", """
             SELECT toDate(window_start) AS d, avg(concentration_mean) FROM v_class_windows
             WHERE classroom_id = {room:String} GROUP BY d ORDER BY d""", room),

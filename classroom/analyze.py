@@ -224,8 +224,8 @@ class Run:
         console.print(
             f"analysed {stats.frames_analysed} frames, {stats.faces} faces in {seconds:.1f} s "
             f"({stats.frames_analysed / seconds:.2f} frames/s, {stats.faces / seconds:.1f} "
-            f"faces/s); session [bold]{self.session.session_id}[/] stored in "
-            f"{settings.warehouse.dsn}"
+            f"faces/s); {stats.rows_stored} rows of session [bold]{self.session.session_id}[/] "
+            f"stored in {settings.warehouse.dsn}"
         )
         if annotate_path is not None:
             console.print(f"annotated video: {annotate_path}")
@@ -303,7 +303,10 @@ class Run:
         if self._truncated(pipeline):
             notes.append(self._truncation_note(pipeline))
         elif pipeline.stopping and not is_live(self.source):
-            notes.append("The analysis was stopped before the end of the video.")
+            notes.append(
+                "The analysis was stopped before the end of the video "
+                f"({stats.frames_skipped} frames already read were left unanalysed)."
+            )
         if stats.frames_dropped:
             notes.append(
                 f"{stats.frames_dropped} camera frames were dropped because analysis could "
@@ -311,6 +314,11 @@ class Run:
             )
         if stats.frame_errors:
             notes.append(f"{stats.frame_errors} frames could not be analysed (see the log).")
+        if stats.rows_refused:
+            notes.append(
+                f"{stats.rows_refused} rows were refused by the warehouse and are missing "
+                f"from this report; the last reason: {pipeline.last_refusal}"
+            )
         if stats.rejected:
             notes.append(f"{stats.rejected} face observations were invalid and left out.")
         if stats.late_dropped:

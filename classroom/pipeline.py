@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from schemas.events import Event, FaceEvent
-from schemas.warehouse import Warehouse
+from schemas.warehouse import Warehouse, WarehouseError
 from streams.analytics import AnalyticsOutput, ClassroomAnalytics
 from workers.capture import CapturedFrame, is_live, sample_frames
 from workers.vision import DecodedFrame, FrameMeta, FrameResult
@@ -61,7 +61,6 @@ class SessionInfo:
 class PipelineStats:
     """Counters the stages update and the progress bar reads (one writer per field)."""
 
-    frames_captured: int = 0
     frames_dropped: int = 0
     """Live sources only: frames dropped because inference fell behind."""
     frames_analysed: int = 0
@@ -73,6 +72,8 @@ class PipelineStats:
     late_dropped: int = 0
     rejected: int = 0
     """Face events the analytics core refused (e.g. a NaN angle); not stored."""
+    rows_refused: int = 0
+    """Rows the warehouse refused one by one (see ``StorageBatcher``)."""
     last_captured_at: float | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
 
@@ -84,8 +85,10 @@ FrameObserver = Callable[[np.ndarray, FrameResult], None]
 class StorageBatcher:
     """Groups events by type and inserts each group when it is big or old enough.
 
-    The same batching rule as the ClickHouse sink: fewer, larger inserts make fewer parts
-    for the engine to merge.
+    The same rules as the ClickHouse sink: fewer, larger inserts make fewer parts for the
+    engine to merge, and a row the warehouse refuses costs only itself: its batch is then
+    stored row by row and the refused rows are counted. A batch refused row after row is
+    not a bad row but a broken warehouse, and raises.
     """
 
     def __init__(self, warehouse: Warehouse, batch_rows: int, max_wait_s: float) -> None:
@@ -94,8 +97,11 @@ class StorageBatcher:
         self._max_wait_s = max_wait_s
         self._pending: dict[type[Event], list[Event]] = {}
         self._oldest: float | None = None
+        self.refused = 0
+        self.last_refusal = ""
 
     def add(self, events: Iterable[Event]) -> int:
+        """Queue ``events``; insert everything queued if it is due. Rows stored now."""
         for event in events:
             self._pending.setdefault(type(event), []).append(event)
             if self._oldest is None:
@@ -105,12 +111,26 @@ class StorageBatcher:
         return self.flush() if size >= self._batch_rows or too_old else 0
 
     def flush(self) -> int:
-        stored = 0
-        for batch in self._pending.values():
-            stored += self._warehouse.insert(batch)
-        self._pending.clear()
-        self._oldest = None
-        return stored
+        pending, self._pending, self._oldest = self._pending, {}, None
+        return sum(self._insert(batch) for batch in pending.values())
+
+    def _insert(self, batch: list[Event]) -> int:
+        try:
+            return self._warehouse.insert(batch)
+        except WarehouseError as batch_error:
+            stored = sum(self._insert_alone(event) for event in batch)
+            if stored == 0:
+                raise batch_error
+            return stored
+
+    def _insert_alone(self, event: Event) -> int:
+        try:
+            return self._warehouse.insert([event])
+        except WarehouseError as exc:
+            log.warning("%s not stored: %s", type(event).__name__, exc)
+            self.refused += 1
+            self.last_refusal = str(exc)
+            return 0
 
 
 def output_events(output: AnalyticsOutput) -> list[Event]:
@@ -187,6 +207,11 @@ class EmbeddedPipeline:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def last_refusal(self) -> str:
+        """Why the warehouse refused the latest refused row."""
+        return self._batcher.last_refusal
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for every stage to finish; False if still running after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -230,7 +255,6 @@ class EmbeddedPipeline:
             for captured in frames:
                 if self._stopping.is_set():
                     break
-                self.stats.frames_captured += 1
                 self.stats.last_captured_at = captured.captured_at
                 if self._live and self._frames.full():
                     self._drop_oldest_frame()
@@ -325,11 +349,16 @@ class EmbeddedPipeline:
             # Close windows and the session even after a failure upstream: what was
             # analysed is stored and scored.
             self._store_output(self._analytics.close_session(self.session.session_id))
-            self.stats.rows_stored += self._batcher.flush()
+            self._store_all()
 
     def _store_output(self, output: AnalyticsOutput) -> None:
         self.stats.late_dropped += output.late_dropped
         self._store(output_events(output))
 
+    def _store_all(self) -> None:
+        self.stats.rows_stored += self._batcher.flush()
+        self.stats.rows_refused = self._batcher.refused
+
     def _store(self, events: Sequence[Event]) -> None:
         self.stats.rows_stored += self._batcher.add(events)
+        self.stats.rows_refused = self._batcher.refused

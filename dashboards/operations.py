@@ -1,8 +1,10 @@
 """Operations: is the pipeline keeping up? For school IT, from ``v_pipeline_health``.
 
-Every worker (camera agent, inference worker, stream processor, sink) reports its
-counters periodically; each record covers the period since the worker's previous one,
-so rates are sums over a bucket divided by the bucket length.
+Every worker (camera agent, inference worker, stream processor, sink) sends a health
+record every few seconds (``workers/service.py``). Its counters (frames in, faces, drops,
+errors) count up from the worker's start, so a rate is the increase between a worker's
+consecutive records; a counter that went down means the worker restarted, and the new
+value is the increase. Lag and batch latency are readings at the time of the record.
 """
 
 from __future__ import annotations
@@ -15,7 +17,28 @@ from dashboards.panels import Layout, query_variable
 
 UID = "classroom-operations"
 
-WORKERS = "role IN (${role:singlequote})"
+WORKERS = "role IN (${role:singlequote}) AND $__timeFilter(at)"
+
+COUNTERS = ("frames_in", "drops", "errors")
+
+
+def _increase(counter: str) -> str:
+    before = f"lagInFrame({counter}, 1, {counter}) OVER per_worker"
+    return f"{counter} - if({counter} < {before}, 0, {before}) AS {counter}_increase"
+
+
+INCREASES = f"""
+    SELECT
+        at,
+        worker_id,
+        lag,
+        batch_latency_ms,
+        {", ".join(_increase(counter) for counter in COUNTERS)}
+    FROM v_pipeline_health
+    WHERE {WORKERS}
+    WINDOW per_worker AS (PARTITION BY worker_id ORDER BY at)
+"""
+"""Each health record with the increase of every counter since the worker's previous one."""
 
 
 def variables() -> list[builders.QueryVariable]:
@@ -31,7 +54,7 @@ def variables() -> list[builders.QueryVariable]:
 
 
 def per_worker(title: str, description: str, values: str, unit: str) -> timeseries.Panel:
-    """One line per worker and value column; ``values`` are aggregates over a bucket."""
+    """One line per worker and value column; ``values`` aggregate a bucket of records."""
     return (
         timeseries.Panel()
         .title(title)
@@ -41,8 +64,7 @@ def per_worker(title: str, description: str, values: str, unit: str) -> timeseri
             SqlQuery(
                 f"""
                 SELECT $__timeInterval(at) AS time, worker_id, {values}
-                FROM v_pipeline_health
-                WHERE {WORKERS} AND $__timeFilter(at)
+                FROM ({INCREASES})
                 GROUP BY time, worker_id
                 ORDER BY time
                 """
@@ -56,7 +78,10 @@ def workers() -> table.Panel:
     return (
         table.Panel()
         .title("Workers")
-        .description("Last report of every worker; a worker silent for a minute is stale.")
+        .description(
+            "Last report of every worker, with its counters since it started; a worker "
+            "silent for a minute is stale."
+        )
         .datasource(CLICKHOUSE)
         .with_target(
             SqlQuery(
@@ -66,13 +91,13 @@ def workers() -> table.Panel:
                     any(role) AS worker_role,
                     max(at) AS last_report,
                     if(dateDiff('second', max(at), $__toTime) > 60, 'stale', 'ok') AS status,
-                    sum(frames_in) AS frames,
-                    sum(faces) AS face_count,
-                    sum(drops) AS dropped,
-                    sum(errors) AS failed,
+                    argMax(frames_in, at) AS frames_since_start,
+                    argMax(faces, at) AS faces_since_start,
+                    argMax(drops, at) AS drops_since_start,
+                    argMax(errors, at) AS errors_since_start,
                     argMax(lag, at) AS consumer_lag
                 FROM v_pipeline_health
-                WHERE {WORKERS} AND $__timeFilter(at)
+                WHERE {WORKERS}
                 GROUP BY worker_id
                 ORDER BY worker_id
                 """
@@ -94,52 +119,32 @@ def build() -> builders.Dashboard:
         .variables(variables())
     )
     layout = Layout(dashboard)
-    layout.row(
-        8,
-        [
-            (
-                12,
-                per_worker(
-                    "Frames per second",
-                    "Frames each worker took in, per second.",
-                    "sum(frames_in) / $__interval_s AS fps",
-                    "fps",
-                ),
-            ),
-            (
-                12,
-                per_worker(
-                    "Consumer lag",
-                    "Messages waiting in Kafka for the worker's consumer group (last report).",
-                    "argMax(lag, at) AS consumer_lag",
-                    "short",
-                ),
-            ),
-        ],
+    frames = per_worker(
+        "Frames per second",
+        "Frames each worker took in, per second.",
+        "sum(frames_in_increase) / $__interval_s AS fps",
+        "fps",
     )
-    layout.row(
-        8,
-        [
-            (
-                12,
-                per_worker(
-                    "Inference latency",
-                    "Mean time to process one batch of frames.",
-                    "avg(batch_latency_ms) AS latency",
-                    "ms",
-                ),
-            ),
-            (
-                12,
-                per_worker(
-                    "Dropped frames and errors",
-                    "Frames dropped because a buffer was full, plus messages that failed "
-                    "(sent to the dead-letter topic).",
-                    "sum(drops) AS dropped, sum(errors) AS failed",
-                    "short",
-                ),
-            ),
-        ],
+    lag = per_worker(
+        "Consumer lag",
+        "Messages waiting in Kafka for the worker's consumer group (latest reading).",
+        "argMax(lag, at) AS consumer_lag",
+        "short",
     )
+    latency = per_worker(
+        "Inference latency",
+        "Time to process one batch of frames (mean of the readings in the bucket).",
+        "avg(batch_latency_ms) AS batch_latency",
+        "ms",
+    )
+    failures = per_worker(
+        "Dropped frames and errors",
+        "Frames dropped because a buffer was full, and messages that failed (sent to the "
+        "dead-letter topic), per bucket.",
+        "sum(drops_increase) AS dropped, sum(errors_increase) AS failed",
+        "short",
+    )
+    layout.row(8, [(12, frames), (12, lag)])
+    layout.row(8, [(12, latency), (12, failures)])
     layout.row(8, [(24, workers())])
     return dashboard

@@ -83,28 +83,27 @@ class Warehouse:
     @classmethod
     def connect(cls, settings: WarehouseSettings) -> Warehouse:
         dsn = settings.dsn
-        try:
-            if dsn.startswith("chdb://"):
-                data_dir = Path(dsn.removeprefix("chdb://")).resolve()
+        if dsn.startswith("chdb://"):
+            data_dir = Path(dsn.removeprefix("chdb://")).resolve()
+            hint = " (an embedded chdb directory can be open in one process at a time)"
+            try:
                 data_dir.mkdir(parents=True, exist_ok=True)
                 client = clickhouse_connect.get_client(interface="chdb", path=str(data_dir))
-            elif dsn.startswith(("http://", "https://")):
+            except (ClickHouseError, RuntimeError, OSError) as exc:
+                raise WarehouseError(f"cannot open the warehouse at {dsn}: {exc}{hint}") from exc
+        elif dsn.startswith(("http://", "https://")):
+            try:
                 client = clickhouse_connect.get_client(
                     dsn=dsn,
                     username=settings.username,
                     password=settings.password.get_secret_value(),
                 )
-            else:
-                raise WarehouseError(
-                    f"warehouse dsn {dsn!r} is neither chdb://DIR nor http(s)://host:port/db"
-                )
-        except (ClickHouseError, RuntimeError, OSError) as exc:
-            if isinstance(exc, WarehouseError):
-                raise
+            except (ClickHouseError, OSError) as exc:
+                raise WarehouseError(f"cannot reach the warehouse at {dsn}: {exc}") from exc
+        else:
             raise WarehouseError(
-                f"cannot open the warehouse at {dsn}: {exc} (an embedded chdb directory can "
-                "be open in one process at a time)"
-            ) from exc
+                f"warehouse dsn {dsn!r} is neither chdb://DIR nor http(s)://host:port/db"
+            )
         return cls(client, settings)
 
     @classmethod
@@ -212,7 +211,7 @@ class Warehouse:
                 settings=settings,
             )
         except (ClickHouseError, ValueError, TypeError, OverflowError) as exc:
-            raise WarehouseError(f"insert into {table} failed, nothing inserted: {exc}") from exc
+            raise WarehouseError(f"insert into {table} failed: {exc}") from exc
         return len(columns[0])
 
     # --- reading --------------------------------------------------------------------------

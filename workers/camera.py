@@ -170,7 +170,9 @@ async def run_camera(
         await producer.flush()
         with contextlib.suppress(KafkaError):
             await producer.send_and_wait(
-                topics.pipeline_health_topic, health.worker_id.encode(), encode(health.record())
+                topics.pipeline_health_topic,
+                key=health.worker_id.encode(),
+                value=encode(health.record()),
             )
     finally:
         stop_capture.set()

@@ -177,16 +177,16 @@ class HealthCounters:
 
 
 async def publish_health(
-    send: Callable[[str, bytes, bytes], Any], topic: str, health: HealthCounters, interval_s: float
+    send: Callable[..., Any], topic: str, health: HealthCounters, interval_s: float
 ) -> None:
     """Every ``interval_s``, send the counters to the pipeline-health topic (until cancelled).
 
-    ``send(topic, key, value)`` is awaited; a failed send is logged and retried next time:
+    ``send(topic, key=..., value=...)`` is awaited; a failed send is logged and retried next time:
     health records are best effort and must never stop the worker.
     """
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await send(topic, health.worker_id.encode(), encode(health.record()))
+            await send(topic, key=health.worker_id.encode(), value=encode(health.record()))
         except Exception as exc:  # the broker may be down; the next tick tries again
             log.warning("health record not sent", extra={"error": str(exc)})

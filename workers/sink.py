@@ -211,8 +211,8 @@ async def run_sink(
     stop: asyncio.Event,
     health: service.HealthCounters,
 ) -> None:
-    """Store every analytics topic until ``stop`` is set, or until every input has been
-    idle for ``sink.exit_when_idle_s`` when that is set."""
+    """Store every analytics topic until ``stop`` is set, or, when ``sink.exit_when_idle_s``
+    is set, until no input but health records came for that long."""
     topics, sink = settings.kafka, settings.sink
     event_types = topic_event_types(topics)
     batcher = SinkBatcher(
@@ -253,7 +253,8 @@ async def run_sink(
                     for record in records:
                         batcher.add(record)
                         pending.append(record)
-                if pending:
+                # Health records never stop (the sink sends its own): they are not work.
+                if any(tp.topic != topics.pipeline_health_topic for tp in fetched):
                     idle_since = time.monotonic()
             if pending and (batcher.due() or stopping):
                 started = time.monotonic()

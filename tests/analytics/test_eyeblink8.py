@@ -62,6 +62,7 @@ def test_one_blink_per_clip_on_a_sample_of_the_clips(shared_data: Path, engine) 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_one_blink_per_clip_on_every_clip(shared_data: Path, engine) -> None:
     paths = clips(shared_data)
     share, counts = share_with_exactly_one_blink(paths, engine)

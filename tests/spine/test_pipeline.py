@@ -96,11 +96,30 @@ class Processes:
                 return float(line.split()[-1])
         return 0.0
 
+    def stored(self, kind: str) -> float:
+        return self.metric("sink", f'classroom_events_total{{kind="{kind}",role="sink"}}')
+
+    def reported(self, name: str, message: str, field: str) -> int:
+        """A number from a process's closing JSON log line."""
+        for line in self.log(name).splitlines():
+            if line.startswith("{") and f'"msg": "{message}"' in line:
+                return json.loads(line)[field]
+        pytest.fail(f"{name} did not log {message!r}:\n{self.log(name)[-3000:]}")
+
     def published_frames(self) -> int:
-        for line in self.log("camera").splitlines():
-            if line.startswith("{") and '"finished"' in line:
-                return json.loads(line)["published"]
-        pytest.fail(f"the camera did not report what it published:\n{self.log('camera')}")
+        return self.reported("camera", "finished", "published")
+
+    def wait_until(self, condition, what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {n}\n{self.log(n)[-1500:]}" for n in self.ports)
+                pytest.fail(f"timed out waiting for {what}\n{logs}")
+            time.sleep(0.5)
+
+    def stop(self, process: subprocess.Popen, name: str) -> None:
+        process.send_signal(signal.SIGTERM)
+        self.wait(process, name, timeout=60)
 
     def stop_all(self) -> None:
         for process in self.running:
@@ -176,17 +195,22 @@ def test_camera_infer_streams_sink_end_to_end(processes: Processes, broker: Kafk
     asyncio.run(
         produce(broker, broker.face_events_topic, [(b"room-1", b'{"event_id": "half an event"}')])
     )
-    sink = processes.start("sink", "--exit-when-idle", "6")
+    sink = processes.start("sink")
     streams = processes.start("streams")
     infer = processes.start("infer", "--exit-when-idle", "8")
     camera = processes.start("camera")
 
     processes.wait(camera, "camera", timeout=120)
     processes.wait(infer, "infer", timeout=400)
-    time.sleep(6)  # the streams app closes idle classrooms' windows after 3 s
-    streams.send_signal(signal.SIGTERM)
-    processes.wait(streams, "streams", timeout=60)
-    processes.wait(sink, "sink", timeout=120)
+    faces = processes.reported("infer", "stopped", "faces")
+    # The streams app closes a classroom's windows and session 3 s after its last event.
+    processes.wait_until(
+        lambda: processes.stored("FaceEvent") >= faces and processes.stored("SessionScore") > 0,
+        "the sink to store every face event and the session scores",
+        timeout=120,
+    )
+    processes.stop(streams, "streams")
+    processes.stop(sink, "sink")
 
     published = processes.published_frames()
     per_frame = faces_per_frame(processes.dsn)
@@ -234,7 +258,7 @@ def test_killed_inference_worker_leaves_the_same_counts(
     camera = processes.start("camera")
     processes.wait(camera, "camera", timeout=120)
     published = processes.published_frames()
-    sink = processes.start("sink", "--exit-when-idle", "8")
+    sink = processes.start("sink")
 
     first = processes.start("infer", name="infer-1")
     deadline = time.monotonic() + 300
@@ -247,7 +271,9 @@ def test_killed_inference_worker_leaves_the_same_counts(
     first.wait()
     second = processes.start("infer", "--exit-when-idle", "8", name="infer-2")
     processes.wait(second, "infer-2", timeout=400)
-    processes.wait(sink, "sink", timeout=120)
+    faces = processes.reported("infer-2", "stopped", "faces")
+    processes.wait_until(lambda: processes.stored("FaceEvent") >= faces, "the sink", timeout=120)
+    processes.stop(sink, "sink")
 
     reference = undisturbed_faces_per_frame(broker)
     per_frame = faces_per_frame(processes.dsn)

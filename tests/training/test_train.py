@@ -26,10 +26,10 @@ class Crash(Exception):
 
 class CrashAt(TrainingObserver):
     def __init__(self, epoch: int, step: int) -> None:
-        self.epoch, self.step_number = epoch, step
+        self.crash_epoch, self.crash_step = epoch, step
 
     def step(self, state: RunState, loss: float) -> None:
-        if (state.epoch, state.step) == (self.epoch, self.step_number):
+        if (state.epoch, state.step) == (self.crash_epoch, self.crash_step):
             raise Crash
 
 

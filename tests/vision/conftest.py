@@ -22,7 +22,9 @@ def engine_factory() -> Callable[..., VisionEngine]:
     """A new engine (fresh trackers) with the given policy; models loaded on each call."""
 
     def make(roster=None, vision: VisionSettings | None = None, **policy) -> VisionEngine:
-        return VisionEngine.from_settings(vision or VisionSettings(), PolicySettings(**policy), roster)
+        return VisionEngine.from_settings(
+            vision or VisionSettings(), PolicySettings(**policy), roster
+        )
 
     return make
 

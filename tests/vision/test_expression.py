@@ -19,7 +19,9 @@ def test_every_keras_weight_is_loaded_once():
     with h5py.File(mini_xception_weights(), "r") as h5:
         keras_sizes = []
         h5["model_weights"].visititems(
-            lambda _, item: keras_sizes.append(item.size) if isinstance(item, h5py.Dataset) else None
+            lambda _, item: (
+                keras_sizes.append(item.size) if isinstance(item, h5py.Dataset) else None
+            )
         )
     model = load_keras_mini_xception(mini_xception_weights())
     torch_sizes = [t.numel() for name, t in model.state_dict().items() if "num_batches" not in name]

@@ -28,8 +28,16 @@ def test_seat_mode_assigns_by_seat_map(tmp_path, engine_factory, classroom_frame
     path = write_roster(
         tmp_path / "roster.yaml",
         [
-            {"id": "s-left", "role": "student", "seats": [{"camera_id": "cam-1", "box": [440, 160, 110, 120]}]},
-            {"id": "t-back", "role": "teacher", "seats": [{"camera_id": "cam-1", "box": [600, 40, 110, 120]}]},
+            {
+                "id": "s-left",
+                "role": "student",
+                "seats": [{"camera_id": "cam-1", "box": [440, 160, 110, 120]}],
+            },
+            {
+                "id": "t-back",
+                "role": "teacher",
+                "seats": [{"camera_id": "cam-1", "box": [600, 40, 110, 120]}],
+            },
             {"id": "s-other-camera", "seats": [{"camera_id": "cam-2", "box": [0, 0, 1280, 720]}]},
         ],
     )
@@ -47,12 +55,21 @@ def test_seat_mode_assigns_by_seat_map(tmp_path, engine_factory, classroom_frame
 def test_no_consent_faces_are_dropped(tmp_path, engine_factory, classroom_frames):
     path = write_roster(
         tmp_path / "roster.yaml",
-        [{"id": "s-private", "consent": False, "seats": [{"camera_id": "cam-1", "box": [440, 160, 110, 120]}]}],
+        [
+            {
+                "id": "s-private",
+                "consent": False,
+                "seats": [{"camera_id": "cam-1", "box": [440, 160, 110, 120]}],
+            }
+        ],
     )
     engine = engine_factory(roster=load_roster(path), identity="seat")
     result = engine.process(classroom_frames[:1])[0]
     assert all(e.person_id != "s-private" for e in result.events)
-    assert all(not (440 <= e.box[0] + e.box[2] / 2 < 550 and 160 <= e.box[1] + e.box[3] / 2 < 280) for e in result.events)
+    assert all(
+        not (440 <= e.box[0] + e.box[2] / 2 < 550 and 160 <= e.box[1] + e.box[3] / 2 < 280)
+        for e in result.events
+    )
     assert [e.face_index for e in result.events] == list(range(len(result.events)))
     assert all(e.frame_faces == len(result.events) for e in result.events)
     assert len(result.landmarks) == len(result.events)
@@ -88,12 +105,16 @@ def test_face_mode_reidentifies_an_enrolled_pupil(tmp_path, engine_factory, clas
 def test_enroll_command_writes_embeddings_beside_the_roster(tmp_path, shared_data):
     path = write_roster(tmp_path / "class.yaml", [{"id": "s-obama"}])
     photo = shared_data / "faces" / "face_recognition__obama_and_biden.jpg"
-    result = CliRunner().invoke(roster_command, ["enroll", "--roster", str(path), "--student", "s-obama", str(photo)])
+    result = CliRunner().invoke(
+        roster_command, ["enroll", "--roster", str(path), "--student", "s-obama", str(photo)]
+    )
     assert result.exit_code == 0, result.output
     roster = load_roster(path)
     assert roster.embeddings["s-obama"].shape == (1, 128)
     assert (tmp_path / "class.yaml.embeddings.npz").exists()
-    unknown = CliRunner().invoke(roster_command, ["enroll", "--roster", str(path), "--student", "nobody", str(photo)])
+    unknown = CliRunner().invoke(
+        roster_command, ["enroll", "--roster", str(path), "--student", "nobody", str(photo)]
+    )
     assert unknown.exit_code != 0 and "not in roster" in unknown.output
 
 

@@ -28,7 +28,7 @@ def test_events_are_fully_filled(classroom_results):
         assert event.face_index == index and event.frame_faces == len(result.events)
         assert event.person_id == f"cam-1/t{event.track_id}"
         assert event.identity_source == "track" and event.role == "unknown"
-        x, y, width, height = event.box
+        _, _, width, height = event.box
         assert 40 <= width <= 120 and 40 <= height <= 120
         assert event.face_px == min(width, height)
         assert event.det_score >= 0.9 and event.sharpness > 0
@@ -52,7 +52,10 @@ def test_ids_are_never_reused_across_a_cut():
 
 def test_motion_is_followed():
     tracker = FaceTracker()
-    ids = [tracker.update(np.array([[10.0 * t, 0, 10.0 * t + 40, 40]]), at=t * 0.2)[0] for t in range(10)]
+    ids = [
+        tracker.update(np.array([[10.0 * t, 0, 10.0 * t + 40, 40]]), at=t * 0.2)[0]
+        for t in range(10)
+    ]
     assert set(ids) == {1}
 
 

@@ -163,9 +163,7 @@ def test_mixed_event_types_and_frames_are_refused(warehouse: Warehouse) -> None:
 def test_a_type_clickhouse_rejects_is_a_warehouse_error(warehouse: Warehouse) -> None:
     columns = ["worker_id", "role", "at", "frames_in"]
     rows = [["infer-1", "infer", 0, 10], ["infer-1", "infer", 1, "many"]]
-    with pytest.raises(
-        WarehouseError, match="insert into pipeline_health failed, nothing inserted"
-    ):
+    with pytest.raises(WarehouseError, match="insert into pipeline_health failed"):
         warehouse.insert_rows("pipeline_health", columns, rows)
     assert count(warehouse, "pipeline_health") == 0
 

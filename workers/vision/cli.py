@@ -59,7 +59,7 @@ def frames_of(path: Path) -> Iterator[tuple[int, np.ndarray]]:
 def results_of(engine: VisionEngine, path: Path) -> Iterator[FrameResult]:
     batch: list[DecodedFrame] = []
     for index, image in frames_of(path):
-        meta = FrameMeta("", "", str(path), "", "", index, index / 25.0)
+        meta = FrameMeta("", "", path.name, "", "", index, index / 25.0)
         batch.append(DecodedFrame(meta, image))
         if len(batch) == BATCH_FRAMES:
             yield from engine.process(batch)
@@ -77,11 +77,10 @@ def faces(paths: tuple[Path, ...], as_json: bool) -> None:
     Models and policy come from the usual settings, e.g. CLASSROOM_POLICY__EMOTION=off.
     """
     engine = engine_for(load_settings())
-    console = Console()
     for path in paths:
         for result in results_of(engine, path):
             if result.error is not None:
-                console.print(f"[red]{path} frame {result.meta.seq}: {result.error}")
+                click.echo(f"{path} frame {result.meta.seq}: {result.error}", err=True)
                 continue
             for event in result.events:
                 if as_json:
@@ -91,7 +90,7 @@ def faces(paths: tuple[Path, ...], as_json: bool) -> None:
                         record.pop(key)
                     sys.stdout.write(json.dumps(record) + "\n")
                 else:
-                    console.print(describe(path, result.meta.seq, event))
+                    click.echo(describe(path, result.meta.seq, event))
 
 
 def describe(path: Path, frame: int, event: msgspec.Struct) -> str:

@@ -9,7 +9,10 @@ faces of the batch in one forward pass (never loaded under ``policy.emotion == "
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -76,6 +79,17 @@ class VisionEngine:
         self.encoder = create_face_encoder(vision) if policy.identity == "face" else None
         self.trackers: dict[str, FaceTracker] = {}
         self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
+        self.stage_seconds: dict[str, float] = defaultdict(float)
+        """Time spent so far per stage (detect, track, landmarks, identity, expression,
+        pose): for benchmarks and the workers' metrics."""
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[name] += time.perf_counter() - start
 
     @classmethod
     def from_settings(
@@ -93,8 +107,9 @@ class VisionEngine:
             except FrameError as exc:
                 results[index].error = exc
         order = sorted(images)
-        rgbs = [cv2.cvtColor(images[i], cv2.COLOR_BGR2RGB) for i in order]
-        detections = self.detector.detect(rgbs) if rgbs else []
+        with self._stage("detect"):
+            rgbs = [cv2.cvtColor(images[i], cv2.COLOR_BGR2RGB) for i in order]
+            detections = self.detector.detect(rgbs) if rgbs else []
         faces_per_frame: dict[int, list[Face]] = {}
         grays: dict[int, np.ndarray] = {}
         for index, rgb, boxes in zip(order, rgbs, detections, strict=True):
@@ -103,7 +118,8 @@ class VisionEngine:
         crops = [
             face_crop(grays[index], face.box) for index in order for face in faces_per_frame[index]
         ]
-        probabilities = self.expression.predict(crops) if self.expression else None
+        with self._stage("expression"):
+            probabilities = self.expression.predict(crops) if self.expression else None
         next_crop = 0
         for index in order:
             frame_faces = faces_per_frame[index]
@@ -145,9 +161,14 @@ class VisionEngine:
         if tracker is None:
             tracker = self.trackers[meta.camera_id] = FaceTracker(self.vision.track_lost_seconds)
         corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
-        track_ids = tracker.update(corners, meta.captured_at)
-        shapes = self.landmarks.shapes(gray, boxes, self.detector.landmark_box_adjust)
-        students = self._identify(meta.camera_id, meta.captured_at, rgb, boxes, track_ids, shapes)
+        with self._stage("track"):
+            track_ids = tracker.update(corners, meta.captured_at)
+        with self._stage("landmarks"):
+            shapes = self.landmarks.shapes(gray, boxes, self.detector.landmark_box_adjust)
+        with self._stage("identity"):
+            students = self._identify(
+                meta.camera_id, meta.captured_at, rgb, boxes, track_ids, shapes
+            )
         faces = []
         for box, track_id, shape, (student, source) in zip(
             boxes, track_ids, shapes, students, strict=True
@@ -221,9 +242,10 @@ class VisionEngine:
         x, y = round(box.x1), round(box.y1)
         width, height = round(box.x2 - box.x1), round(box.y2 - box.y1)
         ear_left, ear_right = eye_ratios(face.points)
-        yaw, pitch, roll = head_pose(
-            face.points, image.shape[1], image.shape[0], face.box.keypoints
-        )
+        with self._stage("pose"):
+            yaw, pitch, roll = head_pose(
+                face.points, image.shape[1], image.shape[0], face.box.keypoints
+            )
         expression = label = intensity = None
         if probs is not None:
             expression = tuple(round(float(p), 4) for p in probs)

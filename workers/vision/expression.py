@@ -202,6 +202,7 @@ class ExpressionClassifier:
         side = self.input_size
         batch = np.stack([cv2.resize(face, (side, side)) for face in faces])
         tensor = to_device(batch[:, None], self.device, torch.uint8).to(self.dtype)
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             logits = self.model(tensor / 127.5 - 1.0)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()

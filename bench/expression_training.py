@@ -1,0 +1,94 @@
+"""Training and inference speed of our expression networks on this machine's CPU.
+
+For each architecture: seconds per training step (batch 64, real augmented FER2013
+faces, forward + backward + SGD step), timed over up to BATCHES steps or SECONDS of wall
+time after one warm-up step, and the epoch time that implies on the full Training split
+(28,709 faces); then batched inference throughput (faces/s, batch 64, eval mode) beside
+the shipped mini-Xception. Short on purpose: a number, not a training run.
+
+    .venv/bin/python bench/expression_training.py
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.table import Table
+
+from workers.vision.expression import EXPRESSION_MODELS
+from workers.vision.training.data import epoch_batches, load_face_folder, steps_per_epoch
+from workers.vision.training.models import ARCHITECTURES, create_model
+
+TRAINING = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "Training"
+BATCH = 64
+BATCHES = 200
+SECONDS = 60.0
+INFERENCE_ROUNDS = 5
+
+
+def seconds_per_step(model: torch.nn.Module, batches) -> tuple[float, int]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    model.train()
+    timed, started = 0, None
+    for images, labels in batches:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+        if started is None:  # the first step pays for allocations: not timed
+            started = time.perf_counter()
+            continue
+        timed += 1
+        if timed == BATCHES or time.perf_counter() - started > SECONDS:
+            break
+    return (time.perf_counter() - started) / timed, timed
+
+
+def faces_per_second(model: torch.nn.Module, side: int) -> float:
+    model.eval()
+    faces = torch.rand(BATCH, 1, side, side) * 2 - 1
+    with torch.inference_mode():
+        model(faces)
+        started = time.perf_counter()
+        for _ in range(INFERENCE_ROUNDS):
+            model(faces)
+    return BATCH * INFERENCE_ROUNDS / (time.perf_counter() - started)
+
+
+def main() -> None:
+    console = Console()
+    faces = load_face_folder(TRAINING)
+    table = Table(
+        title=f"expression networks on CPU ({torch.get_num_threads()} torch threads, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    for column in (
+        "model", "params (M)", "timed steps", "s / step (64)", "epoch est. (min)", "faces/s"
+    ):  # fmt: skip
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name in ARCHITECTURES:
+        torch.manual_seed(0)
+        model = create_model(name)
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        step, timed = seconds_per_step(model, epoch_batches(faces, BATCH, seed=0, epoch=0))
+        epoch_minutes = step * steps_per_epoch(faces, BATCH) / 60
+        speed = faces_per_second(model, model.input_size)
+        table.add_row(
+            name, f"{params:.2f}", str(timed), f"{step:.2f}", f"{epoch_minutes:.0f}", f"{speed:.0f}"
+        )
+        console.print(f"{name} done")
+    reference = EXPRESSION_MODELS["mini_xception"]()
+    params = sum(p.numel() for p in reference.parameters()) / 1e6
+    table.add_row(
+        "mini_xception (shipped)", f"{params:.2f}", "-", "-", "-",
+        f"{faces_per_second(reference, 64):.0f}",
+    )  # fmt: skip
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
