@@ -4,9 +4,10 @@ For each architecture: seconds per training step (batch 64, real augmented FER20
 faces, forward + backward + SGD step), timed over up to BATCHES steps or SECONDS of wall
 time after one warm-up step, and the epoch time that implies on the full Training split
 (28,709 faces); then batched inference throughput (faces/s, batch 64, eval mode) beside
-the shipped mini-Xception. Short on purpose: a number, not a training run.
+the shipped mini-Xception. Run it with OMP_NUM_THREADS=1 on a shared machine, where
+torch's threads otherwise wait on each other. Short on purpose: a number, not a training run.
 
-    .venv/bin/python bench/expression_training.py
+    OMP_NUM_THREADS=1 .venv/bin/python bench/expression_training.py
 """
 
 from __future__ import annotations
@@ -31,21 +32,25 @@ SECONDS = 60.0
 INFERENCE_ROUNDS = 5
 
 
-def seconds_per_step(model: torch.nn.Module, batches) -> tuple[float, int]:
+def seconds_per_step(model: torch.nn.Module, batches) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of this process, steps timed). On a shared machine
+    the CPU time is the fairer number: it is what the steps would take with the cores
+    to themselves (with one torch thread; with more, it is the sum over threads)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     model.train()
-    timed, started = 0, None
+    timed, started, started_cpu = 0, None, 0.0
     for images, labels in batches:
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(model(images), labels).backward()
         optimizer.step()
         if started is None:  # the first step pays for allocations: not timed
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             continue
         timed += 1
         if timed == BATCHES or time.perf_counter() - started > SECONDS:
             break
-    return (time.perf_counter() - started) / timed, timed
+    wall = (time.perf_counter() - started) / timed
+    return wall, (time.process_time() - started_cpu) / timed, timed
 
 
 def faces_per_second(model: torch.nn.Module, side: int) -> float:
@@ -67,24 +72,26 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
     for column in (
-        "model", "params (M)", "timed steps", "s / step (64)", "epoch est. (min)", "faces/s"
+        "model", "params (M)", "timed steps", "wall s / step", "CPU s / step",
+        "epoch (CPU min)", "faces/s",
     ):  # fmt: skip
         table.add_column(column, justify="left" if column == "model" else "right")
     for name in ARCHITECTURES:
         torch.manual_seed(0)
         model = create_model(name)
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        step, timed = seconds_per_step(model, epoch_batches(faces, BATCH, seed=0, epoch=0))
-        epoch_minutes = step * steps_per_epoch(faces, BATCH) / 60
+        wall, cpu, timed = seconds_per_step(model, epoch_batches(faces, BATCH, seed=0, epoch=0))
+        epoch_minutes = cpu * steps_per_epoch(faces, BATCH) / 60
         speed = faces_per_second(model, model.input_size)
         table.add_row(
-            name, f"{params:.2f}", str(timed), f"{step:.2f}", f"{epoch_minutes:.0f}", f"{speed:.0f}"
-        )
+            name, f"{params:.2f}", str(timed), f"{wall:.2f}", f"{cpu:.2f}",
+            f"{epoch_minutes:.0f}", f"{speed:.0f}",
+        )  # fmt: skip
         console.print(f"{name} done")
     reference = EXPRESSION_MODELS["mini_xception"]()
     params = sum(p.numel() for p in reference.parameters()) / 1e6
     table.add_row(
-        "mini_xception (shipped)", f"{params:.2f}", "-", "-", "-",
+        "mini_xception (shipped)", f"{params:.2f}", "-", "-", "-", "-",
         f"{faces_per_second(reference, 64):.0f}",
     )  # fmt: skip
     console.print(table)

@@ -208,7 +208,29 @@ def base_env(topics: KafkaSettings, data: Path) -> dict[str, str]:
     }
 
 
+def agent_logic_rate(events: list[FaceEvent]) -> float:
+    """Events/s of the agent's own work (decode, analytics, checkpoint), without Faust."""
+    from classroom.settings import Settings
+    from streams.app import ClassroomWindows
+
+    messages = [
+        kafka.LocalMessage("face-events", 0, offset, event.classroom_id.encode(), encode(event))
+        for offset, event in enumerate(events)
+    ]
+    windows = ClassroomWindows(Settings(), "bench")
+    started = time.perf_counter()
+    for first in range(0, len(messages), 2000):
+        batch = messages[first : first + 2000]
+        for room in windows.rooms_in(batch) - windows.rooms.keys():
+            windows.restore(room, None)
+        windows.handle(batch)
+        for room in windows.rooms_in(batch):
+            windows.checkpoint(room)
+    return len(messages) / (time.perf_counter() - started)
+
+
 def bench_streams(classrooms: int, students: int, seconds: float) -> list[tuple[str, str]]:
+    logic = agent_logic_rate(list(synthetic_events(classrooms, students, seconds)))
     with tansu() as topics, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         asyncio.run(kafka.ensure_topics(topics))
@@ -229,6 +251,7 @@ def bench_streams(classrooms: int, students: int, seconds: float) -> list[tuple[
         if watch.total < events:
             console.print((data / "streams.log").read_text()[-3000:])
         return [
+            ("agent logic alone, in process (events/s)", f"{logic:,.0f}"),
             ("synthetic face events", f"{events:,}"),
             ("consumed by the Faust worker", f"{watch.total:,.0f}"),
             ("Faust agent throughput (events/s, one worker)", f"{watch.rate():,.0f}"),

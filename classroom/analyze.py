@@ -275,7 +275,8 @@ class Run:
                         faces=stats.faces,
                         fps=stats.frames_analysed / elapsed,
                     )
-                    if done:
+                    if done:  # the total was an estimate from the header: end the bar full
+                        progress.update(task, total=stats.frames_analysed)
                         self.pipeline_seconds = elapsed
                         break
         finally:

@@ -11,7 +11,7 @@ the camera agent does when the broker is slow.
 
 Stopping (Ctrl-C, or ``stop()``) ends capture at once, skips the frames still queued for
 inference, and lets analytics close every window and the session, so what was analysed is
-stored and scored. A failing stage stops the others the same way, and ``run`` raises
+stored and scored. A failing stage stops the others the same way, and ``wait`` raises
 ``PipelineError`` with its cause once everything downstream is flushed.
 """
 
@@ -224,11 +224,6 @@ class EmbeddedPipeline:
             failure = self._failures[0]
             raise PipelineError(f"{type(failure).__name__}: {failure}") from failure
         return True
-
-    def run(self) -> PipelineStats:
-        self.start()
-        self.wait()
-        return self.stats
 
     # -- stages ----------------------------------------------------------------------
 

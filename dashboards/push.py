@@ -14,16 +14,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import yaml
 from grafana_client import GrafanaApi
-from grafana_client.client import GrafanaClientError, GrafanaException
+from grafana_client.client import GrafanaException
 
-from dashboards.datasource import DATASOURCE_UID, PLUGIN_ID
+from dashboards.datasource import PLUGIN_ID
 from dashboards.generate import GENERATED_DIR
 
 PROVISIONED_DATASOURCE = Path(__file__).parent / "provisioning" / "datasources" / "clickhouse.yaml"
@@ -37,6 +37,10 @@ _ENV_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 class PushError(RuntimeError):
     """The push failed; the message says why and what to do."""
+
+
+class _NotFound(PushError):
+    """Grafana answered 404."""
 
 
 @dataclass(frozen=True)
@@ -90,29 +94,38 @@ def load_dashboards(directory: Path = GENERATED_DIR) -> list[dict]:
     return [json.loads(file.read_text()) for file in files]
 
 
-def push(
-    url: str,
-    token: str,
-    *,
-    datasource: dict | None = None,
-    dashboards: Sequence[dict] | None = None,
-    timeout: float = 10.0,
-) -> PushResult:
+def push(url: str, token: str, *, timeout: float = 10.0) -> PushResult:
     """Check that ``url`` is a Grafana with the plugin, then upsert datasource and dashboards."""
-    datasource = load_datasource() if datasource is None else datasource
-    dashboards = load_dashboards() if dashboards is None else dashboards
+    datasource = load_datasource()
+    dashboards = load_dashboards()
     api = GrafanaApi.from_url(url, credential=token, timeout=timeout)
 
     _check_is_grafana(api, url)
-    _call(
-        "checking the ClickHouse plugin", lambda: api.client.GET(f"/plugins/{PLUGIN_ID}/settings")
-    )
-    outcome = _upsert_datasource(api, datasource)
-    _ensure_folder(api)
+    if not _exists("checking the ClickHouse plugin", f"/plugins/{PLUGIN_ID}/settings", api):
+        raise PushError(
+            f"the {PLUGIN_ID} plugin is not installed in this Grafana: install it "
+            f"(`grafana cli plugins install {PLUGIN_ID}` or GF_INSTALL_PLUGINS={PLUGIN_ID}) "
+            "and restart Grafana"
+        )
+    uid = datasource["uid"]
+    if _exists(f"reading datasource {uid!r}", f"/datasources/uid/{uid}", api):
+        outcome = "updated"
+        _call(
+            f"updating datasource {uid!r}",
+            lambda: api.datasource.update_datasource_by_uid(uid, datasource),
+        )
+    else:
+        outcome = "created"
+        _call(f"creating datasource {uid!r}", lambda: api.datasource.create_datasource(datasource))
+    if not _exists("reading the dashboard folder", f"/folders/{FOLDER_UID}", api):
+        _call(
+            "creating the dashboard folder",
+            lambda: api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID),
+        )
     written = []
     for dashboard in dashboards:
         _call(
-            f"writing dashboard {dashboard.get('uid')!r}",
+            f"writing dashboard {dashboard['uid']!r}",
             lambda d=dashboard: api.dashboard.update_dashboard(
                 {
                     "dashboard": {**d, "id": None},
@@ -143,36 +156,13 @@ def _check_is_grafana(api: GrafanaApi, url: str) -> None:
         raise PushError(f"{url} does not look like Grafana: unexpected /api/health {health!r}")
 
 
-def _upsert_datasource(api: GrafanaApi, datasource: dict) -> str:
-    uid = datasource.get("uid", DATASOURCE_UID)
+def _exists(what: str, path: str, api: GrafanaApi) -> bool:
+    """Whether ``GET /api<path>`` finds its object; a 404 is an answer, not a failure."""
     try:
-        api.datasource.get_datasource_by_uid(uid)
-    except GrafanaClientError as exc:
-        if exc.status_code != 404:
-            _raise_for(f"reading datasource {uid!r}", exc)
-        _call(f"creating datasource {uid!r}", lambda: api.datasource.create_datasource(datasource))
-        return "created"
-    except OSError as exc:
-        raise PushError(
-            f"lost the connection to Grafana while reading the datasource: {exc}"
-        ) from exc
-    _call(
-        f"updating datasource {uid!r}",
-        lambda: api.datasource.update_datasource_by_uid(uid, datasource),
-    )
-    return "updated"
-
-
-def _ensure_folder(api: GrafanaApi) -> None:
-    try:
-        api.folder.get_folder(FOLDER_UID)
-    except GrafanaClientError as exc:
-        if exc.status_code != 404:
-            _raise_for(f"reading folder {FOLDER_UID!r}", exc)
-        _call(
-            "creating the dashboard folder",
-            lambda: api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID),
-        )
+        _call(what, lambda: api.client.GET(path))
+    except _NotFound:
+        return False
+    return True
 
 
 def _call(what: str, request: Callable[[], T]) -> T:
@@ -184,7 +174,7 @@ def _call(what: str, request: Callable[[], T]) -> T:
         raise PushError(f"lost the connection to Grafana while {what}: {exc}") from exc
 
 
-def _raise_for(what: str, exc: GrafanaException) -> Any:
+def _raise_for(what: str, exc: GrafanaException) -> NoReturn:
     status = exc.status_code
     if status == 401:
         message = "Grafana rejected the token (401 Unauthorized): check --token"
@@ -193,12 +183,8 @@ def _raise_for(what: str, exc: GrafanaException) -> Any:
             "the token is valid but not allowed to do this (403 Forbidden): "
             "use a service account with the Admin role"
         )
-    elif status == 404 and "plugin" in what:
-        message = (
-            f"the {PLUGIN_ID} plugin is not installed in this Grafana: install it "
-            f"(`grafana cli plugins install {PLUGIN_ID}` or GF_INSTALL_PLUGINS={PLUGIN_ID}) "
-            "and restart Grafana"
-        )
+    elif status == 404:
+        raise _NotFound(f"{what} failed: Grafana answered 404: {exc.message}") from exc
     else:
         message = f"Grafana answered {status}: {exc.message}"
     raise PushError(f"{what} failed: {message}") from exc

@@ -28,6 +28,15 @@ from tests.dashboards.column_types import shape_problem
 
 DASHBOARDS = {path.stem: json.loads(path.read_text()) for path in GENERATED_DIR.glob("*.json")}
 TEACHER_SEAT_MAP = Path(__file__).parent / "teacher_seat.yaml"
+
+EMPTY_ONLY_IF = {
+    "Fatigue and look-around alerts": "SELECT count() FROM v_alerts "
+    "WHERE session_id = '${session}' AND kind IN ('fatigue', 'looking_around')",
+    "Alerts": "SELECT count() FROM v_alerts WHERE person_id = '${student}'",
+}
+"""Panels listing alerts are rightly empty when the lesson raised none (whether the 13 s
+clip raises a look-around alert depends on the analytics' thresholds); the query here
+must then count zero, else the empty panel is a bug."""
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -92,7 +101,12 @@ def check_panels(dashboard: dict, client: Client, chosen: dict[str, str] | None 
         result = client.query(sql)
         types = [column.name for column in result.column_types]
         if not result.result_rows:
-            problems.append(f"{query}: no rows\n{sql}")
+            witness = EMPTY_ONLY_IF.get(query.title)
+            if (
+                witness is None
+                or client.query(render_query(witness, variables, context)).first_row[0]
+            ):
+                problems.append(f"{query}: no rows\n{sql}")
         elif problem := shape_problem(query.panel_type, types):
             columns = list(zip(result.column_names, types, strict=True))
             problems.append(f"{query}: {problem}, got {columns}")
@@ -107,11 +121,12 @@ def test_lesson_dashboards_draw_the_analysed_lesson(uid: str, analyzed_warehouse
 
 def test_student_history_draws_a_student_of_the_analysed_lesson(analyzed_warehouse) -> None:
     with open_warehouse(analyzed_warehouse.dsn) as client:
-        # A student who raised an alert, so that the alerts table has something to show.
-        (student,) = client.query(
-            "SELECT person_id FROM v_alerts ORDER BY raised_at, person_id LIMIT 1"
-        ).first_row
-        check_panels(DASHBOARDS["classroom-student"], client, {"student": student})
+        # A student who raised an alert, if any did, so the alerts table has rows to show.
+        alerted = client.query(
+            "SELECT person_id FROM v_alerts WHERE person_id != '' ORDER BY raised_at LIMIT 1"
+        ).result_rows
+        chosen = {"student": alerted[0][0]} if alerted else {}
+        check_panels(DASHBOARDS["classroom-student"], client, chosen)
 
 
 def test_teacher_dashboard_draws_the_teacher_of_a_seat_mapped_lesson(teacher_lesson_dsn) -> None:

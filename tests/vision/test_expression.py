@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from schemas.events import EXPRESSIONS
 from workers.vision.cli import model as model_command
 from workers.vision.evaluate import evaluate_folder
-from workers.vision.expression import TFSamePool, load_keras_mini_xception
+from workers.vision.expression import TFSamePool, fold_batch_norms, load_keras_mini_xception
 from workers.vision.weights import mini_xception_weights
 
 
@@ -76,3 +76,13 @@ def test_model_eval_refuses_unknown_labels(tmp_path):
     (tmp_path / "happyy").mkdir()
     result = CliRunner().invoke(model_command, ["eval", str(tmp_path)])
     assert result.exit_code != 0 and "not an expression label" in result.output
+
+
+def test_folding_batch_norms_keeps_the_outputs():
+    model = load_keras_mini_xception(mini_xception_weights())
+    faces = torch.rand(4, 1, 64, 64) * 2 - 1
+    with torch.inference_mode():
+        expected = model(faces)
+        folded = fold_batch_norms(load_keras_mini_xception(mini_xception_weights()))
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        assert torch.allclose(folded(faces), expected, atol=1e-4)

@@ -15,6 +15,7 @@ from workers.vision.headpose import (
     MODEL_POINTS,
     euler_angles,
     head_pose,
+    keypoint_yaw,
     wrap90,
 )
 from workers.vision.landmarks import LandmarkModel, shape_points
@@ -73,3 +74,13 @@ def test_turning_to_their_right_moves_the_nose_to_the_image_left():
 def test_pitch_is_wrapped():
     assert wrap90(170) == -10 and wrap90(-170) == 10 and wrap90(45) == 45
     assert euler_angles(np.eye(3)) == (0.0, 0.0, 0.0)
+
+
+def test_keypoint_yaw_signs():
+    frontal = np.array([[40, 50], [80, 50], [60, 70], [45, 90], [75, 90]], float)
+    assert abs(keypoint_yaw(frontal)) < 1e-6
+    turned_right = frontal.copy()
+    turned_right[2, 0] -= 12  # nose towards the image's left
+    assert keypoint_yaw(turned_right) > 20
+    rolled = frontal @ np.array([[0.9, 0.43], [-0.43, 0.9]])  # same face, tilted
+    assert abs(keypoint_yaw(rolled)) < 1e-6

@@ -80,3 +80,17 @@ def test_a_directory_open_in_another_process_is_a_clear_error(tmp_path: Path) ->
         )
     assert result.returncode == 1
     assert "can be open in one process at a time" in result.stderr
+
+
+def test_status_fails_when_the_database_is_newer_than_the_code(env: dict[str, str]) -> None:
+    run(env, "db", "migrate")
+    with Warehouse.connect_dsn(env["CLASSROOM_WAREHOUSE__DSN"]) as warehouse:
+        warehouse.insert_rows(
+            "schema_migrations", ["version", "name", "checksum"], [[9999, "future", "x"]]
+        )
+    code, out = run(env, "db", "status")
+    assert code == 1
+    assert "unknown" in out
+    code, out = run(env, "db", "migrate")
+    assert code == 1
+    assert "newer than this code" in out
