@@ -35,10 +35,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=104)
     parser.add_argument("--identity", choices=["off", "face"], default="off")
     parser.add_argument("--emotion", choices=["on", "off"], default="on")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--skip-fer", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     console = Console()
 
     jpegs = []
@@ -51,7 +50,7 @@ def main() -> None:
     if args.identity == "face":
         roster = enrolled_roster(Path("/tmp/bench-vision-roster.yaml"), jpegs[0][2])
     policy = PolicySettings(emotion=args.emotion, identity=args.identity)
-    engine = VisionEngine.from_settings(VisionSettings(), policy, roster)
+    engine = VisionEngine.from_settings(VisionSettings(torch_threads=args.threads), policy, roster)
     warm = [DecodedFrame(FrameMeta("", "", "warm-up", "", "", 0, 0.0), decode_jpeg(jpegs[0][2]))]
     engine.process(warm)
     engine.stage_seconds.clear()
@@ -74,7 +73,7 @@ def main() -> None:
     stages = {"decode": decode_seconds, **engine.stage_seconds}
     table = Table(
         title=f"vision engine, {len(jpegs)} frames of classroom.mp4 (1280x720), "
-        f"batches of {BATCH}, {args.threads} torch threads, identity {args.identity}, "
+        f"batches of {BATCH}, {torch.get_num_threads()} torch threads, identity {args.identity}, "
         f"emotion {args.emotion}"
     )
     table.add_column("stage")

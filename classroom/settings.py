@@ -46,6 +46,9 @@ class VisionSettings(BaseModel):
         0.6, gt=0, le=1, description="top expression probability from which it is 'strong'"
     )
     track_lost_seconds: float = Field(1.0, gt=0, description="a face unseen longer is a new track")
+    torch_threads: int = Field(
+        0, ge=0, description="CPU threads for torch (0: one per core); 1 on a shared box"
+    )
     identity_retry_seconds: float = Field(
         1.0, ge=0, description="identity=face: how often an unknown track is re-tried"
     )

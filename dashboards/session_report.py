@@ -49,12 +49,14 @@ def how_scores_work() -> text.Panel:
         text.Panel()
         .title("How the score is made")
         .content(
-            "The **score** (0-100) of a student for one lesson combines their mean "
-            "**concentration**, the share of the lesson they were **attentive** (facing the "
-            "board or teacher), their **presence**, and the number of fatigue or "
-            "look-around **alerts**. The *explanation* column spells out each student's "
-            "numbers. Use it as one input among others: it measures what a camera can see, "
-            "not learning."
+            "The **score** (0-100) of a student is their concentration index averaged over "
+            "the whole lesson, one value per 10 s window, where a window in which they were "
+            "not seen counts as 0: absence lowers it. **Concentration** is the same average "
+            "over only the windows they were seen in; **attention** the share of the time "
+            "they faced the front; **present** the share of sampled frames they were seen "
+            "in; **alerts** their fatigue and look-around episodes. The *explanation* column "
+            "spells out each student's numbers. Use the score as one input among others: it "
+            "measures what a camera can see, not learning."
         )
     )
 

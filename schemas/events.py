@@ -260,7 +260,8 @@ def decode(data: bytes, event_type: type[E]) -> E:
             if decoder is None:
                 decoder = _json_decoders[event_type] = msgspec.json.Decoder(event_type)
             event = decoder.decode(data)
-    except msgspec.DecodeError as exc:  # ValidationError is a subclass
+    # ValidationError is a DecodeError; invalid UTF-8 in a string raises UnicodeDecodeError.
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise EventError(f"invalid {event_type.__name__}: {exc}") from exc
     _check_version(event)
     return event  # type: ignore[return-value]

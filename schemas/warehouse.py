@@ -56,6 +56,8 @@ TIME_FIELDS = frozenset(
     {"captured_at", "window_start", "started_at", "ended_at", "raised_at", "at", "failed_at"}
 )
 """Struct fields holding epoch seconds; they are stored as DateTime64(3) milliseconds."""
+OPTIONAL_MAP_FIELDS = frozenset({"expression_mix"})
+"""Optional dict fields stored in Map columns, which cannot be NULL: None is stored as {}."""
 
 
 class WarehouseError(RuntimeError):
@@ -284,6 +286,8 @@ def _columns(events: Sequence[Event], event_type: type[Event]) -> tuple[list[str
             continue
         if field in TIME_FIELDS:
             values = [round(seconds * 1000) for seconds in values]
+        elif field in OPTIONAL_MAP_FIELDS:
+            values = [{} if mapping is None else mapping for mapping in values]
         names.append(field)
         columns.append(list(values))
     return names, columns

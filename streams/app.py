@@ -12,11 +12,11 @@ twice. (Faust flushes those table writes before it commits the input offsets.)
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import click
 import faust
@@ -73,24 +73,34 @@ class ClassroomWindows:
     """Each classroom's analytics, fed batch by batch; no Faust in here, so benchmarks and
     tests can drive it directly."""
 
-    def __init__(self, settings: Settings, worker_id: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        worker_id: str,
+        load_checkpoint: Callable[[str], bytes | None] = lambda classroom_id: None,
+    ) -> None:
         self.settings = settings
         self.worker_id = worker_id
+        self.load_checkpoint = load_checkpoint
         self.emotion = settings.policy.emotion == "on"
         self.rooms: dict[str, ClassroomAnalytics] = {}
         self.positions: dict[str, tuple[int, int]] = {}
         self.last_event_at: dict[str, float] = {}
-        self.late_dropped = 0
+        self.changed: set[str] = set()
+        """Classrooms whose state changed since ``checkpoints()`` was last called."""
 
-    def new_analytics(self) -> ClassroomAnalytics:
-        return ClassroomAnalytics(self.settings.analytics, emotion=self.emotion)
-
-    def restore(self, classroom_id: str, checkpoint: Checkpoint | None) -> None:
-        if checkpoint is None:
-            self.rooms[classroom_id] = self.new_analytics()
-            return
-        self.rooms[classroom_id] = restore_state(self.new_analytics(), checkpoint.state)
-        self.positions[classroom_id] = (checkpoint.partition, checkpoint.offset)
+    def analytics(self, classroom_id: str) -> ClassroomAnalytics:
+        """The classroom's analytics, restored from its checkpoint on first use."""
+        analytics = self.rooms.get(classroom_id)
+        if analytics is None:
+            analytics = ClassroomAnalytics(self.settings.analytics, emotion=self.emotion)
+            stored = self.load_checkpoint(classroom_id)
+            if stored is not None:
+                checkpoint = msgspec.msgpack.decode(stored, type=Checkpoint)
+                restore_state(analytics, checkpoint.state)
+                self.positions[classroom_id] = (checkpoint.partition, checkpoint.offset)
+            self.rooms[classroom_id] = analytics
+        return analytics
 
     def handle(self, messages: Sequence[kafka.Message]) -> tuple[list, list]:
         """Fold a batch into the analytics. Returns (outputs, dead letters); an output is
@@ -107,6 +117,7 @@ class ClassroomWindows:
                 dead_letters.append((letter, message.key))
                 continue
             room = event.classroom_id
+            self.analytics(room)  # restores the checkpoint's position too
             done = self.positions.get(room)
             if done is not None and done[0] == message.partition and message.offset <= done[1]:
                 continue
@@ -115,15 +126,14 @@ class ClassroomWindows:
         outputs = []
         now = time.monotonic()
         for room, events in by_room.items():
-            if room not in self.rooms:
-                raise KeyError(f"classroom {room} was not restored before its events")
             output = self.rooms[room].add(events)
             outputs.extend(self.route(output))
             if output.rejected:
                 dead_letters.extend(self.rejected(output, messages))
-            self.late_dropped += output.late_dropped
+            service.EVENTS.labels(ROLE, "late_dropped").inc(output.late_dropped)
             self.positions[room] = (last[room].partition, last[room].offset)
             self.last_event_at[room] = now
+            self.changed.add(room)
         return outputs, dead_letters
 
     def rejected(self, output: AnalyticsOutput, messages: Sequence[kafka.Message]) -> list:
@@ -142,10 +152,6 @@ class ClassroomWindows:
                 letters.append((letter, message.key))
         return letters
 
-    def rooms_in(self, messages: Iterable[kafka.Message]) -> set[str]:
-        """Classrooms of a batch (the message key), to restore before ``handle``."""
-        return {message.key.decode() for message in messages if message.key}
-
     def flush_idle(self, idle_s: float) -> tuple[list, list[str]]:
         """Close every window and session of classrooms without events for ``idle_s``:
         a camera that went quiet. Returns (outputs, classrooms flushed)."""
@@ -159,13 +165,20 @@ class ClassroomWindows:
             for session in analytics.session_ids():
                 outputs.extend(self.route(analytics.close_session(session)))
             del self.last_event_at[room]
+            self.changed.add(room)
             flushed.append(room)
         return outputs, flushed
 
-    def checkpoint(self, room: str) -> bytes:
-        partition, offset = self.positions.get(room, (-1, -1))
-        state = snapshot_state(self.rooms[room])
-        return msgspec.msgpack.encode(Checkpoint(partition=partition, offset=offset, state=state))
+    def checkpoints(self) -> dict[str, bytes]:
+        """The encoded checkpoint of every classroom changed since the last call."""
+        encoded = {}
+        for room in self.changed:
+            partition, offset = self.positions.get(room, (-1, -1))
+            state = snapshot_state(self.rooms[room])
+            checkpoint = Checkpoint(partition=partition, offset=offset, state=state)
+            encoded[room] = msgspec.msgpack.encode(checkpoint)
+        self.changed.clear()
+        return encoded
 
     def route(self, output: AnalyticsOutput) -> list:
         topics = self.settings.kafka
@@ -257,14 +270,12 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
     store="memory://",
-    datadir=os.environ.get("CLASSROOM_STREAMS_DATADIR", "classroom-data/streams"),
+    datadir="classroom-data/streams",  # memory store: only Faust's bookkeeping lands here
 )
 
-face_events_topic = app.topic(
-    topics.face_events_topic, key_serializer="raw", value_serializer="raw"
-)
+face_events_topic = app.topic(topics.face_events_topic)
 output_topics = {
-    name: app.topic(name, key_serializer="raw", value_serializer="raw")
+    name: app.topic(name)
     for name in (
         topics.student_metrics_topic,
         topics.class_metrics_topic,
@@ -284,14 +295,21 @@ checkpoints = app.Table(
     value_type=bytes,
     use_partitioner=True,
 )
-windows = ClassroomWindows(settings, worker_id)
+windows = ClassroomWindows(settings, worker_id, checkpoints.get)
 
 
 async def publish(outputs: list, dead_letters: list) -> None:
-    for topic, key, event in outputs:
+    """Send and wait for the broker's acknowledgement: only then may the checkpoint that
+    says "these events are done" be written, or a crash in between would lose them."""
+    pending = [
         await output_topics[topic].send(key=key.encode(), value=encode(event))
-    for letter, key in dead_letters:
+        for topic, key, event in outputs
+    ]
+    pending += [
         await output_topics[topics.dead_letter_topic].send(key=key, value=encode(letter))
+        for letter, key in dead_letters
+    ]
+    await asyncio.gather(*pending)
 
 
 @app.agent(face_events_topic)
@@ -299,15 +317,9 @@ async def face_event_windows(stream: faust.StreamT) -> None:
     async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
         started = time.monotonic()
         messages = [as_message(event) for event in events]
-        for room in windows.rooms_in(messages) - windows.rooms.keys():
-            stored = checkpoints.get(room)
-            windows.restore(
-                room, msgspec.msgpack.decode(stored, type=Checkpoint) if stored else None
-            )
         outputs, dead_letters = windows.handle(messages)
         await publish(outputs, dead_letters)
-        for room in windows.rooms_in(messages):
-            checkpoints[room] = windows.checkpoint(room)
+        checkpoints.update(windows.checkpoints())
         count(len(messages), len(dead_letters), time.monotonic() - started)
 
 
@@ -332,8 +344,7 @@ async def close_idle_classrooms() -> None:
     outputs, flushed = windows.flush_idle(settings.service.streams_idle_flush_s)
     if flushed:
         await publish(outputs, [])
-        for room in flushed:
-            checkpoints[room] = windows.checkpoint(room)
+        checkpoints.update(windows.checkpoints())
         log.info("closed idle classrooms", extra={"classrooms": flushed, "outputs": len(outputs)})
 
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import click
 import cv2
 import numpy as np
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from classroom.settings import CameraSettings, Settings, load_settings
 from schemas.events import Frame, encode
@@ -58,6 +58,11 @@ class FrameBuffer:
                 self.dropped += 1
             else:
                 self._items.appendleft(item)
+
+    def drop(self) -> None:
+        """Count a taken item that can never be sent."""
+        with self._lock:
+            self.dropped += 1
 
     def take(self) -> Frame | None:
         with self._lock:
@@ -154,6 +159,12 @@ async def run_camera(
                 continue
             try:
                 await producer.send_and_wait(topics.frames_topic, encode(frame), key=key)
+            except MessageSizeTooLargeError as exc:
+                # Retrying cannot help and would stall the camera behind this one frame.
+                log.error("frame too large to publish, dropped", extra={"error": str(exc)})
+                buffer.drop()
+                health.errors += 1
+                service.ERRORS.labels(ROLE).inc()
             except KafkaError as exc:
                 # The frame waits at the front; the buffer bounds what an outage can cost.
                 log.warning("frame not published, retrying", extra={"error": repr(exc)})

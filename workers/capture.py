@@ -125,7 +125,10 @@ def sample_frames(
             index += 1
             if position + 1e-9 < next_due:
                 continue
-            next_due = position + interval if interval else 0.0
+            # Advance by whole intervals from the schedule, not from this frame's position,
+            # so 10 fps sampled from 25 fps stays at 10 fps on average instead of drifting.
+            while interval and next_due <= position + 1e-9:
+                next_due += interval
             if realtime and not live:
                 delay = position - (time.monotonic() - wall_start)
                 if delay > 0:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import click
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from classroom.settings import Settings, load_settings
 from schemas.events import DeadLetter, EventError, FaceEvent, Frame, decode, encode
@@ -105,14 +105,6 @@ async def next_batch(
     return records
 
 
-def next_offsets(records: Sequence[kafka.Message]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-    return offsets
-
-
 async def update_lag(consumer: AIOKafkaConsumer, health: service.HealthCounters, role: str) -> None:
     """Records between our position and the end of each partition (approximate on tansu)."""
     lag = 0
@@ -168,7 +160,7 @@ async def run_infer(
                 for letter, record_key in _dead_letter_keys(output.dead_letters, records)
             ]
             await asyncio.gather(*sends)  # acknowledged by the broker: now the offsets may move
-            await consumer.commit(next_offsets(records))
+            await kafka.commit(consumer, records)
             elapsed = time.monotonic() - started
             _count(health, output, len(records), elapsed)
             await update_lag(consumer, health, ROLE)
@@ -221,6 +213,7 @@ def infer(exit_when_idle: float | None) -> None:
     service.configure_logging(settings.service, ROLE)
     log.info("starting", extra={"settings": service.safe_settings(settings)})
     health = service.HealthCounters(service.worker_id(settings.service, ROLE), ROLE)
-    service.serve_http(settings.service.http_port, lambda: health.stalled_for() < 60)
+    # A batch of large frames on a busy CPU can take tens of seconds: allow a few.
+    service.serve_http(settings.service.http_port, lambda: health.stalled_for() < 300)
     asyncio.run(_main(settings, health))
     log.info("stopped", extra={"frames": health.frames_in, "faces": health.faces})

@@ -12,12 +12,13 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
 
 from classroom.settings import KafkaSettings, secret_from_env_or_file
 from schemas.events import DeadLetter
@@ -139,6 +140,25 @@ class LocalMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+
+
+def next_offsets(records: Sequence[Message]) -> dict[TopicPartition, int]:
+    """The offsets to commit once ``records`` are handled: one past the last, per partition."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
+async def commit(consumer: AIOKafkaConsumer, records: Sequence[Message]) -> None:
+    """Commit ``records`` as handled. A commit refused because the group rebalanced (e.g.
+    after a long warehouse outage) is logged, not raised: the output is already stored,
+    and the records the next owner replays carry ids the warehouse deduplicates."""
+    try:
+        await consumer.commit(next_offsets(records))
+    except CommitFailedError as exc:
+        log.warning("offset commit refused, records will be replayed", extra={"error": str(exc)})
 
 
 def dead_letter(message: Message, reason: str, worker_id: str, *, keep_payload: bool) -> DeadLetter:

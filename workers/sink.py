@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import click
-from aiokafka import TopicPartition
 
 from classroom.settings import KafkaSettings, Settings, load_settings
 from schemas.events import (
@@ -197,14 +196,6 @@ async def flush_until_stored(
             delay = min(delay * 2, backoff_s[1])
 
 
-def _offsets(records: Sequence[kafka.Message]) -> dict[TopicPartition, int]:
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
-    return offsets
-
-
 async def run_sink(
     settings: Settings,
     warehouse: object,
@@ -267,7 +258,7 @@ async def run_sink(
                         for letter, key in flushed.dead_letters
                     ]
                 )
-                await consumer.commit(_offsets(pending))
+                await kafka.commit(consumer, pending)
                 _count(health, flushed, len(pending), time.monotonic() - started)
                 _observe_freshness(pending, flushed)
                 pending = []

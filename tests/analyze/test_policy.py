@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 
 from schemas.warehouse import Warehouse
 from tests.analyze.test_bad_input import analyze
@@ -45,6 +46,7 @@ def test_emotion_off_stores_and_reports_no_expression(
         assert label not in report
 
 
+@pytest.mark.slow  # face embeddings for every face: about a minute on 2 cores
 def test_teacher_known_by_face_gets_the_teacher_mix(tmp_path: Path, classroom_video: Path) -> None:
     # Enroll the teacher from a close-up near the end of the clip, as a school would from
     # a staff photo; then recognise him by face during the lesson.

@@ -25,11 +25,14 @@ from pathlib import Path
 import pytest
 
 from classroom.settings import KafkaSettings, Settings, WarehouseSettings
-from schemas.events import DeadLetter, Frame, decode, encode
+from schemas.events import DeadLetter, Frame, StudentWindow, decode, encode
 from schemas.warehouse import Warehouse
+from streams.app import ClassroomWindows
 from tests.spine.conftest import free_port
+from tests.spine.factories import face_event
 from workers import kafka
 from workers.infer import InferenceStage
+from workers.kafka import LocalMessage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FPS = "1"
@@ -282,3 +285,47 @@ def test_killed_inference_worker_leaves_the_same_counts(
     assert all(rows == faces for rows, faces in per_frame.values())
     total = query(processes.dsn, "SELECT count() FROM face_events FINAL")[0][0]
     assert total == sum(reference.values())
+
+
+def test_restarted_streams_worker_recovers_its_windows_from_the_table(
+    processes: Processes, broker: KafkaSettings
+) -> None:
+    start = time.time() - 120
+    frames = [
+        [encode(face_event(frame, face, start=start)) for face in range(3)] for frame in range(150)
+    ]
+    first_half = [(b"room-1", value) for frame in frames[:80] for value in frame]
+    second_half = [(b"room-1", value) for frame in frames[80:] for value in frame]
+    handled = 'classroom_faces_total{role="streams"}'
+
+    asyncio.run(produce(broker, broker.face_events_topic, first_half))
+    processes.env["CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S"] = "600"  # no flush before the kill
+    first = processes.start("streams", name="streams-1")
+    processes.wait_until(
+        lambda: processes.metric("streams-1", handled) >= len(first_half), "streams-1", 120
+    )
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+    asyncio.run(produce(broker, broker.face_events_topic, second_half))
+    processes.env["CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S"] = "2"
+    second = processes.start("streams", name="streams-2")
+    scores = broker.session_scores_topic
+    processes.wait_until(lambda: asyncio.run(read_topic(broker, scores)), "session scores", 120)
+    processes.stop(second, "streams-2")
+
+    undisturbed = ClassroomWindows(Settings(), "reference")
+    messages = [
+        LocalMessage(broker.face_events_topic, 0, offset, key, value)
+        for offset, (key, value) in enumerate(first_half + second_half)
+    ]
+    expected = undisturbed.handle(messages)[0] + undisturbed.flush_idle(0.0)[0]
+    expected_windows = {
+        (w.person_id, w.window_start): w
+        for topic, _, w in expected
+        if topic == broker.student_metrics_topic
+    }
+    emitted = asyncio.run(read_topic(broker, broker.student_metrics_topic))
+    windows = [decode(record.value, StudentWindow) for record in emitted]
+    assert {(w.person_id, w.window_start): w for w in windows} == expected_windows
+    assert len(expected_windows) >= 9  # 3 people x 30 s in windows of 10 s

@@ -29,3 +29,20 @@ def to_device(array: np.ndarray, device: torch.device, dtype: torch.dtype) -> to
     if device.type == "cuda":
         tensor = tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(dtype)
+
+
+def forward_in_chunks(
+    net: torch.nn.Module, batch: torch.Tensor, cpu_chunk: int
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """``net(batch)``, on CPU in slices of ``cpu_chunk`` samples.
+
+    On CPU these small nets are memory-bound: a slice whose activations stay in the caches
+    runs 2-2.5x faster than one big batch (measured: RNet in slices of 128, ONet 64,
+    mini-Xception 16). A GPU takes the whole batch at once.
+    """
+    if batch.device.type != "cpu" or len(batch) <= cpu_chunk:
+        return net(batch)
+    parts = [net(batch[i : i + cpu_chunk]) for i in range(0, len(batch), cpu_chunk)]
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat(outputs) for outputs in zip(*parts, strict=True))
+    return torch.cat(parts)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from schemas.events import EXPRESSIONS
-from workers.vision.device import model_dtype, to_device
+from workers.vision.device import forward_in_chunks, model_dtype, to_device
 from workers.vision.training.checkpoints import load_model
 from workers.vision.weights import mini_xception_weights
 
@@ -51,7 +51,11 @@ class TFSamePool(nn.Module):
         for size in (x.shape[3], x.shape[2]):  # F.pad takes the last dimension first
             total = max((math.ceil(size / self.stride) - 1) * self.stride + self.kernel - size, 0)
             pads += [total // 2, total - total // 2]
-        return F.max_pool2d(F.pad(x, pads, value=-math.inf), self.kernel, self.stride)
+        padded = F.pad(x, pads, value=-math.inf)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            # F.pad returns the default layout, where max pooling is ~5x slower on CPU.
+            padded = padded.contiguous(memory_format=torch.channels_last)
+        return F.max_pool2d(padded, self.kernel, self.stride)
 
 
 class SeparableConv(nn.Sequential):
@@ -211,7 +215,9 @@ class ExpressionClassifier:
     def __init__(self, name: str, device: torch.device) -> None:
         self.device = device
         self.dtype = model_dtype(device)
-        self.model = expression_model_loader(name)().to(device, self.dtype)
+        model = fold_batch_norms(expression_model_loader(name)())
+        # channels_last: the depthwise convolutions run about twice as fast on CPU.
+        self.model = model.to(device, self.dtype, memory_format=torch.channels_last)
         self.input_size = getattr(self.model, "input_size", INPUT_SIZE)
 
     def predict(self, faces: list[np.ndarray]) -> np.ndarray:
@@ -223,5 +229,5 @@ class ExpressionClassifier:
         tensor = to_device(batch[:, None], self.device, torch.uint8).to(self.dtype)
         tensor = tensor.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            logits = self.model(tensor / 127.5 - 1.0)
+            logits = forward_in_chunks(self.model, tensor / 127.5 - 1.0, cpu_chunk=16)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()

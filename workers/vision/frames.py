@@ -8,15 +8,19 @@ cameras deliver them, and every model here can read a gray face.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+import PIL.Image
 
 from schemas.events import FaceEvent
 
 MIN_FRAME_SIDE = 32
 """Smaller frames cannot hold a detectable face; such input is a bug upstream."""
+MAX_FRAME_PIXELS = 7680 * 4320
+"""8K UHD. Classroom cameras send at most 4K; a larger header is corrupt or hostile."""
 
 
 class FrameError(ValueError):
@@ -51,13 +55,39 @@ class FrameResult:
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
-    """A JPEG (or any image OpenCV reads) as a BGR uint8 array; ``FrameError`` if unreadable."""
+    """A JPEG (or any image Pillow and OpenCV read) as a BGR uint8 array; ``FrameError`` if
+    unreadable or larger than ``MAX_FRAME_PIXELS``."""
     if not data:
         raise FrameError("empty image bytes")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    check_declared_size(data)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise FrameError(f"corrupt or unsupported image data ({len(data)} bytes): {exc}") from exc
     if image is None:
         raise FrameError(f"corrupt or unsupported image data ({len(data)} bytes)")
     return image
+
+
+def check_declared_size(data: bytes) -> None:
+    """Refuse an image whose header claims more than ``MAX_FRAME_PIXELS``, before decoding.
+
+    A few hundred bytes of JPEG header can claim 30000 x 30000 pixels: OpenCV would then
+    allocate gigabytes and spend most of a minute decoding one message, and a worker that
+    dies of it would meet the same message again after its restart. Pillow reads only the
+    header here.
+    """
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+    except PIL.Image.DecompressionBombError as exc:
+        raise FrameError(f"image larger than {MAX_FRAME_PIXELS} pixels: {exc}") from exc
+    except (PIL.UnidentifiedImageError, OSError, ValueError) as exc:
+        raise FrameError(f"corrupt or unsupported image data ({len(data)} bytes)") from exc
+    if width * height > MAX_FRAME_PIXELS:
+        raise FrameError(
+            f"image of {width} x {height} pixels is larger than the {MAX_FRAME_PIXELS} allowed"
+        )
 
 
 def checked_bgr(image: object) -> np.ndarray:
