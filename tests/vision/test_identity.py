@@ -138,3 +138,30 @@ def test_invalid_rosters_are_refused(tmp_path, students, reason):
 def test_missing_roster_is_a_roster_error(tmp_path):
     with pytest.raises(RosterError):
         load_roster(tmp_path / "missing.yaml")
+
+
+def test_a_student_is_found_again_after_their_track_ends(
+    tmp_path, engine_factory, classroom_frames
+):
+    path = write_roster(tmp_path / "roster.yaml", [{"id": "s-anna"}])
+    enroller = engine_factory(emotion="off")
+    frame = classroom_frames[0].image
+    crop = np.zeros_like(frame)
+    crop[150:300, 420:570] = frame[150:300, 420:570]
+    save_embeddings(path, "s-anna", enroller.largest_face_descriptor(crop, FaceEncoder())[None])
+    engine = engine_factory(roster=load_roster(path), identity="face", emotion="off")
+
+    def anna_tracks(index: int, at: float, image=None) -> list[int]:
+        source = classroom_frames[index]
+        alone = DecodedFrame(
+            replace(source.meta, captured_at=at), source.image if image is None else image
+        )
+        return [e.track_id for e in engine.process([alone])[0].events if e.person_id == "s-anna"]
+
+    first = anna_tracks(40, 100.0)
+    assert len(first) == 1
+    assert anna_tracks(0, 102.0, np.zeros_like(frame)) == []  # nobody: every track ends
+    again = anna_tracks(80, 104.0)
+    assert len(again) == 1 and again != first
+    alive = {track.track_id for track in engine.trackers["cam-1"].tracks}
+    assert {track_id for _, track_id in engine.track_identities} <= alive

@@ -168,6 +168,7 @@ class VisionEngine:
         corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
         with self._stage("track"):
             track_ids = tracker.update(corners, meta.captured_at)
+            self._forget_lost_tracks(meta.camera_id, tracker)
         with self._stage("landmarks"):
             shapes = self.landmarks.shapes(gray, boxes, self.detector.landmark_box_adjust)
         with self._stage("identity"):
@@ -182,6 +183,13 @@ class VisionEngine:
                 continue
             faces.append(Face(box, track_id, shape_points(shape), student, source))
         return faces
+
+    def _forget_lost_tracks(self, camera_id: str, tracker: FaceTracker) -> None:
+        """Drop what face identity knew about tracks that ended: the student is free to be
+        found again on a new track, and memory stays bounded over a long lesson."""
+        alive = {track.track_id for track in tracker.tracks}
+        for key in [k for k in self.track_identities if k[0] == camera_id and k[1] not in alive]:
+            del self.track_identities[key]
 
     def _identify(
         self,

@@ -1,0 +1,178 @@
+"""The fault scenarios: each runs real services, injects one fault, and counts.
+
+Used by ``test_faults.py`` (which asserts on the counts) and ``bench/faults.py`` (which
+prints them). Counting rules: *in* is what entered the stage under test, *out* what the
+warehouse holds afterwards (``FINAL``, as analysts query it) plus what was dropped on
+purpose and counted; *lost* is in minus out; *duplicated* counts rows that appear twice
+in ``FINAL``. Raw rows replayed before ClickHouse merges them are reported separately:
+at-least-once delivery makes them expected, and ``FINAL`` collapses them by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from classroom.settings import KafkaSettings, Settings, SinkSettings, WarehouseSettings
+from schemas.events import Frame, decode, encode
+from schemas.warehouse import Warehouse
+from tests.conftest import CLASSROOM_VIDEO
+from tests.reliability.harness import (
+    FaultResult,
+    Pipeline,
+    read_topic,
+    relayed_broker,
+    wait_for,
+)
+from tests.spine.factories import face_event
+from workers import kafka, service
+from workers.capture import sample_frames
+from workers.sink import run_sink
+
+CAMERA_FRAMES = 'classroom_frames_total{role="camera"}'
+STORED_FACES = 'classroom_events_total{kind="FaceEvent",role="sink"}'
+
+
+def sampled_frames(fps: float) -> int:
+    return sum(1 for _ in sample_frames(str(CLASSROOM_VIDEO), fps, realtime=False))
+
+
+def broker_outage(tmp: Path, outage_s: float = 10.0, buffer_frames: int = 8) -> FaultResult:
+    """Camera (paced in real time), inference worker and sink run; the broker is cut off
+    from all of them for ``outage_s`` while the camera is publishing."""
+    fps = 2.0
+    with relayed_broker(tmp / "tansu.log") as broker:
+        pipeline = Pipeline(
+            broker.settings,
+            tmp,
+            CLASSROOM_CAMERA__REALTIME="true",
+            CLASSROOM_CAMERA__SAMPLE_FPS=str(fps),
+            CLASSROOM_CAMERA__BUFFER_FRAMES=str(buffer_frames),
+        )
+        try:
+            pipeline.start("sink")
+            pipeline.start("infer", "--exit-when-idle", "20")
+            pipeline.start("camera")
+            wait_for(lambda: pipeline.metric("camera", CAMERA_FRAMES) >= 4, "the camera", 120)
+            broker.relay.cut()
+            time.sleep(outage_s)
+            broker.relay.resume()
+            pipeline.finish("camera", timeout=120)
+            camera = pipeline.reported("camera", "finished")
+            pipeline.finish("infer", timeout=900)
+            faces = pipeline.reported("infer", "stopped")["faces"]
+            wait_for(lambda: pipeline.metric("sink", STORED_FACES) >= faces, "the sink", 180)
+            pipeline.stop("sink")
+        finally:
+            pipeline.stop_all()
+        records = asyncio.run(read_topic(broker.settings, broker.settings.frames_topic))
+    published = {decode(record.value, Frame).seq for record in records}
+    stored = stored_frames(pipeline)
+    captured = sampled_frames(fps)
+    raw, final, distinct = face_rows(pipeline)
+    return FaultResult(
+        fault=f"broker unreachable {outage_s:.0f} s",
+        events_in=captured,
+        events_out=len(stored & published) + camera["dropped"],
+        lost=captured - len(stored & published) - camera["dropped"],
+        duplicated=final - distinct,
+        detail=(
+            f"frames: {camera['published']} published, {camera['dropped']} dropped by the "
+            f"camera's {buffer_frames}-frame buffer (counted), {len(records)} in the topic; "
+            f"face rows: {final} ({raw - final} replayed raw rows)"
+        ),
+    )
+
+
+def stored_frames(pipeline: Pipeline) -> set[int]:
+    """Frames whose every face is in the warehouse exactly once."""
+    rows = pipeline.query(
+        "SELECT frame_seq, count(), any(frame_faces) FROM face_events FINAL GROUP BY frame_seq"
+    )
+    return {seq for seq, count, faces in rows if count == faces}
+
+
+def face_rows(pipeline: Pipeline) -> tuple[int, int, int]:
+    """Raw rows, rows in ``FINAL``, distinct event ids."""
+    [(raw,)] = pipeline.query("SELECT count() FROM face_events")
+    [(final, distinct)] = pipeline.query(
+        "SELECT count(), uniqExact(event_id) FROM face_events FINAL"
+    )
+    return raw, final, distinct
+
+
+def warehouse_outage(
+    topics: KafkaSettings, tmp: Path, outage_s: float, events: int = 600
+) -> FaultResult:
+    """A sink stores half the events; then its table goes away for ``outage_s`` (``DETACH
+    TABLE``: every insert fails inside ClickHouse, as it does when a server is down or
+    read-only) while the other half arrives; then it comes back (``ATTACH TABLE``)."""
+    return asyncio.run(_warehouse_outage(topics, tmp, outage_s, events))
+
+
+async def _warehouse_outage(
+    topics: KafkaSettings, tmp: Path, outage_s: float, events: int
+) -> FaultResult:
+    await kafka.ensure_topics(topics)
+    values = [encode(face_event(frame, face)) for frame in range(events // 3) for face in range(3)]
+    half = len(values) // 2
+    warehouse = Warehouse.connect(WarehouseSettings(dsn=f"chdb://{tmp / 'warehouse'}"))
+    warehouse.migrate()
+    settings = Settings(
+        kafka=topics,
+        sink=SinkSettings(group_id="sink-outage", max_wait_s=0.3, retry_backoff_s=(0.5, 4.0)),
+    )
+    health = service.HealthCounters("sink-outage", "sink")
+    stop = asyncio.Event()
+    sink = asyncio.create_task(run_sink(settings, warehouse, stop, health))
+    try:
+        await produce(topics, values[:half])
+        await until(lambda: health.faces >= half, "the first half stored", 60)
+        warehouse.command("DETACH TABLE face_events")
+        down_at = time.monotonic()
+        await produce(topics, values[half:])
+        await until(lambda: health.errors > 0, "the sink to fail and retry", 60)
+        await asyncio.sleep(max(0.0, outage_s - (time.monotonic() - down_at)))
+        retries = health.errors
+        stored_during_outage = health.faces
+        warehouse.command("ATTACH TABLE face_events")
+        await until(lambda: health.faces >= len(values), "the rest stored", 60)
+    finally:
+        stop.set()
+        await sink
+    [(raw, final, distinct)] = warehouse.query(
+        "SELECT (SELECT count() FROM face_events), count(), uniqExact(event_id) "
+        "FROM face_events FINAL"
+    ).result_rows
+    warehouse.close()
+    return FaultResult(
+        fault=f"warehouse unavailable {outage_s:.0f} s",
+        events_in=len(values),
+        events_out=distinct,
+        lost=len(values) - distinct,
+        duplicated=final - distinct,
+        detail=(
+            f"{retries} failed attempts retried; {stored_during_outage - half} stored during "
+            f"the outage; {raw - final} replayed raw rows"
+        ),
+    )
+
+
+async def produce(topics: KafkaSettings, values: list[bytes]) -> None:
+    producer = kafka.producer(topics)
+    await producer.start()
+    try:
+        await asyncio.gather(
+            *[await producer.send(topics.face_events_topic, v, key=b"room-1") for v in values]
+        )
+    finally:
+        await producer.stop()
+
+
+async def until(condition, what: str, timeout: float) -> None:  # condition: () -> bool
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
