@@ -186,7 +186,7 @@ def attendance() -> table.Panel:
         .with_target(
             SqlQuery(
                 f"""
-                WITH (SELECT max(window_end) FROM v_student_windows WHERE {SESSION})
+                WITH (SELECT max(window_end) FROM v_class_windows WHERE {SESSION})
                     AS lesson_now
                 SELECT
                     person_id AS student,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classroom.settings import KafkaSettings, WarehouseSettings
+from schemas.events import WorkerHealth, decode
 from schemas.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT
 from tests.spine.conftest import free_port, tansu_binary
@@ -51,6 +52,10 @@ class Relay:
     def cut(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            # close() alone would not wake the thread blocked in accept(): it would go on
+            # accepting connections on the closed socket.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
             connections, self._connections = self._connections, []
@@ -65,6 +70,9 @@ class Relay:
                 client, _ = listener.accept()
             except OSError:
                 return  # cut
+            if self._listener is not listener:
+                client.close()
+                return
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -198,6 +206,10 @@ class Pipeline:
         self.processes[name].send_signal(signal.SIGTERM)
         self.finish(name, timeout=60)
 
+    def kill(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait()
+
     def stop_all(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
@@ -259,3 +271,9 @@ async def read_topic(topics: KafkaSettings, topic: str) -> list:
     finally:
         await consumer.stop()
     return records
+
+
+def reporting_roles(topics: KafkaSettings) -> set[str]:
+    """Roles that sent a health record: their consumers and producers are up."""
+    records = asyncio.run(read_topic(topics, topics.pipeline_health_topic))
+    return {decode(record.value, WorkerHealth).role for record in records}

@@ -23,6 +23,7 @@ from tests.reliability.harness import (
     Pipeline,
     read_topic,
     relayed_broker,
+    reporting_roles,
     wait_for,
 )
 from tests.spine.factories import face_event
@@ -53,6 +54,8 @@ def broker_outage(tmp: Path, outage_s: float = 10.0, buffer_frames: int = 8) -> 
         try:
             pipeline.start("sink")
             pipeline.start("infer", "--exit-when-idle", "20")
+            ready = {"infer", "sink"}
+            wait_for(lambda: reporting_roles(broker.settings) >= ready, "infer and sink", 180)
             pipeline.start("camera")
             wait_for(lambda: pipeline.metric("camera", CAMERA_FRAMES) >= 4, "the camera", 120)
             broker.relay.cut()
@@ -176,3 +179,68 @@ async def until(condition, what: str, timeout: float) -> None:  # condition: () 
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.1)
+
+
+WindowValues = dict[tuple[str, float], tuple[int, float]]
+"""(person, window start) -> (frames seen, concentration) of every stored student window."""
+
+
+def streams_run(tmp: Path, *, kill_at_chunk: int | None, chunks: int = 16) -> WindowValues:
+    """Synthetic face events (one class, 8 students, 5 fps) arrive in ``chunks`` one-second
+    chunks of 6 s of event time; the streams worker is SIGKILLed after ``kill_at_chunk``
+    and started again. Returns the student windows the sink stored."""
+    with relayed_broker(tmp / "tansu.log") as broker:
+        pipeline = Pipeline(broker.settings, tmp)
+        try:
+            pipeline.start("sink")
+            pipeline.start("streams", name="streams-1")
+            wait_for(lambda: reporting_roles(broker.settings) >= {"sink"}, "the sink", 120)
+            frames_per_chunk = 30
+            for chunk in range(chunks):
+                values = [
+                    encode(lesson_event(frame, face))
+                    for frame in range(chunk * frames_per_chunk, (chunk + 1) * frames_per_chunk)
+                    for face in range(8)
+                ]
+                asyncio.run(produce(broker.settings, values))
+                if chunk == kill_at_chunk:
+                    pipeline.kill("streams-1")
+                    pipeline.start("streams", name="streams-2")
+                time.sleep(1)
+            stored = 'classroom_events_total{kind="SessionScore",role="sink"}'
+            wait_for(lambda: pipeline.metric("sink", stored) >= 8, "the session scores", 240)
+            pipeline.stop("sink")
+        finally:
+            pipeline.stop_all()
+    rows = pipeline.query(
+        "SELECT person_id, toFloat64(window_start), frames_seen, concentration "
+        "FROM student_windows FINAL"
+    )
+    return {(person, start): (seen, concentration) for person, start, seen, concentration in rows}
+
+
+def lesson_event(frame: int, face: int):  # -> FaceEvent
+    """A student who looks away for a second every few seconds, blinking now and then."""
+    looking_away = (frame // 5 + face) % 7 == 0
+    blinking = (frame + face) % 23 == 0
+    return face_event(
+        frame, face, frame_faces=8, yaw=45.0 if looking_away else 5.0,
+        ear_left=0.12 if blinking else 0.3, ear_right=0.12 if blinking else 0.3,
+    )  # fmt: skip
+
+
+def streams_restart(tmp: Path) -> FaultResult:
+    undisturbed = streams_run(tmp / "undisturbed", kill_at_chunk=None)
+    restarted = streams_run(tmp / "restarted", kill_at_chunk=7)
+    common = undisturbed.keys() & restarted.keys()
+    differing = [key for key in common if undisturbed[key] != restarted[key]]
+    worst = max((abs(undisturbed[key][1] - restarted[key][1]) for key in differing), default=0.0)
+    return FaultResult(
+        fault="streams worker SIGKILLed, restarted",
+        events_in=len(undisturbed),
+        events_out=len(common),
+        lost=len(undisturbed.keys() - restarted.keys()),
+        duplicated=len(restarted.keys() - undisturbed.keys()),
+        detail=f"student windows: {len(differing)} differ in value (max |Δ concentration| "
+        f"{worst:.2f})",
+    )

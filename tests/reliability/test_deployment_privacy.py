@@ -107,7 +107,7 @@ def test_services_never_log_secrets(broker: KafkaSettings, tmp_path: Path) -> No
         CLASSROOM_WAREHOUSE__PASSWORD=warehouse_password,
         CLASSROOM_KAFKA__SASL_PASSWORD_FILE=str(secret_file),
         CLASSROOM_SERVICE__LOG_LEVEL="DEBUG",
-        CLASSROOM_CAMERA__SAMPLE_FPS="1",
+        CLASSROOM_CAMERA__SAMPLE_FPS="0.25",
         CLASSROOM_CAMERA__REALTIME="false",
     )
     try:

@@ -44,7 +44,7 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 20.0)
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[KafkaSettings]:
+def tansu_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
     """A fresh, empty tansu broker on a free loopback port, with in-memory storage."""
     port = free_port()
     log_file = (tmp_path / "tansu.log").open("wb")
@@ -65,7 +65,7 @@ def broker(tmp_path: Path) -> Iterator[KafkaSettings]:
     )
     try:
         wait_for_port(port, process)
-        yield KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", session_timeout_ms=6000)
+        yield process, port
     finally:
         process.terminate()
         try:
@@ -74,3 +74,10 @@ def broker(tmp_path: Path) -> Iterator[KafkaSettings]:
             process.kill()
             process.wait()
         log_file.close()
+
+
+@pytest.fixture
+def broker(tansu_process: tuple[subprocess.Popen, int]) -> KafkaSettings:
+    """Settings for the test's broker (short session timeouts: tansu makes joins wait)."""
+    _, port = tansu_process
+    return KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", session_timeout_ms=6000)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -92,3 +94,37 @@ def test_camera_publishes_every_sampled_frame_of_a_file(
     image = cv2.imdecode(np.frombuffer(frames[0].jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (720, 1280, 3)
     assert len({frame.session_id for frame in frames}) == 1
+
+
+def test_a_stalled_broker_makes_the_camera_drop_its_oldest_frames(
+    broker: KafkaSettings, classroom_video: Path, tansu_process: tuple[subprocess.Popen, int]
+) -> None:
+    tansu, _ = tansu_process
+    settings = Settings(
+        kafka=broker,
+        camera=CameraSettings(
+            source=str(classroom_video), camera_id="cam-a", sample_fps=5.0,
+            realtime=True, buffer_frames=5,
+        ),
+    )  # fmt: skip
+    health = service.HealthCounters("camera-test", "camera")
+
+    async def scenario():
+        await kafka.ensure_topics(broker)
+        camera = asyncio.create_task(run_camera(settings, asyncio.Event(), health))
+        await asyncio.sleep(2)
+        tansu.send_signal(signal.SIGSTOP)  # the broker hangs: sends wait
+        await asyncio.sleep(4)
+        tansu.send_signal(signal.SIGCONT)
+        result = await camera
+        return result, await consume_all(broker, broker.frames_topic, result.published)
+
+    result, records = asyncio.run(scenario())
+    seqs = [decode(record.value, Frame).seq for record in records]
+    sampled = frame_count(str(classroom_video)) / 25 * 5
+    assert result.dropped >= 10  # ~4 s at 5 fps, minus the 5 the buffer holds
+    assert abs(result.published + result.dropped - sampled) <= 1
+    assert len(seqs) == result.published
+    assert seqs == sorted(seqs) and seqs[-1] == result.published + result.dropped - 1
+    gaps = [b - a - 1 for a, b in zip(seqs, seqs[1:], strict=False) if b - a > 1]
+    assert sum(gaps) == result.dropped  # the dropped frames are one run in the middle

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -109,7 +110,7 @@ class ResumeError(CheckpointError):
     """``--resume`` with no run to resume, or with settings that differ from the run's."""
 
 
-def lr_factor(schedule: Schedule, total_steps: int, warmup_steps: int):
+def lr_factor(schedule: Schedule, total_steps: int, warmup_steps: int) -> Callable[[int], float]:
     """Multiplier of the base LR after a given number of steps: a linear warm-up (large
     first steps of SGD on a fresh network diverge easily), then cosine to zero, or x0.1
     at 50% and 75% of the run."""
