@@ -35,7 +35,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=104)
     parser.add_argument("--identity", choices=["off", "face"], default="off")
     parser.add_argument("--emotion", choices=["on", "off"], default="on")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--threads", type=int, default=VisionSettings().torch_threads, help="0: one per core"
+    )
     parser.add_argument("--skip-fer", action="store_true")
     args = parser.parse_args()
     console = Console()

@@ -47,7 +47,7 @@ class VisionSettings(BaseModel):
     )
     track_lost_seconds: float = Field(1.0, gt=0, description="a face unseen longer is a new track")
     torch_threads: int = Field(
-        0, ge=0, description="CPU threads for torch (0: one per core); 1 on a shared box"
+        1, ge=0, description="CPU threads for torch (0: one per core); scale with processes"
     )
     identity_retry_seconds: float = Field(
         1.0, ge=0, description="identity=face: how often an unknown track is re-tried"

@@ -166,12 +166,19 @@ async def run_camera(
                 health.errors += 1
                 service.ERRORS.labels(ROLE).inc()
             except KafkaError as exc:
-                # The frame waits at the front; the buffer bounds what an outage can cost.
-                log.warning("frame not published, retrying", extra={"error": repr(exc)})
-                buffer.put_back(frame)
                 health.errors += 1
                 service.ERRORS.labels(ROLE).inc()
-                await asyncio.sleep(0.5)
+                if stop.is_set():
+                    # Told to stop while the broker is away: waiting could last forever.
+                    log.warning("stopping with the broker away: buffered frames dropped")
+                    buffer.drop()
+                    while buffer.take() is not None:
+                        buffer.drop()
+                else:
+                    # The frame waits at the front; the buffer bounds what an outage costs.
+                    log.warning("frame not published, retrying", extra={"error": repr(exc)})
+                    buffer.put_back(frame)
+                    await asyncio.sleep(0.5)
             else:
                 health.frames_in += 1
                 health.progressed()

@@ -71,8 +71,9 @@ class VisionEngine:
         self.detector = detector
         self.roster = roster
         if vision.torch_threads:
-            # Process-wide. With other busy processes on the same cores, OpenMP threads
-            # waiting for each other made the engine 3x slower than one thread.
+            # Process-wide. These nets are small: on 2 cores with other work around, two
+            # OpenMP threads waiting for each other made the engine 3.5x slower than one.
+            # Use more cores by running more workers.
             torch.set_num_threads(vision.torch_threads)
         self.landmarks = LandmarkModel()
         device = resolve_device(vision.device)
