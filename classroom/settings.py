@@ -70,7 +70,6 @@ class AnalyticsSettings(BaseModel):
     """Windows, thresholds and alert rules of the metric maths. See docs/metrics.md."""
 
     window_seconds: float = Field(10.0, gt=0)
-    history_window_seconds: float = Field(60.0, gt=0)
     allowed_lateness_seconds: float = Field(5.0, ge=0)
     front_yaw_limit_deg: float = Field(30.0, gt=0)
     front_pitch_limit_deg: float = Field(25.0, gt=0)

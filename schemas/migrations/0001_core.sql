@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS student_windows
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(window_start)
-ORDER BY (classroom_id, session_id, person_id, window_start)
+ORDER BY (classroom_id, session_id, person_id, window_seconds, window_start)
 SETTINGS non_replicated_deduplication_window = 1000;
 
 -- One closed window of one class.
@@ -111,7 +111,7 @@ CREATE TABLE IF NOT EXISTS class_windows
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(window_start)
-ORDER BY (classroom_id, session_id, window_start)
+ORDER BY (classroom_id, session_id, window_seconds, window_start)
 SETTINGS non_replicated_deduplication_window = 1000;
 
 -- One alert per episode; alert_id is deterministic, so a replay is the same row.
