@@ -22,11 +22,9 @@ SCHEMA_VERSION = 1
 EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Class order of every expression probability vector (the FER2013 / mini-Xception order)."""
 
-INTENSITY_CLASSES: tuple[str, ...] = ("neutral",) + tuple(
-    f"{label}_{level}"
-    for label in EXPRESSIONS
-    if label != "neutral"
-    for level in ("weak", "strong")
+INTENSITY_CLASSES: tuple[str, ...] = (
+    "neutral",
+    *(f"{label}_{level}" for label in EXPRESSIONS[:-1] for level in ("weak", "strong")),
 )
 """The 13-class intensity view: neutral plus weak/strong of the six other expressions."""
 
