@@ -10,6 +10,7 @@ emits the plugin's SQL-editor query model (``CHSqlQuery`` in the plugin's
 from __future__ import annotations
 
 import enum
+import textwrap
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
@@ -53,10 +54,14 @@ class SqlQueryModel(cogvariants.Dataquery):
 
 
 class SqlQuery(cogbuilder.Builder[SqlQueryModel]):
-    """``SqlQuery(sql).time_series()``: a panel target for the ClickHouse datasource."""
+    """``SqlQuery(sql).time_series()``: a panel target for the ClickHouse datasource.
+
+    The SQL is dedented, so what Grafana's query editor shows does not depend on how
+    deeply the Python code that wrote it is nested.
+    """
 
     def __init__(self, raw_sql: str, ref_id: str = "A") -> None:
-        self._internal = SqlQueryModel(ref_id, raw_sql.strip(), Format.TABLE)
+        self._internal = SqlQueryModel(ref_id, textwrap.dedent(raw_sql).strip(), Format.TABLE)
 
     def time_series(self) -> SqlQuery:
         self._internal.format_val = Format.TIME_SERIES

@@ -12,46 +12,27 @@ from dashboards.datasource import CLICKHOUSE, SqlQuery
 from dashboards.panels import (
     Layout,
     band_mappings,
+    classroom_dashboard,
+    concentration_over_time,
     engagement_thresholds,
     latest_row,
     legend,
-    query_variable,
+    named_values,
     thresholds_color,
 )
+from dashboards.variables import SESSION, lesson_variables, query_variable
 
 UID = "classroom-live"
 
-SESSION = "school_id = '${school}' AND classroom_id = '${classroom}' AND session_id = '${session}'"
-"""The filter every panel of this dashboard shares: the selected lesson."""
-
 
 def variables() -> list[builders.QueryVariable]:
-    """School, then classroom, then session, each listing what exists under the one before.
+    """The lesson variables, plus ``emotion``.
 
-    The newest session comes first, so an unattended wall screen follows the lesson in
-    progress. ``emotion`` is hidden: it says whether the lesson's events carry
-    expressions at all, which is false whenever the school's policy turns emotion off.
+    ``emotion`` is hidden: it says whether the lesson's events carry expressions at all,
+    which is false whenever the school's policy turns emotion off.
     """
     return [
-        query_variable(
-            "school",
-            "School",
-            "SELECT DISTINCT school_id FROM v_class_sessions ORDER BY school_id",
-        ),
-        query_variable(
-            "classroom",
-            "Classroom",
-            "SELECT DISTINCT classroom_id FROM v_class_sessions "
-            "WHERE school_id = '${school}' ORDER BY classroom_id",
-        ),
-        query_variable(
-            "session",
-            "Lesson",
-            "SELECT session_id FROM v_class_sessions "
-            "WHERE school_id = '${school}' AND classroom_id = '${classroom}' "
-            # lessons overlapping the time range, so one still running is always listed
-            "AND ended_at >= $__fromTime AND started_at <= $__toTime ORDER BY started_at DESC",
-        ),
+        *lesson_variables(),
         query_variable(
             "emotion",
             "Emotion inference",
@@ -90,57 +71,34 @@ def concentration_now() -> stat.Panel:
 
 
 def students_present() -> stat.Panel:
-    return (
-        stat.Panel()
-        .title("Students present")
-        .description("Students seen in the latest window, of all students seen this lesson.")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT students_present AS present, students_known AS known
-                FROM v_class_windows
-                WHERE {SESSION}
-                ORDER BY window_start DESC
-                LIMIT 1
-                """
-            )
-        )
-        .graph_mode(common_models.BigValueGraphMode.NONE)
-        .text_mode(common_models.BigValueTextMode.VALUE_AND_NAME)
-        .reduce_options(latest_row())
+    return named_values(
+        "Students present",
+        "Students seen in the latest window, of all students seen this lesson.",
+        f"""
+        SELECT students_present AS present, students_known AS known
+        FROM v_class_windows
+        WHERE {SESSION}
+        ORDER BY window_start DESC
+        LIMIT 1
+        """,
     )
 
 
 def concentration_over_lesson() -> timeseries.Panel:
-    return (
-        timeseries.Panel()
-        .title("Class concentration over the lesson")
-        .description(
-            "Mean, 10th and 90th percentile of the students' concentration per window. "
-            "Background bands: low < 25, nominal 25-65, high > 65."
-        )
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    window_start AS time,
-                    concentration_mean AS mean,
-                    concentration_p10 AS p10,
-                    concentration_p90 AS p90
-                FROM v_class_windows
-                WHERE {SESSION} AND $__timeFilter(window_start)
-                ORDER BY time
-                """
-            ).time_series()
-        )
-        .min(0)
-        .max(100)
-        .thresholds(engagement_thresholds())
-        .thresholds_style(
-            common.GraphThresholdsStyleConfig().mode(common_models.GraphTresholdsStyleMode.AREA)
-        )
+    return concentration_over_time(
+        "Class concentration over the lesson",
+        "Mean, 10th and 90th percentile of the students' concentration per window. "
+        "Background bands: low < 25, nominal 25-65, high > 65.",
+        f"""
+        SELECT
+            window_start AS time,
+            concentration_mean AS mean,
+            concentration_p10 AS p10,
+            concentration_p90 AS p90
+        FROM v_class_windows
+        WHERE {SESSION} AND $__timeFilter(window_start)
+        ORDER BY time
+        """,
     )
 
 
@@ -219,27 +177,18 @@ def attendance() -> table.Panel:
 
 
 def alerts_by_kind() -> stat.Panel:
-    return (
-        stat.Panel()
-        .title("Alerts this lesson")
-        .description("Fatigue, looking-around, absence and class-wide drop episodes so far.")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    countIf(kind = 'fatigue') AS fatigue,
-                    countIf(kind = 'looking_around') AS looking_around,
-                    countIf(kind = 'absent') AS absent,
-                    countIf(kind = 'class_drop') AS class_drop
-                FROM v_alerts
-                WHERE {SESSION}
-                """
-            )
-        )
-        .graph_mode(common_models.BigValueGraphMode.NONE)
-        .text_mode(common_models.BigValueTextMode.VALUE_AND_NAME)
-        .reduce_options(latest_row())
+    return named_values(
+        "Alerts this lesson",
+        "Fatigue, looking-around, absence and class-wide drop episodes so far.",
+        f"""
+        SELECT
+            countIf(kind = 'fatigue') AS fatigue,
+            countIf(kind = 'looking_around') AS looking_around,
+            countIf(kind = 'absent') AS absent,
+            countIf(kind = 'class_drop') AS class_drop
+        FROM v_alerts
+        WHERE {SESSION}
+        """,
     )
 
 
@@ -299,16 +248,14 @@ def expression_mix() -> piechart.Panel:
 
 
 def build() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Live classroom")
-        .uid(UID)
-        .description("The lesson in progress: concentration, attendance, alerts.")
-        .tags(["classroom", "live"])
-        .refresh("5s")
-        .time("now-1h", "now")
-        .timezone("browser")
-        .readonly()
-        .variables(variables())
+    dashboard = classroom_dashboard(
+        "Live classroom",
+        uid=UID,
+        description="The lesson in progress: concentration, attendance, alerts.",
+        tag="live",
+        time_from="now-1h",
+        refresh="5s",
+        variables=variables(),
     )
     layout = Layout(dashboard)
     layout.row(5, [(6, concentration_now()), (6, students_present()), (12, alerts_by_kind())])

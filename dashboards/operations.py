@@ -13,7 +13,8 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.builders import table, timeseries
 
 from dashboards.datasource import CLICKHOUSE, SqlQuery
-from dashboards.panels import Layout, query_variable
+from dashboards.panels import Layout, classroom_dashboard
+from dashboards.variables import query_variable
 
 UID = "classroom-operations"
 
@@ -107,16 +108,14 @@ def workers() -> table.Panel:
 
 
 def build() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Pipeline operations")
-        .uid(UID)
-        .description("Throughput, lag, latency, drops and errors of every worker.")
-        .tags(["classroom", "operations"])
-        .refresh("30s")
-        .time("now-6h", "now")
-        .timezone("browser")
-        .readonly()
-        .variables(variables())
+    dashboard = classroom_dashboard(
+        "Pipeline operations",
+        uid=UID,
+        description="Throughput, lag, latency, drops and errors of every worker.",
+        tag="operations",
+        time_from="now-6h",
+        refresh="30s",
+        variables=variables(),
     )
     layout = Layout(dashboard)
     frames = per_worker(

@@ -1,16 +1,16 @@
-"""Pieces every dashboard shares: the engagement bands, variables, and a grid layout."""
+"""Pieces every dashboard shares: the engagement bands, common panels, and a grid layout."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grafana_foundation_sdk.builders import common
+from grafana_foundation_sdk.builders import common, stat, timeseries
 from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 
-from dashboards.datasource import CLICKHOUSE
+from dashboards.datasource import CLICKHOUSE, SqlQuery
 
 GRID_COLUMNS = 24
 
@@ -79,23 +79,64 @@ def thresholds_color() -> builders.FieldColor:
     return builders.FieldColor().mode(models.FieldColorModeId.THRESHOLDS)
 
 
-def query_variable(
-    name: str, label: str, sql: str, *, hidden: bool = False
-) -> builders.QueryVariable:
-    """A variable whose options are the rows of ``sql``; the first option is the default.
+def classroom_dashboard(
+    title: str,
+    *,
+    uid: str,
+    description: str,
+    tag: str,
+    time_from: str,
+    variables: Sequence[builders.QueryVariable],
+    refresh: str | None = None,
+) -> builders.Dashboard:
+    """A read-only dashboard tagged ``classroom`` and ``tag``, in the viewer's timezone.
 
-    Refreshed when the time range changes, so a live dashboard picks up new sessions.
+    It shows ``time_from`` until now; ``refresh`` (e.g. ``"5s"``) reloads it on its own.
     """
-    variable = (
-        builders.QueryVariable(name)
-        .label(label)
-        .datasource(CLICKHOUSE)
-        .query(" ".join(sql.split()))
-        .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+    board = (
+        builders.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["classroom", tag])
+        .time(time_from, "now")
+        .timezone("browser")
+        .readonly()
+        .variables(variables)
     )
-    if hidden:
-        variable = variable.hide(models.VariableHide.HIDE_VARIABLE)
-    return variable
+    if refresh is not None:
+        board = board.refresh(refresh)
+    return board
+
+
+def named_values(title: str, description: str, sql: str) -> stat.Panel:
+    """Every column of a one-row query, each shown as its name and value."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(CLICKHOUSE)
+        .with_target(SqlQuery(sql))
+        .graph_mode(common_models.BigValueGraphMode.NONE)
+        .text_mode(common_models.BigValueTextMode.VALUE_AND_NAME)
+        .reduce_options(latest_row())
+    )
+
+
+def concentration_over_time(title: str, description: str, sql: str) -> timeseries.Panel:
+    """A 0-100 concentration chart with the engagement bands as its background."""
+    return (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(CLICKHOUSE)
+        .with_target(SqlQuery(sql).time_series())
+        .min(0)
+        .max(100)
+        .thresholds(engagement_thresholds())
+        .thresholds_style(
+            common.GraphThresholdsStyleConfig().mode(common_models.GraphTresholdsStyleMode.AREA)
+        )
+    )
 
 
 class Layout:

@@ -9,39 +9,14 @@ from grafana_foundation_sdk.models import common as common_models
 from dashboards.datasource import CLICKHOUSE, SqlQuery
 from dashboards.panels import (
     Layout,
+    classroom_dashboard,
     engagement_thresholds,
-    latest_row,
-    query_variable,
+    named_values,
     thresholds_color,
 )
+from dashboards.variables import SESSION, lesson_variables
 
 UID = "classroom-session-report"
-
-SESSION = "school_id = '${school}' AND classroom_id = '${classroom}' AND session_id = '${session}'"
-
-
-def variables() -> list[builders.QueryVariable]:
-    return [
-        query_variable(
-            "school",
-            "School",
-            "SELECT DISTINCT school_id FROM v_class_sessions ORDER BY school_id",
-        ),
-        query_variable(
-            "classroom",
-            "Classroom",
-            "SELECT DISTINCT classroom_id FROM v_class_sessions "
-            "WHERE school_id = '${school}' ORDER BY classroom_id",
-        ),
-        query_variable(
-            "session",
-            "Lesson",
-            "SELECT session_id FROM v_class_sessions "
-            "WHERE school_id = '${school}' AND classroom_id = '${classroom}' "
-            # lessons overlapping the time range, so one still running is always listed
-            "AND ended_at >= $__fromTime AND started_at <= $__toTime ORDER BY started_at DESC",
-        ),
-    ]
 
 
 def how_scores_work() -> text.Panel:
@@ -62,26 +37,18 @@ def how_scores_work() -> text.Panel:
 
 
 def class_summary() -> stat.Panel:
-    return (
-        stat.Panel()
-        .title("Class")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    count() AS students,
-                    round(avg(score), 1) AS mean_score,
-                    round(avg(mean_concentration), 1) AS mean_concentration,
-                    round(dateDiff('second', min(started_at), max(ended_at)) / 60, 1) AS minutes
-                FROM v_session_scores
-                WHERE {SESSION} AND role != 'teacher'
-                """
-            )
-        )
-        .graph_mode(common_models.BigValueGraphMode.NONE)
-        .text_mode(common_models.BigValueTextMode.VALUE_AND_NAME)
-        .reduce_options(latest_row())
+    return named_values(
+        "Class",
+        "Students scored, their mean score and concentration, and the lesson's length.",
+        f"""
+        SELECT
+            count() AS students,
+            round(avg(score), 1) AS mean_score,
+            round(avg(mean_concentration), 1) AS mean_concentration,
+            round(dateDiff('second', min(started_at), max(ended_at)) / 60, 1) AS minutes
+        FROM v_session_scores
+        WHERE {SESSION} AND role != 'teacher'
+        """,
     )
 
 
@@ -155,15 +122,13 @@ def concentration() -> timeseries.Panel:
 
 
 def build() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Session report")
-        .uid(UID)
-        .description("Per-student scores of one lesson, for grading, with their explanations.")
-        .tags(["classroom", "report"])
-        .time("now-7d", "now")
-        .timezone("browser")
-        .readonly()
-        .variables(variables())
+    dashboard = classroom_dashboard(
+        "Session report",
+        uid=UID,
+        description="Per-student scores of one lesson, for grading, with their explanations.",
+        tag="report",
+        time_from="now-7d",
+        variables=lesson_variables(),
     )
     layout = Layout(dashboard)
     layout.row(5, [(16, how_scores_work()), (8, class_summary())])

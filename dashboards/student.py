@@ -7,7 +7,7 @@ over longer buckets are weighted by the windows behind each row.
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import barchart, common, table, timeseries
+from grafana_foundation_sdk.builders import barchart, table, timeseries
 from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.models import common as common_models
 
@@ -15,11 +15,12 @@ from dashboards.datasource import CLICKHOUSE, SqlQuery
 from dashboards.panels import (
     BAND_COLORS,
     Layout,
-    engagement_thresholds,
+    classroom_dashboard,
+    concentration_over_time,
     fixed_color,
     legend,
-    query_variable,
 )
+from dashboards.variables import query_variable, school
 
 UID = "classroom-student"
 
@@ -31,11 +32,7 @@ HOURS = "hour >= toStartOfHour($__fromTime) AND hour <= $__toTime"
 
 def variables() -> list[builders.QueryVariable]:
     return [
-        query_variable(
-            "school",
-            "School",
-            "SELECT DISTINCT school_id FROM v_class_sessions ORDER BY school_id",
-        ),
+        school(),
         query_variable(
             "student",
             "Student",
@@ -47,30 +44,18 @@ def variables() -> list[builders.QueryVariable]:
 
 
 def concentration_history() -> timeseries.Panel:
-    return (
-        timeseries.Panel()
-        .title("Concentration")
-        .description("Mean concentration per hour (or per longer bucket on long ranges).")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    $__timeInterval(hour) AS time,
-                    sum(concentration_total) / sum(windows) AS concentration
-                FROM v_concentration_hourly
-                WHERE {STUDENT} AND {HOURS}
-                GROUP BY time
-                ORDER BY time
-                """
-            ).time_series()
-        )
-        .min(0)
-        .max(100)
-        .thresholds(engagement_thresholds())
-        .thresholds_style(
-            common.GraphThresholdsStyleConfig().mode(common_models.GraphTresholdsStyleMode.AREA)
-        )
+    return concentration_over_time(
+        "Concentration",
+        "Mean concentration per hour (or per longer bucket on long ranges).",
+        f"""
+        SELECT
+            $__timeInterval(hour) AS time,
+            sum(concentration_total) / sum(windows) AS concentration
+        FROM v_concentration_hourly
+        WHERE {STUDENT} AND {HOURS}
+        GROUP BY time
+        ORDER BY time
+        """,
     )
 
 
@@ -181,15 +166,13 @@ def alerts() -> table.Panel:
 
 
 def build() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Student history")
-        .uid(UID)
-        .description("One student across lessons: concentration, engagement bands, fatigue.")
-        .tags(["classroom", "student"])
-        .time("now-30d", "now")
-        .timezone("browser")
-        .readonly()
-        .variables(variables())
+    dashboard = classroom_dashboard(
+        "Student history",
+        uid=UID,
+        description="One student across lessons: concentration, engagement bands, fatigue.",
+        tag="student",
+        time_from="now-30d",
+        variables=variables(),
     )
     layout = Layout(dashboard)
     layout.row(8, [(24, concentration_history())])

@@ -7,11 +7,8 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.models import common as common_models
 
 from dashboards.datasource import CLICKHOUSE, SqlQuery
-from dashboards.panels import (
-    Layout,
-    legend,
-    query_variable,
-)
+from dashboards.panels import Layout, classroom_dashboard, legend
+from dashboards.variables import query_variable, school
 from schemas.events import INTENSITY_CLASSES
 
 UID = "classroom-teacher"
@@ -32,11 +29,7 @@ def _mix_columns(aggregate: str = "") -> str:
 
 def variables() -> list[builders.QueryVariable]:
     return [
-        query_variable(
-            "school",
-            "School",
-            "SELECT DISTINCT school_id FROM v_class_sessions ORDER BY school_id",
-        ),
+        school(),
         query_variable(
             "teacher",
             "Teacher",
@@ -133,15 +126,13 @@ def lessons() -> table.Panel:
 
 
 def build() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Teacher expression mix")
-        .uid(UID)
-        .description("A teacher's 13-class expression intensity mix by course and lesson.")
-        .tags(["classroom", "teacher"])
-        .time("now-90d", "now")
-        .timezone("browser")
-        .readonly()
-        .variables(variables())
+    dashboard = classroom_dashboard(
+        "Teacher expression mix",
+        uid=UID,
+        description="A teacher's 13-class expression intensity mix by course and lesson.",
+        tag="teacher",
+        time_from="now-90d",
+        variables=variables(),
     )
     layout = Layout(dashboard)
     layout.row(4, [(24, explanation())])

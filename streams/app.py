@@ -262,6 +262,11 @@ app = faust.App(
     broker_heartbeat_interval=max(topics.session_timeout_ms / 3000, 0.1),
     broker_rebalance_timeout=topics.session_timeout_ms / 1000,
     consumer_auto_offset_reset="earliest",
+    # Faust's per-message flow control is its bottleneck: deep buffers and large fetches
+    # let it hand over whole batches (a no-op agent: 4,400 -> 11,600 events/s). Bounded:
+    # at ~1 KB a face event, about 130 MB per partition at most.
+    stream_buffer_maxsize=131_072,
+    broker_max_poll_records=50_000,
     # Changelog writes are the costly part of tables; batching them nearly doubles throughput.
     producer_linger=0.05,
     producer_max_batch_size=1_000_000,
