@@ -42,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(FAULTS), action="append")
     names = parser.parse_args().only or list(FAULTS)
-    console = Console()
+    console = Console(width=150)
     table = Table(title="Faults on real services (tansu, chdb)")
     for column in ("fault injected", "events in", "events out", "lost", "duplicated"):
         table.add_column(column, justify="left" if column.startswith("fault") else "right")

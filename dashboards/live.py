@@ -18,6 +18,7 @@ from dashboards.panels import (
     latest_row,
     legend,
     named_values,
+    query_table,
     thresholds_color,
 )
 from dashboards.variables import SESSION, lesson_variables, query_variable
@@ -134,30 +135,24 @@ def student_timeline() -> statetimeline.Panel:
 
 def attendance() -> table.Panel:
     return (
-        table.Panel()
-        .title("Who is absent")
-        .description(
+        query_table(
+            "Who is absent",
             "Everyone seen this lesson. Absent: not seen in the last 30 s of the lesson "
-            "(the default of analytics.absent_after_seconds)."
-        )
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                WITH (SELECT max(window_end) FROM v_class_windows WHERE {SESSION})
-                    AS lesson_now
-                SELECT
-                    person_id AS student,
-                    if(dateDiff('second', maxIf(window_end, presence > 0), lesson_now) > 30,
-                       'absent', 'present') AS status,
-                    maxIf(window_end, presence > 0) AS last_seen,
-                    round(100 * avg(presence), 0) AS present_pct
-                FROM v_student_windows
-                WHERE {SESSION} AND role != 'teacher'
-                GROUP BY person_id
-                ORDER BY status = 'present', student
-                """
-            )
+            "(the default of analytics.absent_after_seconds).",
+            f"""
+            WITH (SELECT max(window_end) FROM v_class_windows WHERE {SESSION})
+                AS lesson_now
+            SELECT
+                person_id AS student,
+                if(dateDiff('second', maxIf(window_end, presence > 0), lesson_now) > 30,
+                   'absent', 'present') AS status,
+                maxIf(window_end, presence > 0) AS last_seen,
+                round(100 * avg(presence), 0) AS present_pct
+            FROM v_student_windows
+            WHERE {SESSION} AND role != 'teacher'
+            GROUP BY person_id
+            ORDER BY status = 'present', student
+            """,
         )
         .mappings(
             [
@@ -193,23 +188,17 @@ def alerts_by_kind() -> stat.Panel:
 
 
 def latest_alerts() -> table.Panel:
-    return (
-        table.Panel()
-        .title("Fatigue and look-around alerts")
-        .description("Newest first; one row per episode, with the reason the analytics gave.")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT raised_at AS time, person_id AS student, kind, reason
-                FROM v_alerts
-                WHERE {SESSION} AND kind IN ('fatigue', 'looking_around')
-                    AND $__timeFilter(raised_at)
-                ORDER BY raised_at DESC
-                LIMIT 50
-                """
-            )
-        )
+    return query_table(
+        "Fatigue and look-around alerts",
+        "Newest first; one row per episode, with the reason the analytics gave.",
+        f"""
+        SELECT raised_at AS time, person_id AS student, kind, reason
+        FROM v_alerts
+        WHERE {SESSION} AND kind IN ('fatigue', 'looking_around')
+            AND $__timeFilter(raised_at)
+        ORDER BY raised_at DESC
+        LIMIT 50
+        """,
     )
 
 

@@ -13,7 +13,7 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.builders import table, timeseries
 
 from dashboards.datasource import CLICKHOUSE, SqlQuery
-from dashboards.panels import Layout, classroom_dashboard
+from dashboards.panels import Layout, classroom_dashboard, query_table
 from dashboards.variables import query_variable
 
 UID = "classroom-operations"
@@ -76,34 +76,26 @@ def per_worker(title: str, description: str, values: str, unit: str) -> timeseri
 
 
 def workers() -> table.Panel:
-    return (
-        table.Panel()
-        .title("Workers")
-        .description(
-            "Last report of every worker, with its counters since it started; a worker "
-            "silent for a minute is stale."
-        )
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    worker_id,
-                    any(role) AS worker_role,
-                    max(at) AS last_report,
-                    if(dateDiff('second', max(at), $__toTime) > 60, 'stale', 'ok') AS status,
-                    argMax(frames_in, at) AS frames_since_start,
-                    argMax(faces, at) AS faces_since_start,
-                    argMax(drops, at) AS drops_since_start,
-                    argMax(errors, at) AS errors_since_start,
-                    argMax(lag, at) AS consumer_lag
-                FROM v_pipeline_health
-                WHERE {WORKERS}
-                GROUP BY worker_id
-                ORDER BY worker_id
-                """
-            )
-        )
+    return query_table(
+        "Workers",
+        "Last report of every worker, with its counters since it started; a worker "
+        "silent for a minute is stale.",
+        f"""
+        SELECT
+            worker_id,
+            any(role) AS worker_role,
+            max(at) AS last_report,
+            if(dateDiff('second', max(at), $__toTime) > 60, 'stale', 'ok') AS status,
+            argMax(frames_in, at) AS frames_since_start,
+            argMax(faces, at) AS faces_since_start,
+            argMax(drops, at) AS drops_since_start,
+            argMax(errors, at) AS errors_since_start,
+            argMax(lag, at) AS consumer_lag
+        FROM v_pipeline_health
+        WHERE {WORKERS}
+        GROUP BY worker_id
+        ORDER BY worker_id
+        """,
     )
 
 

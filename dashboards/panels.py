@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grafana_foundation_sdk.builders import common, stat, timeseries
+from grafana_foundation_sdk.builders import common, stat, table, timeseries
 from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as common_models
@@ -119,6 +119,17 @@ def named_values(title: str, description: str, sql: str) -> stat.Panel:
         .graph_mode(common_models.BigValueGraphMode.NONE)
         .text_mode(common_models.BigValueTextMode.VALUE_AND_NAME)
         .reduce_options(latest_row())
+    )
+
+
+def query_table(title: str, description: str, sql: str) -> table.Panel:
+    """The rows of ``sql`` as they come."""
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(CLICKHOUSE)
+        .with_target(SqlQuery(sql))
     )
 
 

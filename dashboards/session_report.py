@@ -12,6 +12,7 @@ from dashboards.panels import (
     classroom_dashboard,
     engagement_thresholds,
     named_values,
+    query_table,
     thresholds_color,
 )
 from dashboards.variables import SESSION, lesson_variables
@@ -76,27 +77,22 @@ def scores_chart() -> barchart.Panel:
 
 
 def scores_table() -> table.Panel:
-    return (
-        table.Panel()
-        .title("Scores and their explanations")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    person_id AS student,
-                    round(score, 1) AS score,
-                    round(mean_concentration, 1) AS concentration,
-                    round(100 * attention_share, 0) AS attention_pct,
-                    round(100 * presence, 0) AS present_pct,
-                    alerts,
-                    explanation
-                FROM v_session_scores
-                WHERE {SESSION} AND role != 'teacher'
-                ORDER BY student
-                """
-            )
-        )
+    return query_table(
+        "Scores and their explanations",
+        "One row per student: the score, the numbers behind it and their explanation.",
+        f"""
+        SELECT
+            person_id AS student,
+            round(score, 1) AS score,
+            round(mean_concentration, 1) AS concentration,
+            round(100 * attention_share, 0) AS attention_pct,
+            round(100 * presence, 0) AS present_pct,
+            alerts,
+            explanation
+        FROM v_session_scores
+        WHERE {SESSION} AND role != 'teacher'
+        ORDER BY student
+        """,
     )
 
 

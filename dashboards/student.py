@@ -19,6 +19,7 @@ from dashboards.panels import (
     concentration_over_time,
     fixed_color,
     legend,
+    query_table,
 )
 from dashboards.variables import query_variable, school
 
@@ -119,49 +120,38 @@ def fatigue_signals() -> timeseries.Panel:
 
 
 def lessons() -> table.Panel:
-    return (
-        table.Panel()
-        .title("Lessons")
-        .description("One row per lesson: the session score and how it was reached.")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    started_at AS lesson_start,
-                    course,
-                    session_id AS lesson,
-                    round(mean_concentration, 1) AS concentration,
-                    round(100 * attention_share, 0) AS attention_pct,
-                    round(100 * presence, 0) AS present_pct,
-                    alerts,
-                    round(score, 1) AS score,
-                    explanation
-                FROM v_session_scores
-                WHERE {STUDENT} AND $__timeFilter(started_at)
-                ORDER BY started_at DESC
-                """
-            )
-        )
+    return query_table(
+        "Lessons",
+        "One row per lesson: the session score and how it was reached.",
+        f"""
+        SELECT
+            started_at AS lesson_start,
+            course,
+            session_id AS lesson,
+            round(mean_concentration, 1) AS concentration,
+            round(100 * attention_share, 0) AS attention_pct,
+            round(100 * presence, 0) AS present_pct,
+            alerts,
+            round(score, 1) AS score,
+            explanation
+        FROM v_session_scores
+        WHERE {STUDENT} AND $__timeFilter(started_at)
+        ORDER BY started_at DESC
+        """,
     )
 
 
 def alerts() -> table.Panel:
-    return (
-        table.Panel()
-        .title("Alerts")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT raised_at AS time, session_id AS lesson, kind, reason
-                FROM v_alerts
-                WHERE {STUDENT} AND $__timeFilter(raised_at)
-                ORDER BY raised_at DESC
-                LIMIT 200
-                """
-            )
-        )
+    return query_table(
+        "Alerts",
+        "Newest first; one row per episode, with the reason the analytics gave.",
+        f"""
+        SELECT raised_at AS time, session_id AS lesson, kind, reason
+        FROM v_alerts
+        WHERE {STUDENT} AND $__timeFilter(raised_at)
+        ORDER BY raised_at DESC
+        LIMIT 200
+        """,
     )
 
 

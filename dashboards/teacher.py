@@ -7,7 +7,7 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.models import common as common_models
 
 from dashboards.datasource import CLICKHOUSE, SqlQuery
-from dashboards.panels import Layout, classroom_dashboard, legend
+from dashboards.panels import Layout, classroom_dashboard, legend, query_table
 from dashboards.variables import query_variable, school
 from schemas.events import INTENSITY_CLASSES
 
@@ -21,8 +21,9 @@ def _mix_columns(aggregate: str = "") -> str:
 
     The columns are read as ``mix.<label>`` because each output keeps its column's name:
     unqualified, ClickHouse would resolve ``avg(neutral)`` to the alias ``neutral``.
+    They share one line so that ``SqlQuery`` can dedent the query around them.
     """
-    return ",\n".join(
+    return ", ".join(
         f"round(100 * {aggregate}(mix.{label}), 1) AS {label}" for label in INTENSITY_CLASSES
     )
 
@@ -102,26 +103,21 @@ def mix_over_lessons() -> timeseries.Panel:
 
 
 def lessons() -> table.Panel:
-    return (
-        table.Panel()
-        .title("Lessons")
-        .datasource(CLICKHOUSE)
-        .with_target(
-            SqlQuery(
-                f"""
-                SELECT
-                    started_at AS lesson_start,
-                    course,
-                    classroom_id AS classroom,
-                    session_id AS lesson,
-                    frames,
-                    {_mix_columns()}
-                FROM v_teacher_expression_mix AS mix
-                WHERE {TEACHER} AND $__timeFilter(started_at)
-                ORDER BY started_at DESC
-                """
-            )
-        )
+    return query_table(
+        "Lessons",
+        "One row per lesson: how many frames showed the teacher, and the mix in percent.",
+        f"""
+        SELECT
+            started_at AS lesson_start,
+            course,
+            classroom_id AS classroom,
+            session_id AS lesson,
+            frames,
+            {_mix_columns()}
+        FROM v_teacher_expression_mix AS mix
+        WHERE {TEACHER} AND $__timeFilter(started_at)
+        ORDER BY started_at DESC
+        """,
     )
 
 

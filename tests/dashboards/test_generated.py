@@ -9,7 +9,7 @@ from itertools import combinations
 import pytest
 import yaml
 
-from dashboards.datasource import DATASOURCE_UID, PLUGIN_ID
+from dashboards.datasource import DATASOURCE_UID, PLUGIN_ID, SqlQuery
 from dashboards.generate import GENERATED_DIR, generate, rendered
 from dashboards.push import PROVISIONED_DATASOURCE
 
@@ -25,6 +25,18 @@ VARIABLE_USE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 def test_committed_json_is_what_the_code_generates() -> None:
     committed = {path.name: path.read_text() for path in GENERATED_DIR.glob("*.json")}
     assert committed == rendered(), "run `classroom dashboards generate` and commit the result"
+
+
+def test_stored_sql_does_not_depend_on_how_deep_the_code_is_nested() -> None:
+    nested = SqlQuery(
+        """
+                SELECT 1
+                FROM t
+        """
+    )
+    assert (
+        nested.build().raw_sql == SqlQuery("SELECT 1\nFROM t").build().raw_sql == "SELECT 1\nFROM t"
+    )
 
 
 def test_generate_writes_every_dashboard_and_drops_stale_files(tmp_path) -> None:

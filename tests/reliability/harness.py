@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classroom.settings import KafkaSettings, WarehouseSettings
-from schemas.events import WorkerHealth, decode
 from schemas.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT
 from tests.spine.conftest import free_port, tansu_binary
@@ -271,9 +270,3 @@ async def read_topic(topics: KafkaSettings, topic: str) -> list:
     finally:
         await consumer.stop()
     return records
-
-
-def reporting_roles(topics: KafkaSettings) -> set[str]:
-    """Roles that sent a health record: their consumers and producers are up."""
-    records = asyncio.run(read_topic(topics, topics.pipeline_health_topic))
-    return {decode(record.value, WorkerHealth).role for record in records}

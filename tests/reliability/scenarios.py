@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from classroom.settings import KafkaSettings, Settings, SinkSettings, WarehouseSettings
@@ -23,9 +24,9 @@ from tests.reliability.harness import (
     Pipeline,
     read_topic,
     relayed_broker,
-    reporting_roles,
     wait_for,
 )
+from tests.reliability.samples import classroom_jpegs
 from tests.spine.factories import face_event
 from workers import kafka, service
 from workers.capture import sample_frames
@@ -33,6 +34,7 @@ from workers.sink import run_sink
 
 CAMERA_FRAMES = 'classroom_frames_total{role="camera"}'
 STORED_FACES = 'classroom_events_total{kind="FaceEvent",role="sink"}'
+STORED_WINDOWS = 'classroom_events_total{kind="StudentWindow",role="sink"}'
 
 
 def sampled_frames(fps: float) -> int:
@@ -54,8 +56,10 @@ def broker_outage(tmp: Path, outage_s: float = 10.0, buffer_frames: int = 8) -> 
         try:
             pipeline.start("sink")
             pipeline.start("infer", "--exit-when-idle", "20")
-            ready = {"infer", "sink"}
-            wait_for(lambda: reporting_roles(broker.settings) >= ready, "infer and sink", 180)
+            # One frame of another camera first: once its faces are stored, the inference
+            # worker and the sink are past start-up, so the outage hits running processes.
+            asyncio.run(publish_warm_up_frame(broker.settings))
+            wait_for(lambda: pipeline.metric("sink", STORED_FACES) > 0, "a warm pipeline", 300)
             pipeline.start("camera")
             wait_for(lambda: pipeline.metric("camera", CAMERA_FRAMES) >= 4, "the camera", 120)
             broker.relay.cut()
@@ -70,7 +74,9 @@ def broker_outage(tmp: Path, outage_s: float = 10.0, buffer_frames: int = 8) -> 
         finally:
             pipeline.stop_all()
         records = asyncio.run(read_topic(broker.settings, broker.settings.frames_topic))
-    published = {decode(record.value, Frame).seq for record in records}
+    frames = [decode(record.value, Frame) for record in records]
+    published = {frame.seq for frame in frames if frame.camera_id == "cam-1"}
+    records = [frame for frame in frames if frame.camera_id == "cam-1"]
     stored = stored_frames(pipeline)
     captured = sampled_frames(fps)
     raw, final, distinct = face_rows(pipeline)
@@ -88,19 +94,33 @@ def broker_outage(tmp: Path, outage_s: float = 10.0, buffer_frames: int = 8) -> 
     )
 
 
+async def publish_warm_up_frame(topics: KafkaSettings) -> None:
+    producer = kafka.producer(topics)
+    await producer.start()
+    try:
+        warm_up = Frame(
+            school_id="school-1", classroom_id="room-warm-up", camera_id="cam-warm-up",
+            session_id="warm-up", seq=0, captured_at=time.time(), jpeg=classroom_jpegs(1)[0],
+        )  # fmt: skip
+        await producer.send_and_wait(topics.frames_topic, encode(warm_up), key=b"cam-warm-up")
+    finally:
+        await producer.stop()
+
+
 def stored_frames(pipeline: Pipeline) -> set[int]:
     """Frames whose every face is in the warehouse exactly once."""
     rows = pipeline.query(
-        "SELECT frame_seq, count(), any(frame_faces) FROM face_events FINAL GROUP BY frame_seq"
+        "SELECT frame_seq, count(), any(frame_faces) FROM face_events FINAL "
+        "WHERE camera_id = 'cam-1' GROUP BY frame_seq"
     )
     return {seq for seq, count, faces in rows if count == faces}
 
 
 def face_rows(pipeline: Pipeline) -> tuple[int, int, int]:
     """Raw rows, rows in ``FINAL``, distinct event ids."""
-    [(raw,)] = pipeline.query("SELECT count() FROM face_events")
+    [(raw,)] = pipeline.query("SELECT count() FROM face_events WHERE camera_id = 'cam-1'")
     [(final, distinct)] = pipeline.query(
-        "SELECT count(), uniqExact(event_id) FROM face_events FINAL"
+        "SELECT count(), uniqExact(event_id) FROM face_events FINAL WHERE camera_id = 'cam-1'"
     )
     return raw, final, distinct
 
@@ -189,12 +209,12 @@ def streams_run(tmp: Path, *, kill_at_chunk: int | None, chunks: int = 16) -> Wi
     """Synthetic face events (one class, 8 students, 5 fps) arrive in ``chunks`` one-second
     chunks of 6 s of event time; the streams worker is SIGKILLed after ``kill_at_chunk``
     and started again. Returns the student windows the sink stored."""
+    tmp.mkdir(parents=True, exist_ok=True)
     with relayed_broker(tmp / "tansu.log") as broker:
         pipeline = Pipeline(broker.settings, tmp)
         try:
             pipeline.start("sink")
             pipeline.start("streams", name="streams-1")
-            wait_for(lambda: reporting_roles(broker.settings) >= {"sink"}, "the sink", 120)
             frames_per_chunk = 30
             for chunk in range(chunks):
                 values = [
@@ -204,6 +224,8 @@ def streams_run(tmp: Path, *, kill_at_chunk: int | None, chunks: int = 16) -> Wi
                 ]
                 asyncio.run(produce(broker.settings, values))
                 if chunk == kill_at_chunk:
+                    # Killed once it has emitted windows, with more events still coming.
+                    wait_for(lambda: pipeline.metric("sink", STORED_WINDOWS) > 0, "windows", 180)
                     pipeline.kill("streams-1")
                     pipeline.start("streams", name="streams-2")
                 time.sleep(1)
@@ -244,3 +266,85 @@ def streams_restart(tmp: Path) -> FaultResult:
         detail=f"student windows: {len(differing)} differ in value (max |Δ concentration| "
         f"{worst:.2f})",
     )
+
+
+@dataclass
+class LoadResult:
+    cameras: int
+    offered_fps: float
+    processed_fps: float
+    lag_frames: int
+    """Published but not yet processed frames when the load stopped."""
+    rss_start_mb: float
+    rss_max_mb: float
+
+    @property
+    def keeps_up(self) -> bool:
+        return self.processed_fps >= 0.9 * self.offered_fps
+
+
+def camera_load(tmp: Path, cameras: int, fps: float, seconds: float) -> LoadResult:
+    """``cameras`` simulated cameras, each publishing classroom frames at ``fps`` for
+    ``seconds``, into one inference worker; its RSS is sampled every second."""
+    jpegs = classroom_jpegs(13)  # one per second of the clip, encoded as the camera does
+    with relayed_broker(tmp / "tansu.log") as broker:
+        pipeline = Pipeline(broker.settings, tmp)
+        try:
+            pipeline.start("infer")
+            asyncio.run(publish_warm_up_frame(broker.settings))
+            wait_for(lambda: pipeline.metric("infer", INFER_FRAMES) > 0, "a warm worker", 300)
+            rss_start = pipeline.rss_mb("infer")
+            before = pipeline.metric("infer", INFER_FRAMES)
+            rss: list[float] = []
+            published = asyncio.run(
+                paced_cameras(broker.settings, jpegs, cameras, fps, seconds, pipeline, rss)
+            )
+            processed = pipeline.metric("infer", INFER_FRAMES) - before
+        finally:
+            pipeline.stop_all()
+    return LoadResult(
+        cameras=cameras,
+        offered_fps=published / seconds,
+        processed_fps=processed / seconds,
+        lag_frames=int(published - processed),
+        rss_start_mb=rss_start,
+        rss_max_mb=max(rss, default=rss_start),
+    )
+
+
+INFER_FRAMES = 'classroom_frames_total{role="infer"}'
+
+
+async def paced_cameras(
+    topics: KafkaSettings,
+    jpegs: list[bytes],
+    cameras: int,
+    fps: float,
+    seconds: float,
+    pipeline: Pipeline,
+    rss: list[float],
+) -> int:
+    producer = kafka.producer(topics)
+    await producer.start()
+    published = 0
+    started = time.monotonic()
+    try:
+        for tick in range(int(seconds * fps)):
+            await asyncio.sleep(max(0.0, started + tick / fps - time.monotonic()))
+            for camera in range(cameras):
+                frame = Frame(
+                    school_id="school-1", classroom_id=f"room-{camera}",
+                    camera_id=f"cam-{camera}", session_id=f"load-{camera}", seq=tick,
+                    captured_at=time.time(), jpeg=jpegs[tick % len(jpegs)],
+                )  # fmt: skip
+                await producer.send(
+                    topics.frames_topic, encode(frame), key=frame.camera_id.encode()
+                )
+                published += 1
+            if tick % max(1, int(fps)) == 0:
+                rss.append(pipeline.rss_mb("infer"))
+        await producer.flush()
+        await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
+    finally:
+        await producer.stop()
+    return published

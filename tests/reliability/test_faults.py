@@ -41,3 +41,25 @@ def test_broker_outage_camera_buffers_within_its_bound_and_counts_reconcile(
     assert result.lost == 0, result
     assert result.duplicated == 0, result
     assert " dropped by " in result.detail and not result.detail.startswith("frames: 0 "), result
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_restarted_streams_worker_stores_the_same_windows(tmp_path: Path) -> None:
+    """Tolerance: the same student windows, none missing, none extra, and the same values.
+    The app folds each classroom's state into a Faust table together with the offset of
+    the last event in it; a restarted worker recovers the table from its changelog and
+    skips the events it replays, so nothing is counted twice."""
+    result = scenarios.streams_restart(tmp_path)
+    assert (result.lost, result.duplicated) == (0, 0), result
+    assert result.detail.startswith("student windows: 0 differ"), result
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_slow_consumer_falls_behind_with_bounded_memory(tmp_path: Path) -> None:
+    """Kafka is pull-based: a worker slower than its cameras leaves the backlog in the
+    broker (consumer lag), not in its memory, which stays within a fixed bound."""
+    result = scenarios.camera_load(tmp_path, cameras=4, fps=2, seconds=60)
+    assert not result.keeps_up and result.lag_frames > 100, result
+    assert result.rss_max_mb - result.rss_start_mb < 300, result
