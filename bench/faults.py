@@ -11,6 +11,7 @@ The scenarios are the ones ``tests/reliability/test_faults.py`` asserts on
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(FAULTS), action="append")
     names = parser.parse_args().only or list(FAULTS)
+    logging.basicConfig(level=logging.ERROR)  # the sink's retry warnings are expected here
     console = Console(width=150)
     table = Table(title="Faults on real services (tansu, chdb)")
     for column in ("fault injected", "events in", "events out", "lost", "duplicated"):

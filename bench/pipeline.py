@@ -304,7 +304,7 @@ def bench_e2e(fps: float) -> list[tuple[str, str]]:
         processes = {
             "sink": start("sink", [], role_env["sink"], data),
             "streams": start("streams", [], role_env["streams"], data),
-            "infer": start("infer", ["--exit-when-idle", "8"], role_env["infer"], data),
+            "infer": start("infer", [], role_env["infer"], data),
         }
         watches = {
             "camera": Watch(ports["camera"], 'classroom_frames_total{role="camera"}'),
@@ -316,7 +316,12 @@ def bench_e2e(fps: float) -> list[tuple[str, str]]:
         processes["camera"] = start("camera", [], role_env["camera"], data)
         try:
             processes["camera"].wait(timeout=120)
-            processes["infer"].wait(timeout=300)
+            frames = published(data / "camera.log")
+            deadline = time.monotonic() + 300
+            while watches["infer"].total < frames and time.monotonic() < deadline:
+                time.sleep(0.5)
+            processes["infer"].send_signal(signal.SIGTERM)
+            processes["infer"].wait(timeout=60)
             time.sleep(6)  # idle flush closes the last windows
             processes["streams"].send_signal(signal.SIGTERM)
             processes["streams"].wait(timeout=60)
@@ -331,7 +336,7 @@ def bench_e2e(fps: float) -> list[tuple[str, str]]:
                     process.wait(timeout=60)
         rows = [
             ("camera frames/s (paced at real time)", f"{watches['camera'].rate():.1f}"),
-            ("frames published", str(published(data / "camera.log"))),
+            ("frames published", str(frames)),
             ("infer frames/s", f"{watches['infer'].rate():.2f}"),
             ("frames through inference", f"{watches['infer'].total:.0f}"),
             ("streams face events/s", f"{watches['streams'].rate():.0f}"),

@@ -52,6 +52,9 @@ class VisionSettings(BaseModel):
     identity_retry_seconds: float = Field(
         1.0, ge=0, description="identity=face: how often an unknown track is re-tried"
     )
+    detect_every: int = Field(
+        3, ge=1, description="detect faces on every n-th frame of a camera, track in between"
+    )
 
 
 class FrontCone(BaseModel):

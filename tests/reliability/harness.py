@@ -232,6 +232,9 @@ class Pipeline:
         return 0.0
 
     def rss_mb(self, name: str) -> float:
+        code = self.processes[name].poll()
+        if code is not None:
+            raise AssertionError(f"{name} exited {code}:\n{self.log(name)[-3000:]}")
         status = Path(f"/proc/{self.processes[name].pid}/status").read_text()
         kilobytes = next(
             line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")

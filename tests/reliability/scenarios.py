@@ -205,11 +205,15 @@ WindowValues = dict[tuple[str, float], tuple[int, float]]
 """(person, window start) -> (frames seen, concentration) of every stored student window."""
 
 
-def streams_run(tmp: Path, *, kill_at_chunk: int | None, chunks: int = 16) -> WindowValues:
+def streams_run(
+    tmp: Path, *, kill_at_chunk: int | None, chunks: int = 16
+) -> tuple[WindowValues, int]:
     """Synthetic face events (one class, 8 students, 5 fps) arrive in ``chunks`` one-second
     chunks of 6 s of event time; the streams worker is SIGKILLed after ``kill_at_chunk``
-    and started again. Returns the student windows the sink stored."""
+    and started again. Returns the student windows the sink stored, and how many of
+    them it had stored when the worker was killed."""
     tmp.mkdir(parents=True, exist_ok=True)
+    before_kill = 0
     with relayed_broker(tmp / "tansu.log") as broker:
         pipeline = Pipeline(broker.settings, tmp)
         try:
@@ -227,6 +231,7 @@ def streams_run(tmp: Path, *, kill_at_chunk: int | None, chunks: int = 16) -> Wi
                     # Killed once it has emitted windows, with more events still coming.
                     wait_for(lambda: pipeline.metric("sink", STORED_WINDOWS) > 0, "windows", 180)
                     pipeline.kill("streams-1")
+                    before_kill = int(pipeline.metric("sink", STORED_WINDOWS))
                     pipeline.start("streams", name="streams-2")
                 time.sleep(1)
             stored = 'classroom_events_total{kind="SessionScore",role="sink"}'
@@ -238,7 +243,8 @@ def streams_run(tmp: Path, *, kill_at_chunk: int | None, chunks: int = 16) -> Wi
         "SELECT person_id, toFloat64(window_start), frames_seen, concentration "
         "FROM student_windows FINAL"
     )
-    return {(person, start): (seen, concentration) for person, start, seen, concentration in rows}
+    windows = {(person, start): (seen, conc) for person, start, seen, conc in rows}
+    return windows, before_kill
 
 
 def lesson_event(frame: int, face: int):  # -> FaceEvent
@@ -252,8 +258,8 @@ def lesson_event(frame: int, face: int):  # -> FaceEvent
 
 
 def streams_restart(tmp: Path) -> FaultResult:
-    undisturbed = streams_run(tmp / "undisturbed", kill_at_chunk=None)
-    restarted = streams_run(tmp / "restarted", kill_at_chunk=7)
+    undisturbed, _ = streams_run(tmp / "undisturbed", kill_at_chunk=None)
+    restarted, before_kill = streams_run(tmp / "restarted", kill_at_chunk=7)
     common = undisturbed.keys() & restarted.keys()
     differing = [key for key in common if undisturbed[key] != restarted[key]]
     worst = max((abs(undisturbed[key][1] - restarted[key][1]) for key in differing), default=0.0)
@@ -264,7 +270,7 @@ def streams_restart(tmp: Path) -> FaultResult:
         lost=len(undisturbed.keys() - restarted.keys()),
         duplicated=len(restarted.keys() - undisturbed.keys()),
         detail=f"student windows: {len(differing)} differ in value (max |Δ concentration| "
-        f"{worst:.2f})",
+        f"{worst:.2f}); {before_kill} were stored before the kill",
     )
 
 

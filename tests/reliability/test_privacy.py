@@ -14,6 +14,7 @@ Every run has known secret values in its environment, and logs at DEBUG.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from tests.reliability.warehouse_scan import (
     float_array_columns,
     media_files,
 )
+from workers.vision.identity import embeddings_path
 
 NO_CONSENT_SEAT = (440, 150, 110, 130)
 """Where the second pupil from the left sits in the opening shot (an identity-off run
@@ -67,7 +69,7 @@ class Run(NamedTuple):
 
 
 def classroom(*arguments: str | Path, cwd: Path = PROJECT_ROOT) -> str:
-    env = {**__import__("os").environ, **SECRETS, "CLASSROOM_SERVICE__LOG_LEVEL": "DEBUG"}
+    env = {**os.environ, **SECRETS, "CLASSROOM_SERVICE__LOG_LEVEL": "DEBUG"}
     command = [sys.executable, "-m", "classroom.cli", *map(str, arguments)]
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
@@ -165,10 +167,8 @@ def test_no_frame_and_no_embedding_reaches_the_warehouse_or_the_disk(
 def test_face_identity_keeps_embeddings_beside_the_roster_only(face_run: Run) -> None:
     people = {person for (person,) in face_run.query("SELECT DISTINCT person_id FROM face_events")}
     assert "teacher-okafor" in people, "the enrolled teacher was recognised"
-    roster_dir = face_run.data_dir.parent
-    assert (roster_dir / "roster.yaml.embeddings.npz").is_file() or any(roster_dir.glob("*.npz")), (
-        "embeddings live next to the roster, outside the warehouse"
-    )
+    roster = face_run.data_dir.parent / "roster.yaml"
+    assert embeddings_path(roster).is_file(), "embeddings live beside the roster"
 
 
 @pytest.mark.parametrize("run_name", ["seat_run", "control_run", "face_run"])

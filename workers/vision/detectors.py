@@ -36,6 +36,15 @@ class FaceBox:
     """(5, 2) eye centres, nose tip, mouth corners (image left first), if the detector
     gives them (MTCNN does). They survive profiles, where the 68 landmarks collapse."""
 
+    def moved_to(self, corners: np.ndarray) -> FaceBox:
+        """This face with its box at ``corners`` (x1, y1, x2, y2), keypoints carried along."""
+        x1, y1, x2, y2 = (float(value) for value in corners)
+        keypoints = None
+        if self.keypoints is not None:
+            scale = np.array([(x2 - x1) / (self.x2 - self.x1), (y2 - y1) / (self.y2 - self.y1)])
+            keypoints = (self.keypoints - (self.x1, self.y1)) * scale + (x1, y1)
+        return FaceBox(x1, y1, x2, y2, self.score, keypoints)
+
 
 class Detector(Protocol):
     landmark_box_adjust: tuple[float, float, float, float]

@@ -24,14 +24,13 @@ from schemas.events import EXPRESSIONS, FaceEvent
 from workers.vision.detectors import Detector, FaceBox, create_detector
 from workers.vision.device import resolve_device
 from workers.vision.expression import ExpressionClassifier
-from workers.vision.frames import DecodedFrame, FrameError, FrameResult, checked_bgr
+from workers.vision.frames import DecodedFrame, FrameError, FrameMeta, FrameResult, checked_bgr
 from workers.vision.headpose import head_pose
 from workers.vision.identity import Encoder, Roster, Student, create_face_encoder
 from workers.vision.landmarks import (
     LandmarkModel,
     eye_ratios,
     mouth_aspect_ratio,
-    shape_points,
     sharpness,
 )
 from workers.vision.tracking import FaceTracker
@@ -43,6 +42,14 @@ class TrackIdentity:
 
     student: Student | None
     tried_at: float
+
+
+@dataclass
+class DetectionClock:
+    """Frames of one camera since its last detection, and the time of its latest frame."""
+
+    frames_since: int
+    last_at: float
 
 
 @dataclass
@@ -75,6 +82,8 @@ class VisionEngine:
             # OpenMP threads waiting for each other made the engine 3.5x slower than one.
             # Use more cores by running more workers.
             torch.set_num_threads(vision.torch_threads)
+            # OpenCV's own pool too: its 2-thread area resize was slower than one thread.
+            cv2.setNumThreads(vision.torch_threads)
         self.landmarks = LandmarkModel()
         device = resolve_device(vision.device)
         self.expression = (
@@ -84,6 +93,9 @@ class VisionEngine:
         )
         self.encoder = create_face_encoder(vision) if policy.identity == "face" else None
         self.trackers: dict[str, FaceTracker] = {}
+        self.detection_clocks: dict[str, DetectionClock] = {}
+        self.previous_faces: dict[str, dict[int, FaceBox]] = {}
+        """Per camera, the faces of its latest frame by track id: followed between detections."""
         self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
         self.stage_seconds: dict[str, float] = defaultdict(float)
         """Time spent so far per stage (detect, track, landmarks, identity, expression,
@@ -113,14 +125,18 @@ class VisionEngine:
             except FrameError as exc:
                 results[index].error = exc
         order = sorted(images)
+        detected = [i for i in order if self._needs_detection(frames[i].meta)]
         with self._stage("detect"):
-            rgbs = [cv2.cvtColor(images[i], cv2.COLOR_BGR2RGB) for i in order]
-            detections = self.detector.detect(rgbs) if rgbs else []
+            rgbs = {i: cv2.cvtColor(images[i], cv2.COLOR_BGR2RGB) for i in order}
+            found = self.detector.detect([rgbs[i] for i in detected]) if detected else []
+        detections = dict(zip(detected, found, strict=True))
         faces_per_frame: dict[int, list[Face]] = {}
         grays: dict[int, np.ndarray] = {}
-        for index, rgb, boxes in zip(order, rgbs, detections, strict=True):
-            grays[index] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            faces_per_frame[index] = self._read_faces(frames[index], rgb, grays[index], boxes)
+        for index in order:
+            grays[index] = cv2.cvtColor(rgbs[index], cv2.COLOR_RGB2GRAY)
+            faces_per_frame[index] = self._read_faces(
+                frames[index], rgbs[index], grays[index], detections.get(index)
+            )
         crops = [
             face_crop(grays[index], face.box) for index in order for face in faces_per_frame[index]
         ]
@@ -158,31 +174,69 @@ class VisionEngine:
         shape = self.landmarks.shapes(gray, [box], self.detector.landmark_box_adjust)[0]
         return encoder.encode(rgb, [shape])[0]
 
+    def _needs_detection(self, meta: FrameMeta) -> bool:
+        """Whether to run the detector on this frame, or follow the previous frame's faces.
+
+        Every ``vision.detect_every``-th frame of a camera is detected, so a new face shows
+        up within that many frames. So is any frame that does not closely follow its
+        camera's previous one (the first, one after a gap longer than a track lives, a
+        repeated or out-of-order time): there are no live tracks to follow into it.
+        """
+        clock = self.detection_clocks.get(meta.camera_id)
+        follows = (
+            clock is not None
+            and clock.frames_since + 1 < self.vision.detect_every
+            and 0 < meta.captured_at - clock.last_at <= self.vision.track_lost_seconds
+        )
+        if follows:
+            clock.frames_since += 1
+            clock.last_at = meta.captured_at
+        else:
+            self.detection_clocks[meta.camera_id] = DetectionClock(0, meta.captured_at)
+        return not follows
+
+    def _followed_boxes(self, camera_id: str, tracker: FaceTracker, at: float) -> list[FaceBox]:
+        """The previous frame's faces of a camera, moved to where their tracks predict them
+        at ``at``; the landmarks then re-fit each face in the new frame."""
+        previous = self.previous_faces.get(camera_id, {})
+        boxes = []
+        for track in tracker.tracks:
+            if track.track_id in previous:
+                predicted = track.box + track.velocity * (at - track.seen_at)
+                boxes.append(previous[track.track_id].moved_to(predicted))
+        return boxes
+
     def _read_faces(
-        self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox]
+        self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox] | None
     ) -> list[Face]:
-        """Tracked, landmarked, identified faces of one frame; no-consent faces removed."""
+        """Tracked, landmarked, identified faces of one frame; no-consent faces removed.
+        ``boxes`` None: no detection ran on this frame; follow the previous frame's faces."""
         meta = frame.meta
         tracker = self.trackers.get(meta.camera_id)
         if tracker is None:
             tracker = self.trackers[meta.camera_id] = FaceTracker(self.vision.track_lost_seconds)
+        if boxes is None:
+            with self._stage("track"):
+                boxes = self._followed_boxes(meta.camera_id, tracker, meta.captured_at)
         corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
         with self._stage("track"):
             track_ids = tracker.update(corners, meta.captured_at)
             self._forget_lost_tracks(meta.camera_id, tracker)
+            self.previous_faces[meta.camera_id] = dict(zip(track_ids, boxes, strict=True))
         with self._stage("landmarks"):
-            shapes = self.landmarks.shapes(gray, boxes, self.detector.landmark_box_adjust)
+            fitted = self.landmarks.fit(gray, boxes, self.detector.landmark_box_adjust)
         with self._stage("identity"):
+            shapes = [landmarks.shape for landmarks in fitted]
             students = self._identify(
                 meta.camera_id, meta.captured_at, rgb, boxes, track_ids, shapes
             )
         faces = []
-        for box, track_id, shape, (student, source) in zip(
-            boxes, track_ids, shapes, students, strict=True
+        for box, track_id, landmarks, (student, source) in zip(
+            boxes, track_ids, fitted, students, strict=True
         ):
             if student is not None and not student.consent:
                 continue
-            faces.append(Face(box, track_id, shape_points(shape), student, source))
+            faces.append(Face(box, track_id, landmarks.points, student, source))
         return faces
 
     def _forget_lost_tracks(self, camera_id: str, tracker: FaceTracker) -> None:

