@@ -3,8 +3,9 @@
 Runs capture, inference, analytics and storage in this one process (see
 ``classroom.pipeline``) into the embedded warehouse, then writes a self-contained HTML
 report built from that warehouse. Exit codes: 0 done (also after Ctrl-C, which stops
-cleanly and keeps what was analysed); 1 a stage failed; 2 bad input (source missing or
-unreadable, no faces found), nothing stored; 3 the video ends early (truncated or
+cleanly and keeps what was analysed); 1 a stage failed, or storage failed for good (the run
+stops within seconds; rows stored before are kept, no report); 2 bad input (source missing
+or unreadable, no faces found), nothing stored; 3 the video ends early (truncated or
 corrupt): what could be read is stored and reported, with a warning; 130 aborted (Ctrl-C
 while loading, or a second Ctrl-C): rows stored so far are kept, no report.
 """
@@ -198,13 +199,13 @@ class Run:
                 live_buffer_frames=settings.camera.buffer_frames,
                 storage_batch_rows=settings.sink.batch_rows,
                 storage_max_wait_s=settings.sink.max_wait_s,
+                service=settings.service,
                 observer=annotator,
             )
             try:
                 self._run_with_progress(pipeline)
             except PipelineError as exc:
-                console.print(f"[red]error:[/] analysis failed: {exc}")
-                console.print("what was analysed before the failure is stored")
+                self._report_failure(pipeline, exc)
                 sys.exit(EXIT_FAILED)
             finally:
                 if annotator is not None:
@@ -282,6 +283,19 @@ class Run:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _report_failure(self, pipeline: EmbeddedPipeline, exc: PipelineError) -> None:
+        stored = pipeline.stats.rows_stored
+        if pipeline.storage_failure is not None:
+            console.print(
+                f"[red]error:[/] storage failed, analysis stopped: {pipeline.storage_failure}"
+            )
+            console.print(
+                f"the {stored} rows stored before the failure are kept; no report was written"
+            )
+        else:
+            console.print(f"[red]error:[/] analysis failed: {exc}")
+            console.print(f"what was analysed before the failure is stored ({stored} rows)")
 
     def _truncated(self, pipeline: EmbeddedPipeline) -> bool:
         last = pipeline.stats.last_captured_at

@@ -12,7 +12,12 @@ the camera agent does when the broker is slow.
 Stopping (Ctrl-C, or ``stop()``) ends capture at once, skips the frames still queued for
 inference, and lets analytics close every window and the session, so what was analysed is
 stored and scored. A failing stage stops the others the same way, and ``wait`` raises
-``PipelineError`` with its cause once everything downstream is flushed.
+``PipelineError`` with its cause once everything downstream is flushed. A broken warehouse
+stops the run within a few inserts: nothing more can be stored, so nothing more is tried.
+
+Each stage keeps the ``HealthCounters`` of its distributed role (camera, infer, streams,
+sink) and a ``WorkerHealth`` row per role is stored every ``health_interval_s`` and at the
+end, so the Operations dashboard shows an embedded run like a deployment.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from schemas.events import Event, FaceEvent
+from classroom.settings import ServiceSettings
+from schemas.events import Event, FaceEvent, WorkerHealth
 from schemas.warehouse import Warehouse, WarehouseError
 from streams.analytics import AnalyticsOutput, ClassroomAnalytics
 from workers.capture import CapturedFrame, is_live, sample_frames
+from workers.service import HealthCounters, worker_id
 from workers.vision import DecodedFrame, FrameMeta, FrameResult
 
 if TYPE_CHECKING:
@@ -40,6 +47,12 @@ log = logging.getLogger(__name__)
 
 _END = object()
 """Put on a queue after a stage's last item."""
+
+ROLES = ("camera", "infer", "streams", "sink")
+"""The distributed roles whose work the stages do, named alike in ``pipeline_health``."""
+
+BROKEN_AFTER_REFUSALS = 5
+"""Rows refused one after another that mean a broken warehouse rather than bad rows."""
 
 
 class PipelineError(RuntimeError):
@@ -87,18 +100,28 @@ class StorageBatcher:
 
     The same rules as the ClickHouse sink: fewer, larger inserts make fewer parts for the
     engine to merge, and a row the warehouse refuses costs only itself: its batch is then
-    stored row by row and the refused rows are counted. A batch refused row after row is
-    not a bad row but a broken warehouse, and raises.
+    stored row by row and the refused rows are counted. Rows refused one after another
+    (a whole small batch, or ``BROKEN_AFTER_REFUSALS`` in a row) are not bad rows but a
+    broken warehouse: the error is raised at once, as trying every row alone against a
+    broken warehouse would take minutes, and ``failure`` keeps it.
     """
 
-    def __init__(self, warehouse: Warehouse, batch_rows: int, max_wait_s: float) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        batch_rows: int,
+        max_wait_s: float,
+        health: HealthCounters | None = None,
+    ) -> None:
         self._warehouse = warehouse
         self._batch_rows = batch_rows
         self._max_wait_s = max_wait_s
         self._pending: dict[type[Event], list[Event]] = {}
         self._oldest: float | None = None
+        self.health = health or HealthCounters("storage", "sink")
         self.refused = 0
         self.last_refusal = ""
+        self.failure: WarehouseError | None = None
 
     def add(self, events: Iterable[Event]) -> int:
         """Queue ``events``; insert everything queued if it is due. Rows stored now."""
@@ -111,26 +134,44 @@ class StorageBatcher:
         return self.flush() if size >= self._batch_rows or too_old else 0
 
     def flush(self) -> int:
+        """Insert everything queued; rows stored. Raises if the warehouse is broken."""
+        if not self._pending:
+            return 0
         pending, self._pending, self._oldest = self._pending, {}, None
-        return sum(self._insert(batch) for batch in pending.values())
+        started, refused_before = time.monotonic(), self.refused
+        try:
+            stored = {event_type: self._insert(batch) for event_type, batch in pending.items()}
+        except WarehouseError as exc:
+            self.failure = exc
+            raise
+        self.health.count_batch(
+            items=sum(len(batch) for batch in pending.values()),
+            faces=stored.get(FaceEvent, 0),
+            errors=self.refused - refused_before,
+            seconds=time.monotonic() - started,
+        )
+        return sum(stored.values())
 
     def _insert(self, batch: list[Event]) -> int:
         try:
             return self._warehouse.insert(batch)
         except WarehouseError as batch_error:
-            stored = sum(self._insert_alone(event) for event in batch)
-            if stored == 0:
-                raise batch_error
-            return stored
+            return self._insert_one_by_one(batch, batch_error)
 
-    def _insert_alone(self, event: Event) -> int:
-        try:
-            return self._warehouse.insert([event])
-        except WarehouseError as exc:
-            log.warning("%s not stored: %s", type(event).__name__, exc)
-            self.refused += 1
-            self.last_refusal = str(exc)
-            return 0
+    def _insert_one_by_one(self, batch: list[Event], batch_error: WarehouseError) -> int:
+        stored = refused_in_a_row = 0
+        for event in batch:
+            try:
+                stored += self._warehouse.insert([event])
+                refused_in_a_row = 0
+            except WarehouseError as exc:
+                log.warning("%s not stored: %s", type(event).__name__, exc)
+                self.refused += 1
+                self.last_refusal = str(exc)
+                refused_in_a_row += 1
+                if refused_in_a_row == min(len(batch), BROKEN_AFTER_REFUSALS):
+                    raise batch_error from exc
+        return stored
 
 
 def output_events(output: AnalyticsOutput) -> list[Event]:
@@ -161,6 +202,7 @@ class EmbeddedPipeline:
         live_buffer_frames: int = 50,
         storage_batch_rows: int = 1000,
         storage_max_wait_s: float = 1.0,
+        service: ServiceSettings | None = None,
         observer: FrameObserver | None = None,
     ) -> None:
         self.source = source
@@ -170,7 +212,12 @@ class EmbeddedPipeline:
         self._start_time = start_time
         self._engine = engine
         self._analytics = analytics
-        self._batcher = StorageBatcher(warehouse, storage_batch_rows, storage_max_wait_s)
+        service = service or ServiceSettings()
+        self.health = {role: HealthCounters(worker_id(service, role), role) for role in ROLES}
+        self._health_interval_s = service.health_interval_s
+        self._batcher = StorageBatcher(
+            warehouse, storage_batch_rows, storage_max_wait_s, self.health["sink"]
+        )
         self._storage_max_wait_s = storage_max_wait_s
         self._batch_size = batch_size
         self._observer = observer
@@ -206,6 +253,11 @@ class EmbeddedPipeline:
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    @property
+    def storage_failure(self) -> WarehouseError | None:
+        """Why the warehouse stopped storing, if it did: the run then ends with nothing more."""
+        return self._batcher.failure
 
     @property
     def last_refusal(self) -> str:
@@ -254,6 +306,10 @@ class EmbeddedPipeline:
                 if self._live and self._frames.full():
                     self._drop_oldest_frame()
                 self._put(self._frames, self._decoded(captured))
+                camera = self.health["camera"]
+                camera.frames_in += 1
+                camera.drops = self.stats.frames_dropped
+                camera.progressed()
         finally:
             self._put(self._frames, _END)
 
@@ -297,6 +353,8 @@ class EmbeddedPipeline:
             try:
                 item = self._frames.get(timeout=0.2) if not batch else self._frames.get_nowait()
             except queue.Empty:
+                if self._failures:  # a failed capture may not have sent its end mark
+                    return batch, True
                 if batch:
                     break
                 continue
@@ -306,45 +364,71 @@ class EmbeddedPipeline:
         return batch, False
 
     def _infer_batch(self, batch: list[DecodedFrame]) -> list[FaceEvent]:
+        started = time.monotonic()
         results = self._engine.process(batch)
         events: list[FaceEvent] = []
+        errors = 0
         for frame, result in zip(batch, results, strict=True):
             if result.error is not None:
-                self.stats.frame_errors += 1
+                errors += 1
                 log.warning("frame %d could not be analysed: %s", frame.meta.seq, result.error)
                 continue
             events.extend(result.events)
             if self._observer is not None:
                 self._observer(frame.image, result)
         self.stats.frames_analysed += len(batch)
+        self.stats.frame_errors += errors
         self.stats.faces += len(events)
+        elapsed = time.monotonic() - started
+        self.health["infer"].count_batch(len(batch), len(events), errors, elapsed)
         return events
 
     def _analyse(self) -> None:
+        next_health = time.monotonic() + self._health_interval_s
         try:
             while True:
                 try:
                     item = self._events.get(timeout=self._storage_max_wait_s)
                 except queue.Empty:  # a quiet camera: rows still reach storage in time
-                    self._store([])
-                    continue
+                    if self._failures:  # a failed stage upstream may not send its end mark
+                        break
+                    item = []
                 if item is _END:
                     break
-                output = self._analytics.add(item)
-                # What the maths rejects (e.g. a NaN angle) would also fail the warehouse's
-                # checks and with it the whole insert: it is logged and counted instead,
-                # where the distributed pipeline dead-letters it.
-                rejected = {id(r.event) for r in output.rejected}
-                for r in output.rejected:
-                    log.warning("face event %s rejected: %s", r.event.event_id, r.reason)
-                self.stats.rejected += len(rejected)
-                self._store([event for event in item if id(event) not in rejected])
-                self._store_output(output)
+                if item:
+                    self._analyse_batch(item)
+                else:
+                    self._store([])
+                if time.monotonic() >= next_health:
+                    self._store(self.health_records())
+                    next_health = time.monotonic() + self._health_interval_s
         finally:
             # Close windows and the session even after a failure upstream: what was
-            # analysed is stored and scored.
-            self._store_output(self._analytics.close_session(self.session.session_id))
-            self._store_all()
+            # analysed is stored and scored. A broken warehouse can store nothing more.
+            if self._batcher.failure is None:
+                self._store_output(self._analytics.close_session(self.session.session_id))
+                self._store(self.health_records())
+                self._store_all()
+
+    def _analyse_batch(self, events: list[FaceEvent]) -> None:
+        started = time.monotonic()
+        output = self._analytics.add(events)
+        # What the maths rejects (e.g. a NaN angle) would also fail the warehouse's checks
+        # and with it the whole insert: it is logged and counted instead, where the
+        # distributed pipeline dead-letters it.
+        rejected = {id(r.event) for r in output.rejected}
+        for r in output.rejected:
+            log.warning("face event %s rejected: %s", r.event.event_id, r.reason)
+        self.stats.rejected += len(rejected)
+        self.health["streams"].count_batch(
+            len(events), len(events), len(rejected), time.monotonic() - started
+        )
+        self._store([event for event in events if id(event) not in rejected])
+        self._store_output(output)
+
+    def health_records(self) -> list[WorkerHealth]:
+        """One ``WorkerHealth`` per role, as its distributed worker would send now."""
+        return [health.record() for health in self.health.values()]
 
     def _store_output(self, output: AnalyticsOutput) -> None:
         self.stats.late_dropped += output.late_dropped

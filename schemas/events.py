@@ -13,7 +13,8 @@ keyed by event time. ``schemas/jsonschema/`` holds the exported JSON Schemas.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from collections.abc import Iterable
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -52,10 +53,8 @@ class Frame(Event, kw_only=True, frozen=True):
 
 
 class FaceEvent(Event, kw_only=True, frozen=True):
-    """``classroom.face-events.v1``, key: classroom id. One face in one frame.
-
-    Keyed by classroom (not by student) so that one stream partition sees every face of a
-    class: presence, class windows and absence need the whole class in one place.
+    """One face in one frame: a row of the warehouse's ``face_events`` table. On Kafka
+    faces travel together, one ``FaceEventBatch`` per frame.
     """
 
     event_id: str
@@ -90,6 +89,47 @@ class FaceEvent(Event, kw_only=True, frozen=True):
     """Probabilities in ``EXPRESSIONS`` order; ``None`` when emotion inference is off."""
     expression_label: str | None = None
     expression_intensity: Literal["weak", "strong"] | None = None
+
+
+FRAME_FIELDS = (
+    "school_id", "classroom_id", "camera_id", "session_id", "course", "frame_seq", "captured_at",
+)  # fmt: skip
+"""The fields a ``FaceEventBatch`` shares with each of its faces."""
+
+
+class FaceEventBatch(Event, kw_only=True, frozen=True):
+    """``classroom.face-events.v1``, key: classroom id. Every face of one processed frame.
+
+    One message per frame rather than per face: a stream processor pays its per-message
+    cost once for the 5-30 faces of a classroom frame. Keyed by classroom (not by student)
+    so that one stream partition sees every face of a class: presence, class windows and
+    absence need the whole class in one place. A frame in which nobody was found is not
+    sent (presence counts only frames with a face), so a batch without faces is invalid.
+    Each face repeats the frame's fields; a face that disagrees with them makes the whole
+    message invalid.
+    """
+
+    school_id: str
+    classroom_id: str
+    camera_id: str
+    session_id: str
+    course: str = ""
+    frame_seq: int
+    captured_at: float
+    faces: Annotated[tuple[FaceEvent, ...], msgspec.Meta(min_length=1)]
+
+
+def frame_batches(faces: Iterable[FaceEvent]) -> list[FaceEventBatch]:
+    """Faces grouped into one batch per frame (camera and frame sequence), in order."""
+    frames: dict[tuple[str, int], list[FaceEvent]] = {}
+    for face in faces:
+        frames.setdefault((face.camera_id, face.frame_seq), []).append(face)
+    return [
+        FaceEventBatch(
+            **{name: getattr(group[0], name) for name in FRAME_FIELDS}, faces=tuple(group)
+        )
+        for group in frames.values()
+    ]
 
 
 class StudentWindow(Event, kw_only=True, frozen=True):
@@ -242,6 +282,23 @@ def _check_version(event: Event) -> None:
         )
 
 
+def _check_batch(batch: FaceEventBatch) -> None:
+    frame = tuple(getattr(batch, name) for name in FRAME_FIELDS)
+    for face in batch.faces:
+        _check_version(face)
+        # One tuple per face, not a getattr per field: this runs for every face consumed.
+        fields = (face.school_id, face.classroom_id, face.camera_id, face.session_id,
+                  face.course, face.frame_seq, face.captured_at)  # fmt: skip
+        if fields != frame:
+            name, value, expected = next(
+                (n, f, e) for n, f, e in zip(FRAME_FIELDS, fields, frame, strict=True) if f != e
+            )
+            raise EventError(
+                f"invalid FaceEventBatch: face {face.event_id!r} has {name} {value!r}, "
+                f"its frame {expected!r}"
+            )
+
+
 def encode(event: Event) -> bytes:
     if isinstance(event, Frame):
         return _msgpack_encoder.encode(event)
@@ -262,12 +319,14 @@ def decode(data: bytes, event_type: type[E]) -> E:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise EventError(f"invalid {event_type.__name__}: {exc}") from exc
     _check_version(event)
+    if isinstance(event, FaceEventBatch):
+        _check_batch(event)
     return event  # type: ignore[return-value]
 
 
 TOPIC_EVENT_TYPES: dict[str, type[Event]] = {
     "frames": Frame,
-    "face-events": FaceEvent,
+    "face-events": FaceEventBatch,
     "student-metrics": StudentWindow,
     "class-metrics": ClassWindow,
     "alerts": Alert,

@@ -2,12 +2,13 @@
 scores out. Run it with ``classroom streams`` or ``faust -A streams.app worker -l warn``.
 
 The metric maths lives in ``streams.analytics``; this module moves events in and out.
-Per-event work in Faust costs more than the maths, so the agent takes events in batches
-(``take_events``), decodes them with msgspec and feeds each classroom's analytics once per
-batch. Each classroom's state, with the offset of the last event folded into it, is then
-written to a Faust table: its changelog is what a restarted worker recovers from, and the
-stored offset lets it skip events it replays after a crash, so windows are not counted
-twice. (Faust flushes those table writes before it commits the input offsets.)
+Per-message work in Faust costs more than the maths, so a message carries every face of
+one frame (``FaceEventBatch``), and the agent takes messages in batches (``take_events``),
+decodes them with msgspec and feeds each classroom's analytics once per batch. Each
+classroom's state, with the offset of the last frame folded into it, is then written to a
+Faust table: its changelog is what a restarted worker recovers from, and the stored offset
+lets it skip frames it replays after a crash, so windows are not counted twice. (Faust
+flushes those table writes before it commits the input offsets.)
 """
 
 from __future__ import annotations
@@ -25,21 +26,16 @@ from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from classroom.settings import KafkaSettings, Settings, load_settings
-from schemas.events import EventError, FaceEvent, decode, encode
-from streams.analytics import (
-    AnalyticsOutput,
-    ClassroomAnalytics,
-    ClassWindowState,
-    SessionCarry,
-    StudentWindowState,
-)
+from schemas.events import EventError, FaceEvent, FaceEventBatch, decode, encode
+from streams.analytics import AnalyticsOutput, ClassroomAnalytics
 from workers import kafka, service
 from workers.kafka import LocalMessage
 
 log = logging.getLogger(__name__)
 
 ROLE = "streams"
-TAKE_MAX = 2000
+TAKE_MAX = 500
+"""Frames per agent batch: up to ~15,000 faces of 30-student classrooms."""
 TAKE_WITHIN_S = 0.2
 
 
@@ -97,31 +93,34 @@ class ClassroomWindows:
             stored = self.load_checkpoint(classroom_id)
             if stored is not None:
                 checkpoint = msgspec.msgpack.decode(stored, type=Checkpoint)
-                restore_state(analytics, checkpoint.state)
+                analytics.restore(checkpoint.state)
                 self.positions[classroom_id] = (checkpoint.partition, checkpoint.offset)
             self.rooms[classroom_id] = analytics
         return analytics
 
-    def handle(self, messages: Sequence[kafka.Message]) -> tuple[list, list]:
-        """Fold a batch into the analytics. Returns (outputs, dead letters); an output is
-        ``(topic, key, event)``. Events at or before a classroom's checkpoint are skipped:
-        they were folded in before a restart."""
+    def handle(self, messages: Sequence[kafka.Message]) -> tuple[list, list, int]:
+        """Fold a batch of frame messages (``FaceEventBatch``) into the analytics. Returns
+        (outputs, dead letters, faces read); an output is ``(topic, key, event)``. Frames at
+        or before a classroom's checkpoint are skipped: they were folded in before a
+        restart."""
         by_room: dict[str, list[FaceEvent]] = {}
         last: dict[str, kafka.Message] = {}
         dead_letters = []
+        faces = 0
         for message in messages:
             try:
-                event = decode(message.value or b"", FaceEvent)
+                frame = decode(message.value or b"", FaceEventBatch)
             except EventError as exc:
                 letter = kafka.dead_letter(message, str(exc), self.worker_id, keep_payload=True)
                 dead_letters.append((letter, message.key))
                 continue
-            room = event.classroom_id
+            faces += len(frame.faces)
+            room = frame.classroom_id
             self.analytics(room)  # restores the checkpoint's position too
             done = self.positions.get(room)
             if done is not None and done[0] == message.partition and message.offset <= done[1]:
                 continue
-            by_room.setdefault(room, []).append(event)
+            by_room.setdefault(room, []).extend(frame.faces)
             last[room] = message
         outputs = []
         now = time.monotonic()
@@ -134,22 +133,27 @@ class ClassroomWindows:
             self.positions[room] = (last[room].partition, last[room].offset)
             self.last_event_at[room] = now
             self.changed.add(room)
-        return outputs, dead_letters
+        return outputs, dead_letters, faces
 
     def rejected(self, output: AnalyticsOutput, messages: Sequence[kafka.Message]) -> list:
-        """Events the maths refused (e.g. a NaN angle) as dead letters. Rare, so the
-        search for their source message costs nothing in the common case."""
-        refused = {rejected.event.event_id: rejected.reason for rejected in output.rejected}
+        """Faces the maths refused (e.g. a NaN angle) as dead letters carrying that face
+        alone, at the offset of its frame's message; the frame's other faces were used.
+        Rare, so the search for their source message costs nothing in the common case."""
+        refused = {rejected.event.event_id: rejected for rejected in output.rejected}
         letters = []
         for message in messages:
             try:
-                event_id = decode(message.value or b"", FaceEvent).event_id
+                frame = decode(message.value or b"", FaceEventBatch)
             except EventError:
                 continue
-            if event_id in refused:
-                reason = f"refused by the analytics: {refused[event_id]}"
-                letter = kafka.dead_letter(message, reason, self.worker_id, keep_payload=True)
-                letters.append((letter, message.key))
+            for face in frame.faces:
+                if face.event_id in refused:
+                    alone = kafka.LocalMessage(
+                        message.topic, message.partition, message.offset, message.key, encode(face)
+                    )
+                    reason = f"refused by the analytics: {refused[face.event_id].reason}"
+                    letter = kafka.dead_letter(alone, reason, self.worker_id, keep_payload=True)
+                    letters.append((letter, message.key))
         return letters
 
     def flush_idle(self, idle_s: float) -> tuple[list, list[str]]:
@@ -174,7 +178,7 @@ class ClassroomWindows:
         encoded = {}
         for room in self.changed:
             partition, offset = self.positions.get(room, (-1, -1))
-            state = snapshot_state(self.rooms[room])
+            state = self.rooms[room].snapshot()
             checkpoint = Checkpoint(partition=partition, offset=offset, state=state)
             encoded[room] = msgspec.msgpack.encode(checkpoint)
         self.changed.clear()
@@ -189,60 +193,6 @@ class ClassroomWindows:
         routed += [(topics.session_scores_topic, s.person_id, s) for s in output.session_scores]
         routed += [(topics.teacher_mix_topic, m.person_id, m) for m in output.teacher_mixes]
         return routed
-
-
-class OpenWindowState(msgspec.Struct):
-    state: ClassWindowState
-    students: dict[str, StudentWindowState]
-
-
-class SessionState(msgspec.Struct):
-    carry: SessionCarry | None
-    windows: dict[float, OpenWindowState]
-
-
-class RoomState(msgspec.Struct):
-    """Everything ``ClassroomAnalytics`` holds for one classroom, as msgspec data: every
-    piece is already a msgspec Struct, so this is a few hundred bytes per open person-window
-    (no pickle: a changelog record must never be able to run code in the worker)."""
-
-    latest: dict[str, float]
-    sessions: dict[str, SessionState]
-    closed: list[tuple[str, str]]
-
-
-def snapshot_state(analytics: ClassroomAnalytics) -> bytes:
-    # ClassroomAnalytics keeps its state in three attributes; mirrored here as Structs.
-    sessions = {
-        session_id: SessionState(
-            carry=session.carry,
-            windows={
-                start: OpenWindowState(window.state, window.students)
-                for start, window in session.windows.items()
-            },
-        )
-        for rooms in analytics._rooms.values()
-        for session_id, session in rooms.items()
-    }
-    room = RoomState(latest=analytics._latest, sessions=sessions, closed=sorted(analytics._closed))
-    return msgspec.msgpack.encode(room)
-
-
-def restore_state(analytics: ClassroomAnalytics, state: bytes) -> ClassroomAnalytics:
-    from streams.analytics.engine import _OpenWindow, _Session
-
-    room = msgspec.msgpack.decode(state, type=RoomState)
-    analytics._latest = dict(room.latest)
-    analytics._closed = {tuple(pair) for pair in room.closed}
-    for session_id, session in room.sessions.items():
-        windows = {
-            start: _OpenWindow(window.state, window.students)
-            for start, window in session.windows.items()
-        }
-        first = next(iter(windows.values()), None)
-        classroom = first.state.classroom_id if first else session.carry.classroom_id
-        analytics._rooms.setdefault(classroom, {})[session_id] = _Session(session.carry, windows)
-    return analytics
 
 
 settings = load_settings()
@@ -263,10 +213,10 @@ app = faust.App(
     broker_rebalance_timeout=topics.session_timeout_ms / 1000,
     consumer_auto_offset_reset="earliest",
     # Faust's per-message flow control is its bottleneck: deep buffers and large fetches
-    # let it hand over whole batches (a no-op agent: 4,400 -> 11,600 events/s). Bounded:
-    # at ~1 KB a face event, about 130 MB per partition at most.
-    stream_buffer_maxsize=131_072,
-    broker_max_poll_records=50_000,
+    # let it hand over whole batches. Bounded: at ~1 KB a face, a 30-face frame is ~30 KB,
+    # so about 250 MB per partition at most.
+    stream_buffer_maxsize=8_192,
+    broker_max_poll_records=4_096,
     # Changelog writes are the costly part of tables; batching them nearly doubles throughput.
     producer_linger=0.05,
     producer_max_batch_size=1_000_000,
@@ -301,6 +251,8 @@ checkpoints = app.Table(
     use_partitioner=True,
 )
 windows = ClassroomWindows(settings, worker_id, checkpoints.get)
+state_lock = asyncio.Lock()
+"""The agent and the idle timer both change ``windows``: one at a time."""
 
 
 async def publish(outputs: list, dead_letters: list) -> None:
@@ -322,10 +274,18 @@ async def face_event_windows(stream: faust.StreamT) -> None:
     async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
         started = time.monotonic()
         messages = [as_message(event) for event in events]
-        outputs, dead_letters = windows.handle(messages)
-        await publish(outputs, dead_letters)
-        checkpoints.update(windows.checkpoints())
-        count(len(messages), len(dead_letters), time.monotonic() - started)
+        async with state_lock:
+            # In a thread, so that the event loop goes on fetching the next messages.
+            outputs, dead_letters, faces, states = await asyncio.to_thread(fold, messages)
+            await publish(outputs, dead_letters)
+            checkpoints.update(states)
+        count(len(messages), faces, len(dead_letters), time.monotonic() - started)
+
+
+def fold(messages: list[LocalMessage]) -> tuple[list, list, int, dict[str, bytes]]:
+    """``windows.handle`` and the resulting checkpoints."""
+    outputs, dead_letters, faces = windows.handle(messages)
+    return outputs, dead_letters, faces, windows.checkpoints()
 
 
 def as_message(event: EventT) -> LocalMessage:
@@ -333,23 +293,25 @@ def as_message(event: EventT) -> LocalMessage:
     return LocalMessage(message.topic, message.partition, message.offset, event.key, event.value)
 
 
-def count(events: int, dead_letters: int, elapsed: float) -> None:
-    health.frames_in += events  # for this role: face events consumed
-    health.faces += events
+def count(frames: int, faces: int, dead_letters: int, elapsed: float) -> None:
+    health.frames_in += frames  # for this role: face-event messages, one per frame
+    health.faces += faces
     health.errors += dead_letters
     health.batch_latency_ms = elapsed * 1000
     health.progressed()
-    service.FACES.labels(ROLE).inc(events)
+    service.FACES.labels(ROLE).inc(faces)
     service.ERRORS.labels(ROLE).inc(dead_letters)
     service.BATCH_SECONDS.labels(ROLE).observe(elapsed)
 
 
 @app.timer(interval=1.0)
 async def close_idle_classrooms() -> None:
-    outputs, flushed = windows.flush_idle(settings.service.streams_idle_flush_s)
+    async with state_lock:
+        outputs, flushed = windows.flush_idle(settings.service.streams_idle_flush_s)
+        if flushed:
+            await publish(outputs, [])
+            checkpoints.update(windows.checkpoints())
     if flushed:
-        await publish(outputs, [])
-        checkpoints.update(windows.checkpoints())
         log.info("closed idle classrooms", extra={"classrooms": flushed, "outputs": len(outputs)})
 
 

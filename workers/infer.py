@@ -1,4 +1,5 @@
-"""Inference worker: frames from Kafka, through the vision engine, face events back out.
+"""Inference worker: frames from Kafka, through the vision engine, face events back out,
+one ``FaceEventBatch`` message per frame with a face.
 
 The per-batch work is ``InferenceStage.run_batch``, plain code that ``classroom analyze``
 reuses; the Kafka loop around it only batches, sends and commits. Offsets are committed
@@ -20,7 +21,15 @@ import click
 from aiokafka import AIOKafkaConsumer
 
 from classroom.settings import Settings, load_settings
-from schemas.events import DeadLetter, EventError, FaceEvent, Frame, decode, encode
+from schemas.events import (
+    DeadLetter,
+    EventError,
+    FaceEvent,
+    Frame,
+    decode,
+    encode,
+    frame_batches,
+)
 from workers import kafka, service
 
 log = logging.getLogger(__name__)
@@ -152,9 +161,9 @@ async def run_infer(
             output = await asyncio.to_thread(stage.run_batch, records)
             sends = [
                 await producer.send(
-                    topics.face_events_topic, encode(event), key=event.classroom_id.encode()
+                    topics.face_events_topic, encode(batch), key=batch.classroom_id.encode()
                 )
-                for event in output.events
+                for batch in frame_batches(output.events)
             ] + [
                 await producer.send(topics.dead_letter_topic, encode(letter), key=record_key)
                 for letter, record_key in _dead_letter_keys(output.dead_letters, records)

@@ -158,6 +158,15 @@ class HealthCounters:
     def progressed(self) -> None:
         self.last_progress = time.monotonic()
 
+    def count_batch(self, items: int, faces: int, errors: int, seconds: float) -> None:
+        """One handled batch: ``items`` in (frames, or messages for later roles), the faces
+        among them, the ``errors`` (rejected or refused), and how long it took."""
+        self.frames_in += items
+        self.faces += faces
+        self.errors += errors
+        self.batch_latency_ms = seconds * 1000
+        self.progressed()
+
     def stalled_for(self) -> float:
         """Seconds since the process last moved data; ``/healthz`` fails past a limit."""
         return time.monotonic() - self.last_progress

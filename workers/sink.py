@@ -29,6 +29,7 @@ from schemas.events import (
     Event,
     EventError,
     FaceEvent,
+    FaceEventBatch,
     SessionScore,
     StudentWindow,
     TeacherExpressionMix,
@@ -46,7 +47,7 @@ ROLE = "sink"
 def topic_event_types(topics: KafkaSettings) -> dict[str, type[Event]]:
     """The topics the sink stores, with the event type each one carries."""
     return {
-        topics.face_events_topic: FaceEvent,
+        topics.face_events_topic: FaceEventBatch,
         topics.student_metrics_topic: StudentWindow,
         topics.class_metrics_topic: ClassWindow,
         topics.alerts_topic: Alert,
@@ -66,7 +67,7 @@ class Flushed:
 
 
 class SinkBatcher:
-    """Decodes messages into per-type batches and writes them with ``Warehouse.insert``."""
+    """Decodes messages into per-table batches and writes them with ``Warehouse.insert``."""
 
     def __init__(
         self,
@@ -95,9 +96,12 @@ class SinkBatcher:
         except EventError as exc:
             self._reject(message, str(exc))
             return
-        self._batches[event_type].append(event)
-        self._sources[event_type].append(message)
-        self._rows += 1
+        # A frame's faces are stored one row each, in the face_events table.
+        rows = event.faces if isinstance(event, FaceEventBatch) else (event,)
+        for row in rows:
+            self._batches[type(row)].append(row)
+            self._sources[type(row)].append(message)
+        self._rows += len(rows)
         if self._first_at is None:
             self._first_at = time.monotonic()
 
@@ -145,6 +149,12 @@ class SinkBatcher:
             except WarehouseError as exc:
                 if not is_rejection(exc):
                     raise
+                if isinstance(event, FaceEvent):
+                    # The letter carries the refused face, not its whole frame: the frame's
+                    # other faces are stored.
+                    message = kafka.LocalMessage(
+                        message.topic, message.partition, message.offset, message.key, encode(event)
+                    )
                 self._reject(message, f"rejected by the warehouse: {exc}")
         return rows
 

@@ -1,9 +1,8 @@
 """The Operations dashboard's arithmetic on worker health records with known numbers.
 
-``classroom analyze`` writes no health records, so these come from the workers' own
-``HealthCounters`` (workers/service.py), stored through the real ``Warehouse.insert``
-into an embedded warehouse: counters that count up from a worker's start, one worker
-restarting half-way.
+The records come from the workers' own ``HealthCounters`` (workers/service.py), stored
+through the real ``Warehouse.insert`` into an embedded warehouse: counters that count up
+from a worker's start, one worker restarting half-way.
 """
 
 from __future__ import annotations

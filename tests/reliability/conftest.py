@@ -1,5 +1,5 @@
-"""The spine's tansu broker fixture, shared rather than copied."""
+"""The spine's tansu broker fixtures, shared rather than copied."""
 
-from tests.spine.conftest import broker
+from tests.spine.conftest import broker, tansu_process
 
-__all__ = ["broker"]
+__all__ = ["broker", "tansu_process"]

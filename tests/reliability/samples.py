@@ -16,7 +16,7 @@ from schemas.events import (
     WorkerHealth,
 )
 from tests.conftest import CLASSROOM_VIDEO
-from tests.spine.factories import face_event
+from tests.spine.factories import face_event, frame_batch
 from workers.capture import sample_frames
 
 IDS = {"school_id": "school-1", "classroom_id": "room-1", "session_id": "s1"}
@@ -28,6 +28,7 @@ def valid_events(jpeg: bytes) -> list[Event]:
     return [
         Frame(**IDS, camera_id="cam-1", seq=3, captured_at=1.8e9, jpeg=jpeg),
         face_event(3, 1),
+        frame_batch(3),
         StudentWindow(
             **window, person_id="s-1", frames_sampled=50, frames_seen=48, presence=0.96,
             attention=0.8, look_around_episodes=1, blinks=3, blink_rate_per_min=18.0,

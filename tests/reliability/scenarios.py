@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classroom.settings import KafkaSettings, Settings, SinkSettings, WarehouseSettings
-from schemas.events import Frame, decode, encode
+from schemas.events import Frame, decode, encode, frame_batches
 from schemas.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO
 from tests.reliability.harness import (
@@ -27,7 +27,7 @@ from tests.reliability.harness import (
     wait_for,
 )
 from tests.reliability.samples import classroom_jpegs
-from tests.spine.factories import face_event
+from tests.spine.factories import face_event, frame_batch
 from workers import kafka, service
 from workers.capture import sample_frames
 from workers.sink import run_sink
@@ -138,7 +138,7 @@ async def _warehouse_outage(
     topics: KafkaSettings, tmp: Path, outage_s: float, events: int
 ) -> FaultResult:
     await kafka.ensure_topics(topics)
-    values = [encode(face_event(frame, face)) for frame in range(events // 3) for face in range(3)]
+    values = [encode(frame_batch(frame)) for frame in range(events // 3)]  # 3 faces each
     half = len(values) // 2
     warehouse = Warehouse.connect(WarehouseSettings(dsn=f"chdb://{tmp / 'warehouse'}"))
     warehouse.migrate()
@@ -151,7 +151,7 @@ async def _warehouse_outage(
     sink = asyncio.create_task(run_sink(settings, warehouse, stop, health))
     try:
         await produce(topics, values[:half])
-        await until(lambda: health.faces >= half, "the first half stored", 60)
+        await until(lambda: health.faces >= 3 * half, "the first half stored", 60)
         warehouse.command("DETACH TABLE face_events")
         down_at = time.monotonic()
         await produce(topics, values[half:])
@@ -160,7 +160,7 @@ async def _warehouse_outage(
         retries = health.errors
         stored_during_outage = health.faces
         warehouse.command("ATTACH TABLE face_events")
-        await until(lambda: health.faces >= len(values), "the rest stored", 60)
+        await until(lambda: health.faces >= 3 * len(values), "the rest stored", 60)
     finally:
         stop.set()
         await sink
@@ -171,12 +171,12 @@ async def _warehouse_outage(
     warehouse.close()
     return FaultResult(
         fault=f"warehouse unavailable {outage_s:.0f} s",
-        events_in=len(values),
+        events_in=3 * len(values),
         events_out=distinct,
-        lost=len(values) - distinct,
+        lost=3 * len(values) - distinct,
         duplicated=final - distinct,
         detail=(
-            f"{retries} failed attempts retried; {stored_during_outage - half} stored during "
+            f"{retries} failed attempts retried; {stored_during_outage - 3 * half} stored during "
             f"the outage; {raw - final} replayed raw rows"
         ),
     )
@@ -221,11 +221,12 @@ def streams_run(
             pipeline.start("streams", name="streams-1")
             frames_per_chunk = 30
             for chunk in range(chunks):
-                values = [
-                    encode(lesson_event(frame, face))
+                faces = (
+                    lesson_event(frame, face)
                     for frame in range(chunk * frames_per_chunk, (chunk + 1) * frames_per_chunk)
                     for face in range(8)
-                ]
+                )
+                values = [encode(batch) for batch in frame_batches(faces)]
                 asyncio.run(produce(broker.settings, values))
                 if chunk == kill_at_chunk:
                     # Killed once it has emitted windows, with more events still coming.

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from classroom.settings import KafkaSettings
-from schemas.events import DeadLetter, FaceEvent, Frame, decode, encode
+from schemas.events import DeadLetter, FaceEventBatch, Frame, decode, encode
 from tests.reliability.harness import Pipeline, read_topic
 from tests.reliability.samples import classroom_jpegs, with_declared_size
 from workers import kafka
@@ -83,7 +83,8 @@ def test_inference_worker_accounts_for_every_oversized_or_hostile_frame(
     finally:
         pipeline.stop_all()
 
-    events = [decode(r.value, FaceEvent) for r in read(broker, broker.face_events_topic)]
+    frames = [decode(r.value, FaceEventBatch) for r in read(broker, broker.face_events_topic)]
+    events = [face for frame in frames for face in frame.faces]
     letters = [decode(r.value, DeadLetter) for r in read(broker, broker.dead_letter_topic)]
     assert {event.frame_seq for event in events} == {0, 1, 4}
     assert {letter.offset: letter.payload_size for letter in letters} == {

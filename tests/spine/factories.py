@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.events import FaceEvent
+from schemas.events import FaceEvent, FaceEventBatch, frame_batches
 
 
 def face_event(
@@ -39,3 +39,11 @@ def face_event(
     }
     values.update(fields)
     return FaceEvent(**values)
+
+
+def frame_batch(frame: int, faces: int = 3, **fields: Any) -> FaceEventBatch:
+    """One frame's message: ``faces`` faces made by ``face_event``."""
+    [batch] = frame_batches(
+        face_event(frame, face, frame_faces=faces, **fields) for face in range(faces)
+    )
+    return batch

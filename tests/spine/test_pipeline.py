@@ -29,7 +29,7 @@ from schemas.events import DeadLetter, Frame, StudentWindow, decode, encode
 from schemas.warehouse import Warehouse
 from streams.app import ClassroomWindows
 from tests.spine.conftest import free_port
-from tests.spine.factories import face_event
+from tests.spine.factories import frame_batch
 from workers import kafka
 from workers.infer import InferenceStage
 from workers.kafka import LocalMessage
@@ -196,7 +196,7 @@ def test_camera_infer_streams_sink_end_to_end(processes: Processes, broker: Kafk
         )
     )
     asyncio.run(
-        produce(broker, broker.face_events_topic, [(b"room-1", b'{"event_id": "half an event"}')])
+        produce(broker, broker.face_events_topic, [(b"room-1", b'{"frame_seq": "half a frame"}')])
     )
     sink = processes.start("sink")
     streams = processes.start("streams")
@@ -238,7 +238,9 @@ def test_camera_infer_streams_sink_end_to_end(processes: Processes, broker: Kafk
     frame_letters = [letter for letter in letters if letter.source_topic == broker.frames_topic]
     assert all(letter.payload == b"" and letter.payload_size > 0 for letter in frame_letters)
     reasons = " | ".join(letter.reason for letter in letters)
-    assert "corrupt" in reasons and "invalid Frame" in reasons and "invalid FaceEvent" in reasons
+    assert (
+        "corrupt" in reasons and "invalid Frame" in reasons and "invalid FaceEventBatch" in reasons
+    )
     stored = query(dsn, "SELECT source_topic, reason FROM dead_letters FINAL")
     assert {topic for topic, _ in stored} == {broker.frames_topic, broker.face_events_topic}
 
@@ -298,18 +300,15 @@ def test_restarted_streams_worker_recovers_its_windows_from_the_table(
     processes: Processes, broker: KafkaSettings
 ) -> None:
     start = time.time() - 120
-    frames = [
-        [encode(face_event(frame, face, start=start)) for face in range(3)] for frame in range(150)
-    ]
-    first_half = [(b"room-1", value) for frame in frames[:80] for value in frame]
-    second_half = [(b"room-1", value) for frame in frames[80:] for value in frame]
+    frames = [(b"room-1", encode(frame_batch(frame, start=start))) for frame in range(150)]
+    first_half, second_half = frames[:80], frames[80:]
     handled = 'classroom_faces_total{role="streams"}'
 
     asyncio.run(produce(broker, broker.face_events_topic, first_half))
     processes.env["CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S"] = "600"  # no flush before the kill
     first = processes.start("streams", name="streams-1")
     processes.wait_until(
-        lambda: processes.metric("streams-1", handled) >= len(first_half), "streams-1", 120
+        lambda: processes.metric("streams-1", handled) >= 3 * len(first_half), "streams-1", 120
     )
     first.send_signal(signal.SIGKILL)
     first.wait()

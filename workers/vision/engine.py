@@ -1,10 +1,12 @@
 """The vision engine: a batch of frames in, one ``FaceEvent`` per visible face out.
 
 Per batch, in order: check each frame (a bad one gets a ``FrameError``, the rest go on);
-detect faces in all frames at once; track them per camera; 68 landmarks, eye and mouth
-openness, head pose and sharpness per face; identity by policy, dropping the faces of
-people without consent before anything else is read from them; expression for all kept
-faces of the batch in one forward pass (never loaded under ``policy.emotion == "off"``).
+detect faces in all frames at once (every ``vision.detect_every``-th frame of a camera;
+the frames between follow the previous frame's faces by their tracks); track them per
+camera; 68 landmarks, eye and mouth openness, head pose and sharpness per face; identity
+by policy, dropping the faces of people without consent before anything else is read from
+them; expression for all kept faces of the batch in one forward pass (never loaded under
+``policy.emotion == "off"``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from workers.vision.headpose import head_pose
 from workers.vision.identity import Encoder, Roster, Student, create_face_encoder
 from workers.vision.landmarks import (
     LandmarkModel,
+    Landmarks,
     eye_ratios,
     mouth_aspect_ratio,
     sharpness,
@@ -79,7 +82,8 @@ class VisionEngine:
         self.roster = roster
         if vision.torch_threads:
             # Process-wide. These nets are small: on 2 cores with other work around, two
-            # OpenMP threads waiting for each other made the engine 3.5x slower than one.
+            # OpenMP threads waiting for each other made the engine 1.1-4x slower than one
+            # (docs/vision.md, "Speed").
             # Use more cores by running more workers.
             torch.set_num_threads(vision.torch_threads)
             # OpenCV's own pool too: its 2-thread area resize was slower than one thread.
@@ -226,9 +230,8 @@ class VisionEngine:
         with self._stage("landmarks"):
             fitted = self.landmarks.fit(gray, boxes, self.detector.landmark_box_adjust)
         with self._stage("identity"):
-            shapes = [landmarks.shape for landmarks in fitted]
             students = self._identify(
-                meta.camera_id, meta.captured_at, rgb, boxes, track_ids, shapes
+                meta.camera_id, meta.captured_at, rgb, boxes, track_ids, fitted
             )
         faces = []
         for box, track_id, landmarks, (student, source) in zip(
@@ -253,7 +256,7 @@ class VisionEngine:
         rgb: np.ndarray,
         boxes: list[FaceBox],
         track_ids: list[int],
-        shapes: list,
+        fitted: list[Landmarks],
     ) -> list[tuple[Student | None, str]]:
         """(student or None, identity source) per face, by ``policy.identity``."""
         if self.policy.identity == "off" or self.roster is None:
@@ -275,7 +278,7 @@ class VisionEngine:
             if due:
                 pending.append(position)
         if pending and self.encoder is not None:
-            descriptors = self.encoder.encode(rgb, [shapes[p] for p in pending])
+            descriptors = self.encoder.encode(rgb, [fitted[p].dlib_shape() for p in pending])
             taken = {
                 identity.student.id
                 for (camera, _), identity in self.track_identities.items()
