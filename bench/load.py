@@ -1,6 +1,6 @@
 """N simulated cameras into one inference worker, on this machine.
 
-    .venv/bin/python bench/load.py                        # 1 to 16 cameras, 30 s each
+    .venv/bin/python bench/load.py                        # 1 to 32 cameras, 30 s each
     .venv/bin/python bench/load.py --cameras 1 2 --seconds 60 --fps 2
 
 Each camera publishes frames of ../shared/data/video/classroom.mp4 (JPEG as the camera
@@ -28,7 +28,7 @@ from tests.reliability.scenarios import LoadResult, camera_load  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4, 8, 12, 16])
+    parser.add_argument("--cameras", type=int, nargs="+", default=[1, 4, 8, 16, 24, 32])
     parser.add_argument("--fps", type=float, default=1.0, help="frames/s per camera")
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()

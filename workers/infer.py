@@ -3,7 +3,7 @@ one ``FaceEventBatch`` message per frame with a face.
 
 The per-batch work is ``InferenceStage.run_batch``, plain code that ``classroom analyze``
 reuses; the Kafka loop around it only batches, sends and commits. Offsets are committed
-after the broker acknowledged every event of the batch, so a crash replays frames rather
+after the broker acknowledged every message of the batch, so a crash replays frames rather
 than losing them; replayed frames give the same ``event_id``s and the warehouse keeps one
 copy. What stays exact across a crash is what a frame yields (its faces, boxes, scores);
 track ids of replayed frames may differ because the tracker restarts empty.

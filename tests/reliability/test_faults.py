@@ -60,7 +60,7 @@ def test_restarted_streams_worker_stores_the_same_windows(tmp_path: Path) -> Non
 def test_a_slow_consumer_falls_behind_with_bounded_memory(tmp_path: Path) -> None:
     """Kafka is pull-based: a worker slower than its cameras leaves the backlog in the
     broker (consumer lag), not in its memory, which stays within a fixed bound."""
-    result = scenarios.camera_load(tmp_path, cameras=16, fps=1, seconds=60)
-    assert not result.keeps_up and result.lag_frames > 100, result
-    # Measured: 430 MB at start, 650-670 MB at 8, 12 and 16 cameras alike.
+    result = scenarios.camera_load(tmp_path, cameras=16, fps=3, seconds=60)
+    assert not result.keeps_up and result.lag_frames > 500, result
+    # Measured: ~440 MB at start, 650-670 MB from 8 cameras on, however long the lag.
     assert result.rss_max_mb - result.rss_start_mb < 400, result
