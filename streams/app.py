@@ -18,6 +18,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import click
 import faust
@@ -200,6 +201,10 @@ topics = settings.kafka
 worker_id = service.worker_id(settings.service, ROLE)
 health = service.HealthCounters(worker_id, ROLE)
 
+FAUST_DATADIR = Path("classroom-data/streams")
+# Faust creates its data directory but not the parents, which a fresh checkout lacks.
+FAUST_DATADIR.parent.mkdir(parents=True, exist_ok=True)
+
 app = faust.App(
     "classroom-streams",
     broker=broker_url(topics),
@@ -225,7 +230,7 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
     store="memory://",
-    datadir="classroom-data/streams",  # memory store: only Faust's bookkeeping lands here
+    datadir=FAUST_DATADIR,  # memory store: only Faust's bookkeeping lands here
 )
 
 face_events_topic = app.topic(topics.face_events_topic)
