@@ -235,10 +235,7 @@ def camera(
     settings.camera = settings.camera.model_copy(
         update={name: value for name, value in overrides.items() if value is not None}
     )
-    service.configure_logging(settings.service, ROLE)
-    log.info("starting", extra={"settings": service.safe_settings(settings)})
-    health = service.HealthCounters(service.worker_id(settings.service, ROLE), ROLE)
-    service.serve_http(settings.service.http_port, lambda: health.stalled_for() < 60)
+    health = service.start_process(settings, ROLE, stalled_after_s=60)
     try:
         open_source(settings.camera.source).release()  # fail fast, before touching Kafka
         result = asyncio.run(_main(settings, health))

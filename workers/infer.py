@@ -219,10 +219,7 @@ def infer(exit_when_idle: float | None) -> None:
     settings = load_settings()
     if exit_when_idle is not None:
         settings.infer = settings.infer.model_copy(update={"exit_when_idle_s": exit_when_idle})
-    service.configure_logging(settings.service, ROLE)
-    log.info("starting", extra={"settings": service.safe_settings(settings)})
-    health = service.HealthCounters(service.worker_id(settings.service, ROLE), ROLE)
     # A batch of large frames on a busy CPU can take tens of seconds: allow a few.
-    service.serve_http(settings.service.http_port, lambda: health.stalled_for() < 300)
+    health = service.start_process(settings, ROLE, stalled_after_s=300)
     asyncio.run(_main(settings, health))
     log.info("stopped", extra={"frames": health.frames_in, "faces": health.faces})

@@ -141,6 +141,19 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def start_process(settings: Settings, role: str, *, stalled_after_s: float) -> HealthCounters:
+    """What every process sets up first: JSON logging, the settings it runs with (secrets
+    masked), ``/metrics`` and ``/healthz`` (unhealthy after ``stalled_after_s`` without
+    progress), and the counters behind its health records."""
+    configure_logging(settings.service, role)
+    logging.getLogger(f"workers.{role}").info(
+        "starting", extra={"settings": safe_settings(settings)}
+    )
+    health = HealthCounters(worker_id(settings.service, role), role)
+    serve_http(settings.service.http_port, lambda: health.stalled_for() < stalled_after_s)
+    return health
+
+
 @dataclass
 class HealthCounters:
     """The numbers behind one process's ``WorkerHealth`` records and ``/healthz``."""

@@ -328,9 +328,6 @@ def sink(exit_when_idle: float | None) -> None:
     settings = load_settings()
     if exit_when_idle is not None:
         settings.sink = settings.sink.model_copy(update={"exit_when_idle_s": exit_when_idle})
-    service.configure_logging(settings.service, ROLE)
-    log.info("starting", extra={"settings": service.safe_settings(settings)})
-    health = service.HealthCounters(service.worker_id(settings.service, ROLE), ROLE)
-    service.serve_http(settings.service.http_port, lambda: health.stalled_for() < 60)
+    health = service.start_process(settings, ROLE, stalled_after_s=60)
     asyncio.run(_main(settings, health))
     log.info("stopped", extra={"messages": health.frames_in, "faces": health.faces})
