@@ -189,7 +189,7 @@ def enrolled_roster(path: Path, jpeg: bytes):
     enroller = VisionEngine.from_settings(VisionSettings(), PolicySettings(emotion="off"))
     image = decode_jpeg(jpeg)
     descriptor = enroller.largest_face_descriptor(image, FaceEncoder())
-    save_embeddings(path, "s-front", descriptor[None])
+    save_embeddings(path, "s-front", descriptor[None], model=VisionSettings().identity_model)
     return load_roster(path)
 
 

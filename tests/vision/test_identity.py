@@ -86,7 +86,7 @@ def test_face_mode_reidentifies_an_enrolled_pupil(tmp_path, engine_factory, clas
     crop[150:300, 420:570] = frame[150:300, 420:570]
     descriptor = enroller.largest_face_descriptor(crop, encoder)
     assert descriptor is not None and descriptor.shape == (128,)
-    save_embeddings(path, "s-anna", descriptor[None])
+    save_embeddings(path, "s-anna", descriptor[None], model="dlib_resnet")
 
     engine = engine_factory(roster=load_roster(path), identity="face", emotion="off")
     later = [classroom_frames[i] for i in (40, 80, 100)]
@@ -116,6 +116,17 @@ def test_enroll_command_writes_embeddings_beside_the_roster(tmp_path, shared_dat
         roster_command, ["enroll", "--roster", str(path), "--student", "nobody", str(photo)]
     )
     assert unknown.exit_code != 0 and "not in roster" in unknown.output
+    assert roster.embeddings_model == "dlib_resnet"
+
+
+def test_embeddings_of_another_identity_model_are_refused(tmp_path):
+    """Vectors of two models never compare: switching models means enrolling again."""
+    path = write_roster(tmp_path / "class.yaml", [{"id": "s-anna"}, {"id": "s-ben"}])
+    save_embeddings(path, "s-anna", np.ones((1, 128), np.float32), model="dlib_resnet")
+    with pytest.raises(RosterError, match="enroll every student again"):
+        save_embeddings(path, "s-ben", np.ones((1, 128), np.float32), model="deepface_facenet")
+    with pytest.raises(RosterError, match="'dlib_resnet'"):
+        load_roster(path).check_embeddings_model("deepface_facenet")
 
 
 @pytest.mark.parametrize(
@@ -148,7 +159,8 @@ def test_a_student_is_found_again_after_their_track_ends(
     frame = classroom_frames[0].image
     crop = np.zeros_like(frame)
     crop[150:300, 420:570] = frame[150:300, 420:570]
-    save_embeddings(path, "s-anna", enroller.largest_face_descriptor(crop, FaceEncoder())[None])
+    descriptor = enroller.largest_face_descriptor(crop, FaceEncoder())
+    save_embeddings(path, "s-anna", descriptor[None], model="dlib_resnet")
     engine = engine_factory(roster=load_roster(path), identity="face", emotion="off")
 
     def anna_tracks(index: int, at: float, image=None) -> list[int]:

@@ -209,7 +209,9 @@ def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None
             raise click.ClickException(f"no face found in {photo}")
         descriptors.append(descriptor)
     try:
-        target = save_embeddings(roster_path, student_id, np.stack(descriptors))
+        target = save_embeddings(
+            roster_path, student_id, np.stack(descriptors), model=settings.vision.identity_model
+        )
     except RosterError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"enrolled {student_id} from {len(descriptors)} photo(s) into {target}")

@@ -96,6 +96,8 @@ class VisionEngine:
             else None
         )
         self.encoder = create_face_encoder(vision) if policy.identity == "face" else None
+        if self.encoder is not None and roster is not None:
+            roster.check_embeddings_model(vision.identity_model)
         self.trackers: dict[str, FaceTracker] = {}
         self.detection_clocks: dict[str, DetectionClock] = {}
         self.previous_faces: dict[str, dict[int, FaceBox]] = {}

@@ -59,7 +59,17 @@ class Student:
 class Roster:
     students: dict[str, Student]
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
-    """Student id -> (k, 128) descriptors from ``classroom roster enroll``."""
+    """Student id -> (k, D) descriptors from ``classroom roster enroll``."""
+    embeddings_model: str | None = None
+    """The identity model that made ``embeddings``: vectors of two models never compare."""
+
+    def check_embeddings_model(self, model: str) -> None:
+        if self.embeddings_model not in (None, model):
+            raise RosterError(
+                f"the roster's faces were enrolled with identity model "
+                f"{self.embeddings_model!r}, but {model!r} is configured: enroll every "
+                f"student again with {model!r}, or set vision.identity_model back"
+            )
 
     def seat_owner(self, camera_id: str, x: float, y: float) -> Student | None:
         for student in self.students.values():
@@ -75,6 +85,10 @@ class Roster:
             if distance <= best_distance and student_id in self.students:
                 best, best_distance = self.students[student_id], distance
         return best
+
+
+MODEL_KEY = "__identity_model__"
+"""Entry of the embeddings file naming the model that made it."""
 
 
 def embeddings_path(roster_path: Path) -> Path:
@@ -96,12 +110,14 @@ def load_roster(path: str | Path) -> Roster:
         if student.id in students:
             raise RosterError(f"{path}: student id {student.id!r} appears twice")
         students[student.id] = student
-    embeddings = {}
+    embeddings: dict[str, np.ndarray] = {}
+    model = None
     stored = embeddings_path(path)
     if stored.exists():
         with np.load(stored) as npz:
-            embeddings = {key: npz[key] for key in npz.files}
-    return Roster(students, embeddings)
+            embeddings = {key: npz[key] for key in npz.files if key != MODEL_KEY}
+            model = str(npz[MODEL_KEY]) if MODEL_KEY in npz.files else None
+    return Roster(students, embeddings, model)
 
 
 def parse_student(entry: object, where: str) -> Student:
@@ -184,14 +200,18 @@ def create_face_encoder(vision: VisionSettings) -> Encoder:
     return factory(vision)
 
 
-def save_embeddings(roster_path: Path, student_id: str, descriptors: np.ndarray) -> Path:
-    """Add ``descriptors`` of ``student_id`` to the roster's embeddings file."""
+def save_embeddings(
+    roster_path: Path, student_id: str, descriptors: np.ndarray, *, model: str
+) -> Path:
+    """Add ``descriptors`` of ``student_id``, made by identity ``model``, to the roster's
+    embeddings file."""
     roster = load_roster(roster_path)
     if student_id not in roster.students:
         raise RosterError(f"{student_id!r} is not in roster {roster_path}")
+    roster.check_embeddings_model(model)
     embeddings = dict(roster.embeddings)
     previous = embeddings.get(student_id, np.zeros((0, descriptors.shape[1]), np.float32))
     embeddings[student_id] = np.concatenate([previous, descriptors]).astype(np.float32)
     target = embeddings_path(roster_path)
-    np.savez(target, **embeddings)
+    np.savez(target, **embeddings, **{MODEL_KEY: np.array(model)})
     return target
