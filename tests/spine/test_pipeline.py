@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from classroom.settings import KafkaSettings, Settings, VisionSettings, Warehous
 from schemas.events import DeadLetter, Frame, StudentWindow, decode, encode
 from schemas.warehouse import Warehouse
 from streams.app import ClassroomWindows
-from tests.spine.conftest import free_port
+from tests.spine.conftest import free_port, scrape_metric
 from tests.spine.factories import frame_batch
 from workers import kafka
 from workers.infer import InferenceStage
@@ -88,16 +87,7 @@ class Processes:
         return (self.tmp / f"{name}.log").read_text(errors="replace")
 
     def metric(self, name: str, sample: str) -> float:
-        try:
-            url = f"http://127.0.0.1:{self.ports[name]}/metrics"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                text = response.read().decode()
-        except OSError:
-            return 0.0
-        for line in text.splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-        return 0.0
+        return scrape_metric(self.ports[name], sample)
 
     def stored(self, kind: str) -> float:
         return self.metric("sink", f'classroom_events_total{{kind="{kind}",role="sink"}}')
