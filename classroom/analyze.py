@@ -290,8 +290,11 @@ class Run:
             console.print(
                 f"[red]error:[/] storage failed, analysis stopped: {pipeline.storage_failure}"
             )
+            in_doubt = pipeline.stats.rows_in_doubt
             console.print(
-                f"the {stored} rows stored before the failure are kept; no report was written"
+                f"the {stored} rows stored before the failure are kept; the {in_doubt} rows "
+                "being inserted when it failed may or may not have been stored; "
+                "no report was written"
             )
         else:
             console.print(f"[red]error:[/] analysis failed: {exc}")

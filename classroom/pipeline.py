@@ -82,6 +82,8 @@ class PipelineStats:
     frame_errors: int = 0
     faces: int = 0
     rows_stored: int = 0
+    rows_in_doubt: int = 0
+    """Rows of the insert that broke the warehouse: stored or not, nobody can tell."""
     late_dropped: int = 0
     rejected: int = 0
     """Face events the analytics core refused (e.g. a NaN angle); not stored."""
@@ -121,7 +123,12 @@ class StorageBatcher:
         self.health = health or HealthCounters("storage", "sink")
         self.refused = 0
         self.last_refusal = ""
+        self.stored = 0
         self.failure: WarehouseError | None = None
+        self.in_doubt = 0
+        """Rows of the insert that failed for good: an insert that raised may still have
+        landed (the engine can fail after writing the part), so they may or may not be
+        stored."""
 
     def add(self, events: Iterable[Event]) -> int:
         """Queue ``events``; insert everything queued if it is due. Rows stored now."""
@@ -138,31 +145,37 @@ class StorageBatcher:
         if not self._pending:
             return 0
         pending, self._pending, self._oldest = self._pending, {}, None
-        started, refused_before = time.monotonic(), self.refused
-        try:
-            stored = {event_type: self._insert(batch) for event_type, batch in pending.items()}
-        except WarehouseError as exc:
-            self.failure = exc
-            raise
+        started, refused_before, stored_before = time.monotonic(), self.refused, self.stored
+        faces = 0
+        for event_type, batch in pending.items():
+            try:
+                stored = self._insert(batch)
+            except WarehouseError as exc:
+                self.failure, self.in_doubt = exc, len(batch)
+                raise
+            faces += stored if event_type is FaceEvent else 0
         self.health.count_batch(
             items=sum(len(batch) for batch in pending.values()),
-            faces=stored.get(FaceEvent, 0),
+            faces=faces,
             errors=self.refused - refused_before,
             seconds=time.monotonic() - started,
         )
-        return sum(stored.values())
+        return self.stored - stored_before
 
     def _insert(self, batch: list[Event]) -> int:
         try:
-            return self._warehouse.insert(batch)
+            stored = self._warehouse.insert(batch)
         except WarehouseError as batch_error:
             return self._insert_one_by_one(batch, batch_error)
+        self.stored += stored
+        return stored
 
     def _insert_one_by_one(self, batch: list[Event], batch_error: WarehouseError) -> int:
         stored = refused_in_a_row = 0
         for event in batch:
             try:
                 stored += self._warehouse.insert([event])
+                self.stored += 1
                 refused_in_a_row = 0
             except WarehouseError as exc:
                 log.warning("%s not stored: %s", type(event).__name__, exc)
@@ -435,9 +448,18 @@ class EmbeddedPipeline:
         self._store(output_events(output))
 
     def _store_all(self) -> None:
-        self.stats.rows_stored += self._batcher.flush()
-        self.stats.rows_refused = self._batcher.refused
+        try:
+            self._batcher.flush()
+        finally:
+            self._count_stored()
 
     def _store(self, events: Sequence[Event]) -> None:
-        self.stats.rows_stored += self._batcher.add(events)
+        try:
+            self._batcher.add(events)
+        finally:
+            self._count_stored()
+
+    def _count_stored(self) -> None:
+        self.stats.rows_stored = self._batcher.stored
+        self.stats.rows_in_doubt = self._batcher.in_doubt
         self.stats.rows_refused = self._batcher.refused

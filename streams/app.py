@@ -19,11 +19,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 import faust
 import msgspec
 from faust.types import EventT
+from faust.types.tuples import FutureMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from classroom.settings import KafkaSettings, Settings, load_settings
@@ -246,14 +248,45 @@ output_topics = {
         topics.pipeline_health_topic,
     )
 }
+
+
+class AcknowledgedTable(faust.Table):
+    """A Faust table whose changelog writes can be awaited until the broker has them.
+
+    Faust flushes its producer before it commits input offsets, but that flush gives up
+    after 0.1 s without progress (``ProducerBuffer.flush_atmost``): on a busy worker it
+    can commit the offsets of events whose checkpoint is still queued, and a crash then
+    loses those events (seen here as a frame missing after a SIGKILL). Awaiting
+    ``acknowledged()`` before the events are acked closes that gap.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unacknowledged: list[asyncio.Future] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
+        sent = super().send_changelog(*args, **kwargs)
+        self._unacknowledged.append(sent)
+        return sent
+
+    async def acknowledged(self) -> None:
+        """Return once every changelog record written so far is acknowledged."""
+        sent, self._unacknowledged = self._unacknowledged, []
+        await asyncio.gather(*sent)
+
+
 # One changelog record per classroom per batch; keyed like the input topic (by classroom),
 # so use_partitioner puts each record in the partition of the events it summarises.
-checkpoints = app.Table(
-    "classroom-checkpoints",
-    default=None,
-    key_type=str,
-    value_type=bytes,
-    use_partitioner=True,
+checkpoints = app.tables.add(
+    AcknowledgedTable(
+        app,
+        name="classroom-checkpoints",
+        default=None,
+        key_type=str,
+        value_type=bytes,
+        use_partitioner=True,
+        beacon=app.tables.beacon,
+    )
 )
 windows = ClassroomWindows(settings, worker_id, checkpoints.get)
 state_lock = asyncio.Lock()
@@ -284,6 +317,7 @@ async def face_event_windows(stream: faust.StreamT) -> None:
             outputs, dead_letters, faces, states = await asyncio.to_thread(fold, messages)
             await publish(outputs, dead_letters)
             checkpoints.update(states)
+            await checkpoints.acknowledged()
         count(len(messages), faces, len(dead_letters), time.monotonic() - started)
 
 
@@ -316,6 +350,7 @@ async def close_idle_classrooms() -> None:
         if flushed:
             await publish(outputs, [])
             checkpoints.update(windows.checkpoints())
+            await checkpoints.acknowledged()
     if flushed:
         log.info("closed idle classrooms", extra={"classrooms": flushed, "outputs": len(outputs)})
 

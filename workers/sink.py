@@ -171,13 +171,43 @@ class SinkBatcher:
         return next((t for t, kind in self.event_types.items() if kind is DeadLetter), None)
 
 
-def is_rejection(exc: Exception) -> bool:
-    """Whether the warehouse refused the rows themselves (schema, types) rather than failed
-    as a service. Anything ClickHouse itself raised counts as an outage and is retried:
-    retrying a bad row forever is visible in the metrics, losing a good batch is not."""
-    from clickhouse_connect.driver.exceptions import ClickHouseError
+REFUSED_DATA_CODES = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        26,  # CANNOT_PARSE_QUOTED_STRING
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  # CANNOT_PARSE_DATE
+        41,  # CANNOT_PARSE_DATETIME
+        53,  # TYPE_MISMATCH
+        69,  # ARGUMENT_OUT_OF_BOUND
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        131,  # TOO_LARGE_STRING_SIZE
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        469,  # VIOLATED_CONSTRAINT
+    }
+)
+"""ClickHouse error codes that blame the rows, not the server: the same rows would fail
+again on any retry."""
 
-    return not isinstance(exc.__cause__, ClickHouseError)
+
+def is_rejection(exc: Exception) -> bool:
+    """Whether the warehouse refused the rows themselves rather than failed as a service.
+
+    Our own checks before the insert (schema, types), a value clickhouse-connect cannot
+    serialise (``DataError``) and ClickHouse's data errors (``REFUSED_DATA_CODES``, e.g.
+    a CHECK constraint an operator added) are rejections: the rows are isolated and
+    dead-lettered. Any other ClickHouse error (unreachable, disk, memory, too many
+    parts, …) is an outage and the batch is retried: retrying a good batch costs time,
+    dead-lettering it would lose data.
+    """
+    from clickhouse_connect.driver.exceptions import ClickHouseError, DataError
+
+    cause = exc.__cause__
+    if not isinstance(cause, ClickHouseError) or isinstance(cause, DataError):
+        return True
+    return getattr(cause, "code", None) in REFUSED_DATA_CODES
 
 
 async def flush_until_stored(

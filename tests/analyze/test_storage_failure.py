@@ -50,10 +50,14 @@ def test_a_broken_warehouse_stops_the_run_promptly(tmp_path: Path, classroom_vid
     # Put the directory back: everything the run said it stored is there, and readable.
     warehouse_dir.unlink()
     moved_dir.rename(warehouse_dir)
-    (stored,) = re.findall(r"the (\d+) rows stored before the failure are kept", stderr)
+    # The insert that met the break may have landed before the engine failed: those rows
+    # are reported as in doubt, and the only rows allowed beyond what was said stored.
+    ((stored, in_doubt),) = re.findall(
+        r"the (\d+) rows stored before the failure are kept; the (\d+) rows being", stderr
+    )
     with Warehouse.connect_dsn(f"chdb://{warehouse_dir}") as warehouse:
         counts = [
             warehouse.query(f"SELECT count() FROM {table}").result_rows[0][0]
             for table in TABLE_FOR_EVENT.values()
         ]
-    assert sum(counts) == int(stored) > 0
+    assert 0 < int(stored) <= sum(counts) <= int(stored) + int(in_doubt)

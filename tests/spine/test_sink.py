@@ -12,7 +12,7 @@ from schemas.events import encode
 from schemas.warehouse import Warehouse
 from tests.spine.factories import face_event, frame_batch
 from workers import kafka, service
-from workers.sink import run_sink
+from workers.sink import SinkBatcher, run_sink, topic_event_types
 
 
 async def publish(topics: KafkaSettings, topic: str, values: list[bytes]) -> None:
@@ -82,3 +82,32 @@ def test_sink_stores_good_rows_dead_letters_bad_ones_and_replays_without_doublin
     assert "rejected by the warehouse" in letters[2][1]
     assert "expression has 2 values" in letters[2][1]
     assert letters[2][2] == encode(refused_face).decode(), "the refused face alone, not its frame"
+
+
+def test_rows_clickhouse_itself_refuses_are_dead_lettered_and_the_rest_stored(
+    tmp_path: Path,
+) -> None:
+    """A CHECK constraint an operator added on the server refuses one face: the sink stores
+    the frame's other faces and dead-letters that face, instead of retrying forever."""
+    topics = KafkaSettings()
+    with Warehouse.connect(WarehouseSettings(dsn=f"chdb://{tmp_path / 'warehouse'}")) as warehouse:
+        warehouse.migrate()
+        warehouse.command(
+            "ALTER TABLE face_events ADD CONSTRAINT plausible_face CHECK face_px < 5000"
+        )
+        batcher = SinkBatcher(
+            warehouse, topic_event_types(topics), "sink-test", batch_rows=1000, max_wait_s=1
+        )
+        frame = frame_batch(7)
+        frame = msgspec.structs.replace(
+            frame, faces=(frame.faces[0], face_event(7, 1, face_px=9999), frame.faces[2])
+        )
+        batcher.add(kafka.LocalMessage(topics.face_events_topic, 0, 42, b"room-1", encode(frame)))
+
+        flushed = batcher.flush()
+
+        stored = warehouse.query("SELECT face_index FROM face_events ORDER BY face_index")
+        assert stored.result_rows == [(0,), (2,)]
+    [(letter, key)] = flushed.dead_letters
+    assert key == b"room-1" and letter.offset == 42
+    assert "VIOLATED_CONSTRAINT" in letter.reason
