@@ -207,3 +207,6 @@ class DeepfaceDetector:
                 boxes = [box for box in boxes if box.score >= self.min_score]
             faces.append(boxes)
         return faces
+
+    def follow(self, frame: np.ndarray, faces: list[FaceBox]) -> list[FaceBox]:
+        return faces  # deepface's detectors take whole images only

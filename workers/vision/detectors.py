@@ -55,6 +55,12 @@ class Detector(Protocol):
         """Faces of each RGB uint8 frame, in the order of ``frames``."""
         ...
 
+    def follow(self, frame: np.ndarray, faces: list[FaceBox]) -> list[FaceBox]:
+        """The faces of the previous frame, moved to where tracking predicts them, read
+        again in this RGB frame (between detections, ``vision.detect_every``): one box
+        per face, in order. A detector that cannot re-read a given box returns them."""
+        ...
+
 
 class MtcnnDetector:
     # Median offset between MTCNN and dlib HOG boxes of the same faces (116 faces of
@@ -71,13 +77,24 @@ class MtcnnDetector:
         )
 
     def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
+        return [[face_box(row) for row in boxes] for boxes in self.mtcnn.detect(frames)]
+
+    def follow(self, frame: np.ndarray, faces: list[FaceBox]) -> list[FaceBox]:
+        """ONet alone re-reads each predicted box: a fresh box and five points (so yaw is
+        measured on every frame, not carried from the last detection) for about 1 ms per
+        face. Where ONet no longer sees a face (turned away, covered) the prediction
+        stays: tracks end by the tracker's rules, not on one doubtful frame."""
+        corners = np.array([(f.x1, f.y1, f.x2, f.y2) for f in faces], np.float32).reshape(-1, 4)
+        reread = self.mtcnn.reread(frame, corners)
         return [
-            [
-                FaceBox(*(float(value) for value in row[:5]), keypoints=row[5:].reshape(2, 5).T)
-                for row in boxes
-            ]
-            for boxes in self.mtcnn.detect(frames)
+            face_box(row) if row[4] >= self.mtcnn.min_score else face
+            for face, row in zip(faces, reread, strict=True)
         ]
+
+
+def face_box(row: np.ndarray) -> FaceBox:
+    """A ``FaceBox`` from an MTCNN row: x1, y1, x2, y2, probability, x0..x4, y0..y4."""
+    return FaceBox(*(float(value) for value in row[:5]), keypoints=row[5:].reshape(2, 5).T)
 
 
 class HogDetector:
@@ -101,6 +118,9 @@ class HogDetector:
                 ]
             )
         return faces
+
+    def follow(self, frame: np.ndarray, faces: list[FaceBox]) -> list[FaceBox]:
+        return faces  # HOG scans whole images: re-reading one box costs a detection
 
 
 def deepface_detector(backend: str, settings: VisionSettings) -> Detector:

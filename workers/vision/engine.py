@@ -201,16 +201,18 @@ class VisionEngine:
             self.detection_clocks[meta.camera_id] = DetectionClock(0, meta.captured_at)
         return not follows
 
-    def _followed_boxes(self, camera_id: str, tracker: FaceTracker, at: float) -> list[FaceBox]:
+    def _followed_boxes(
+        self, camera_id: str, tracker: FaceTracker, at: float, rgb: np.ndarray
+    ) -> list[FaceBox]:
         """The previous frame's faces of a camera, moved to where their tracks predict them
-        at ``at``; the landmarks then re-fit each face in the new frame."""
+        at ``at`` and re-read there by the detector; the landmarks then re-fit each face."""
         previous = self.previous_faces.get(camera_id, {})
         boxes = []
         for track in tracker.tracks:
             if track.track_id in previous:
                 predicted = track.box + track.velocity * (at - track.seen_at)
                 boxes.append(previous[track.track_id].moved_to(predicted))
-        return boxes
+        return self.detector.follow(rgb, boxes) if boxes else boxes
 
     def _read_faces(
         self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox] | None
@@ -223,7 +225,7 @@ class VisionEngine:
             tracker = self.trackers[meta.camera_id] = FaceTracker(self.vision.track_lost_seconds)
         if boxes is None:
             with self._stage("track"):
-                boxes = self._followed_boxes(meta.camera_id, tracker, meta.captured_at)
+                boxes = self._followed_boxes(meta.camera_id, tracker, meta.captured_at, rgb)
         corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
         with self._stage("track"):
             track_ids = tracker.update(corners, meta.captured_at)

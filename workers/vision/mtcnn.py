@@ -31,12 +31,12 @@ STAGE_THRESHOLDS = (0.7, 0.7, 0.7)
 0.7 sends a quarter fewer candidates to RNet (~15% of the detection time) and found the
 same faces on faces/annotated and 165 of the 166 on 24 classroom frames."""
 MERGE_OVERLAP = 0.5
+"""IoU above which candidates of one face merge after PNet and RNet. The published 0.7
+sends ~3x more near-duplicates into the next net for the same faces found."""
 PNET_CHUNK_PIXELS = 250_000
 """PNet takes a pyramid level in slices of about this many pixels: a slice whose
 activations stay in the caches runs faster than the whole level at once (15.2 -> 13.4 ms
 per 720p frame on one thread)."""
-"""IoU above which candidates of one face merge after PNet and RNet. The published 0.7
-sends ~3x more near-duplicates into the next net for the same faces found."""
 
 
 class PNet(nn.Module):
@@ -279,19 +279,35 @@ class Mtcnn:
             boxes = np.hstack([boxes[keep, :4], probs[rows][keep, None]])
             moved = offsets[rows][keep]
             if final:
-                # Points are relative to the box ONet saw, before its own regression.
-                relative = points[0][rows][keep]
-                width = boxes[:, 2:3] - boxes[:, 0:1] + 1
-                height = boxes[:, 3:4] - boxes[:, 1:2] + 1
-                xs = boxes[:, 0:1] + width * relative[:, :5] - 1
-                ys = boxes[:, 1:2] + height * relative[:, 5:] - 1
-                boxes = np.hstack([regress(boxes, moved), xs, ys])
+                boxes = onet_faces(boxes, moved, points[0][rows][keep])
                 boxes = boxes[nms_min(boxes, 0.7)]
             else:
                 kept = nms(boxes, MERGE_OVERLAP)
                 boxes = square(regress(boxes[kept], moved[kept]))
             refined.append(boxes)
         return refined
+
+    def reread(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """ONet alone on faces already known (from tracking) in an RGB frame: one row per
+        box of (x1, y1, x2, y2), in order, laid out like ``detect``'s; no threshold and no
+        merging, the caller decides from the probability what to keep."""
+        if not len(boxes):
+            return np.zeros((0, 15), np.float32)
+        squared = square(boxes.astype(np.float32))
+        crops = np.stack([crop_resized(frame, box, 48) for box in squared])
+        offsets, probs, points = self._run(self.onet, crops, cpu_chunk=64)
+        return onet_faces(np.hstack([squared[:, :4], probs[:, None]]), offsets, points)
+
+
+def onet_faces(boxes: np.ndarray, offsets: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """ONet's reading of the boxes it saw (rows x1, y1, x2, y2, probability): regressed
+    boxes with the five points (x0..x4, y0..y4) appended."""
+    # Points are relative to the box ONet saw, before its own regression.
+    width = boxes[:, 2:3] - boxes[:, 0:1] + 1
+    height = boxes[:, 3:4] - boxes[:, 1:2] + 1
+    xs = boxes[:, 0:1] + width * points[:, :5] - 1
+    ys = boxes[:, 1:2] + height * points[:, 5:] - 1
+    return np.hstack([regress(boxes, offsets), xs, ys])
 
 
 def windows_to_boxes(offsets: np.ndarray, probs: np.ndarray, scale: float) -> np.ndarray:
