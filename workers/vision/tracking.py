@@ -1,11 +1,13 @@
 """Face tracks per camera: IoU matching against constant-velocity predictions.
 
-supervision 0.31 no longer ships ByteTrack (it moved to the ``trackers`` package, which
-requires opencv-python 5 and would replace our headless OpenCV 4). For faces the
-ByteTrack idea reduces to this: every detection that passes ``min_detection_score`` is a
-high-confidence one, so its second, low-score association round never runs. What remains
-is Hungarian matching on IoU between the detections and the tracks moved by their last
-velocity, a lost-track buffer, and ids that only grow.
+supervision 0.31 no longer ships ByteTrack. It moved to the ``trackers`` package (2.6),
+which requires ``opencv-python``, a second distribution of cv2 beside our headless one,
+and reports a new track with id -1 on its first frame, which would drop every face of a
+camera's first frame. For faces the ByteTrack idea reduces to this: every detection
+that passes ``min_detection_score`` is a high-confidence one, so its second, low-score
+association round never runs. What remains is Hungarian matching on IoU between the
+detections and the tracks moved by their last velocity, a lost-track buffer, and ids
+that only grow.
 
 Ids are never reused within a camera, so a shot cut (all faces change at once) simply
 ends the old tracks after ``lost_seconds`` and starts new ones.
