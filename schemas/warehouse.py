@@ -52,6 +52,14 @@ TABLE_FOR_EVENT: dict[type[Event], str] = {
     DeadLetter: "dead_letters",
 }
 
+ROLLUP_SOURCES: dict[type[Event], tuple[str, tuple[str, ...]]] = {
+    FaceEvent: ("captured_at", ("event_id",)),
+    StudentWindow: ("window_start", ("session_id", "person_id", "window_seconds", "window_start")),
+    ClassWindow: ("window_start", ("session_id", "window_seconds", "window_start")),
+}
+"""Event types whose tables feed sum rollups: (time field, identity fields besides the
+classroom), the table's ORDER BY. A sink checks ``already_stored`` before inserting them."""
+
 TIME_FIELDS = frozenset(
     {"captured_at", "window_start", "started_at", "ended_at", "raised_at", "at", "failed_at"}
 )
@@ -168,6 +176,50 @@ class Warehouse:
         column_names, columns = _columns(events, event_type)
         return self._insert_columns(table, column_names, columns, dedup_token)
 
+    def already_stored(self, events: Sequence[Event]) -> list[bool]:
+        """For each event of one type, whether its row is already in the warehouse, or an
+        earlier event of ``events`` has the same identity.
+
+        Only for the tables that feed sum rollups (``ROLLUP_SOURCES``): a replay would
+        not change their ReplacingMergeTree rows, but every insert runs the rollups'
+        materialized views, so a row inserted twice is summed twice there. The query
+        reads only the batch's classrooms and time ranges (the tables' ORDER BY prefix).
+        Other types: all False.
+        """
+        source = ROLLUP_SOURCES.get(type(events[0])) if events else None
+        if source is None:
+            return [False] * len(events)
+        time_field, key_fields = source
+        table = TABLE_FOR_EVENT[type(events[0])]
+        key_fields = ("classroom_id", *key_fields)
+        keys = [_identity(event, key_fields) for event in events]
+        ranges: dict[str, tuple[int, int]] = {}
+        for event in events:
+            at = round(getattr(event, time_field) * 1000)
+            low, high = ranges.get(event.classroom_id, (at, at))
+            ranges[event.classroom_id] = (min(low, at), max(high, at))
+        parameters: dict[str, Any] = {}
+        conditions = []
+        for index, (classroom, (low, high)) in enumerate(ranges.items()):
+            parameters |= {f"room{index}": classroom, f"low{index}": low, f"high{index}": high}
+            conditions.append(
+                f"(classroom_id = {{room{index}:String}} AND toUnixTimestamp64Milli({time_field})"
+                f" BETWEEN {{low{index}:Int64}} AND {{high{index}:Int64}})"
+            )
+        columns = ", ".join(_identity_sql(field) for field in key_fields)
+        stored = {
+            tuple(row)
+            for row in self.query(
+                f"SELECT {columns} FROM {table} WHERE {' OR '.join(conditions)}", parameters
+            ).result_rows
+        }
+        seen: set[tuple] = set()
+        flags = []
+        for key in keys:
+            flags.append(key in stored or key in seen)
+            seen.add(key)
+        return flags
+
     def insert_rows(
         self,
         table: str,
@@ -268,6 +320,27 @@ def _problem(event: Event) -> str | None:
         if mapping and not all(math.isfinite(v) for v in mapping.values()):
             return f"{name} holds a non-finite number"
     return None
+
+
+def _identity(event: Event, fields: tuple[str, ...]) -> tuple:
+    """The identity of an event's row, as ``_identity_sql`` reads it back from the table."""
+    values = []
+    for field in fields:
+        value = getattr(event, field)
+        if field in TIME_FIELDS:
+            value = round(value * 1000)
+        elif field == "window_seconds":
+            value = round(value, 3)
+        values.append(value)
+    return tuple(values)
+
+
+def _identity_sql(field: str) -> str:
+    if field in TIME_FIELDS:
+        return f"toUnixTimestamp64Milli({field})"
+    if field == "window_seconds":
+        return "round(toFloat64(window_seconds), 3)"
+    return field
 
 
 def _columns(events: Sequence[Event], event_type: type[Event]) -> tuple[list[str], list[list[Any]]]:

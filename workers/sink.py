@@ -3,9 +3,11 @@
 ``SinkBatcher`` holds the batching and decoding, with no Kafka in it, so ``classroom
 analyze`` can feed it from in-process queues. The Kafka loop commits offsets only after
 a batch is in the warehouse. A warehouse that cannot be reached pauses the loop, which
-retries the same batch with backoff: nothing is lost, and since every row has a
-deterministic id in a ReplacingMergeTree, a batch replayed after a crash is not counted
-twice by queries that use ``FINAL``. A message that does not decode goes to the
+retries the same batch with backoff: nothing is lost. Rows come again after a crash (of
+the sink, or of a worker upstream that re-sends what it had sent): every row has a
+deterministic id in a ReplacingMergeTree, so queries with ``FINAL`` count it once, and
+rows of the tables that feed rollups are looked up before the insert and skipped when
+already stored, so the rollups do not sum them twice. A message that does not decode goes to the
 dead-letter topic with the reason; a row the warehouse rejects is isolated and goes there
 too, and the rest of its batch is stored.
 """
@@ -64,6 +66,8 @@ class Flushed:
     dead_letters: list[tuple[DeadLetter, bytes | None]] = field(default_factory=list)
     captured_at: list[float] = field(default_factory=list)
     """Capture times of the stored face events, for the end-to-end latency metric."""
+    already_stored: int = 0
+    """Rows not inserted because a replay brought them again (``Warehouse.already_stored``)."""
 
 
 class SinkBatcher:
@@ -125,6 +129,11 @@ class SinkBatcher:
         flushed = Flushed()
         for event_type in list(self._batches):
             events, sources = self._batches[event_type], self._sources[event_type]
+            stored = self.warehouse.already_stored(events)
+            if any(stored):
+                flushed.already_stored += sum(stored)
+                events = [event for event, done in zip(events, stored, strict=True) if not done]
+                sources = [source for source, done in zip(sources, stored, strict=True) if not done]
             try:
                 flushed.rows[event_type] = self.warehouse.insert(events)
             except WarehouseError as exc:
@@ -321,6 +330,7 @@ def _count(health: service.HealthCounters, flushed: Flushed, records: int, elaps
     health.batch_latency_ms = elapsed * 1000
     for event_type, rows in flushed.rows.items():
         service.EVENTS.labels(ROLE, event_type.__name__).inc(rows)
+    service.EVENTS.labels(ROLE, "already_stored").inc(flushed.already_stored)
     service.FACES.labels(ROLE).inc(flushed.rows.get(FaceEvent, 0))
     service.ERRORS.labels(ROLE).inc(len(flushed.dead_letters))
     service.BATCH_SECONDS.labels(ROLE).observe(elapsed)

@@ -246,3 +246,20 @@ def test_a_rebatched_replay_inflates_rollups_until_rebuilt_as_documented(
     for statement in split_statements(rebuild.replace("2026", year) + ";"):
         warehouse.command(statement)
     assert warehouse.query(hourly).result_rows == [(12,)]
+
+
+def test_already_stored_finds_replayed_rows_by_identity(warehouse: Warehouse) -> None:
+    windows = [
+        student_window(f"student-{i}", m, 0.5, "nominal") for i in range(3) for m in range(4)
+    ]
+    warehouse.insert(windows[:8])
+    recomputed = student_window("student-0", 1, 0.9, "high")  # same identity, new values
+    other_room = student_window("student-0", 1, 0.5, "nominal", classroom_id="room-2")
+    batch = [*windows[6:], recomputed, windows[9], other_room]
+    assert warehouse.already_stored(batch) == [
+        True, True, False, False, False, False, True, True, False,
+    ]  # fmt: skip
+    faces = [face_event(seq) for seq in range(5)]
+    warehouse.insert(faces[:2])
+    assert warehouse.already_stored(faces) == [True, True, False, False, False]
+    assert warehouse.already_stored([session_score("student-0", 50.0)]) == [False]
