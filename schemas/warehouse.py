@@ -202,9 +202,11 @@ class Warehouse:
         conditions = []
         for index, (classroom, (low, high)) in enumerate(ranges.items()):
             parameters |= {f"room{index}": classroom, f"low{index}": low, f"high{index}": high}
+            # The bare column, not a function of it, so partitions are pruned too.
             conditions.append(
-                f"(classroom_id = {{room{index}:String}} AND toUnixTimestamp64Milli({time_field})"
-                f" BETWEEN {{low{index}:Int64}} AND {{high{index}:Int64}})"
+                f"(classroom_id = {{room{index}:String}} AND {time_field} BETWEEN "
+                f"fromUnixTimestamp64Milli({{low{index}:Int64}}, 'UTC') AND "
+                f"fromUnixTimestamp64Milli({{high{index}:Int64}}, 'UTC'))"
             )
         columns = ", ".join(_identity_sql(field) for field in key_fields)
         stored = {
