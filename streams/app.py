@@ -198,6 +198,31 @@ class ClassroomWindows:
         return routed
 
 
+class AcknowledgedTable(faust.Table):
+    """A Faust table whose changelog writes can be awaited until the broker has them.
+
+    Faust flushes its producer before it commits input offsets, but that flush gives up
+    after 0.1 s without progress (``ProducerBuffer.flush_atmost``): on a busy worker it
+    can commit the offsets of events whose checkpoint is still queued, and a crash then
+    loses those events (seen here as a frame missing after a SIGKILL). Awaiting
+    ``acknowledged()`` before the events are acked closes that gap.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unacknowledged: list[asyncio.Future] = []
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
+        sent = super().send_changelog(*args, **kwargs)
+        self._unacknowledged.append(sent)
+        return sent
+
+    async def acknowledged(self) -> None:
+        """Return once every changelog record written so far is acknowledged."""
+        sent, self._unacknowledged = self._unacknowledged, []
+        await asyncio.gather(*sent)
+
+
 settings = load_settings()
 topics = settings.kafka
 worker_id = service.worker_id(settings.service, ROLE)
@@ -248,31 +273,6 @@ output_topics = {
         topics.pipeline_health_topic,
     )
 }
-
-
-class AcknowledgedTable(faust.Table):
-    """A Faust table whose changelog writes can be awaited until the broker has them.
-
-    Faust flushes its producer before it commits input offsets, but that flush gives up
-    after 0.1 s without progress (``ProducerBuffer.flush_atmost``): on a busy worker it
-    can commit the offsets of events whose checkpoint is still queued, and a crash then
-    loses those events (seen here as a frame missing after a SIGKILL). Awaiting
-    ``acknowledged()`` before the events are acked closes that gap.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._unacknowledged: list[asyncio.Future] = []
-
-    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
-        sent = super().send_changelog(*args, **kwargs)
-        self._unacknowledged.append(sent)
-        return sent
-
-    async def acknowledged(self) -> None:
-        """Return once every changelog record written so far is acknowledged."""
-        sent, self._unacknowledged = self._unacknowledged, []
-        await asyncio.gather(*sent)
 
 
 # One changelog record per classroom per batch; keyed like the input topic (by classroom),
