@@ -60,6 +60,9 @@ ROLLUP_SOURCES: dict[type[Event], tuple[str, tuple[str, ...]]] = {
 """Event types whose tables feed sum rollups: (time field, identity fields besides the
 classroom), the table's ORDER BY. A sink checks ``already_stored`` before inserting them."""
 
+LAST_STORABLE_TIME = 10_413_792_000.0
+"""2300-01-01 in epoch seconds: DateTime64 columns end with 2299."""
+
 TIME_FIELDS = frozenset(
     {"captured_at", "window_start", "started_at", "ended_at", "raised_at", "at", "failed_at"}
 )
@@ -192,12 +195,19 @@ class Warehouse:
         time_field, key_fields = source
         table = TABLE_FOR_EVENT[type(events[0])]
         key_fields = ("classroom_id", *key_fields)
-        keys = [_identity(event, key_fields) for event in events]
+        keys: list[tuple | None] = []
         ranges: dict[str, tuple[int, int]] = {}
         for event in events:
-            at = round(getattr(event, time_field) * 1000)
+            seconds = getattr(event, time_field)
+            if not 0 <= seconds < LAST_STORABLE_TIME:  # NaN too: the insert will refuse it
+                keys.append(None)
+                continue
+            keys.append(_identity(event, key_fields))
+            at = round(seconds * 1000)
             low, high = ranges.get(event.classroom_id, (at, at))
             ranges[event.classroom_id] = (min(low, at), max(high, at))
+        if not ranges:
+            return [False] * len(events)
         parameters: dict[str, Any] = {}
         conditions = []
         for index, (classroom, (low, high)) in enumerate(ranges.items()):
@@ -218,7 +228,7 @@ class Warehouse:
         seen: set[tuple] = set()
         flags = []
         for key in keys:
-            flags.append(key in stored or key in seen)
+            flags.append(key is not None and (key in stored or key in seen))
             seen.add(key)
         return flags
 

@@ -7,9 +7,9 @@ retries the same batch with backoff: nothing is lost. Rows come again after a cr
 the sink, or of a worker upstream that re-sends what it had sent): every row has a
 deterministic id in a ReplacingMergeTree, so queries with ``FINAL`` count it once, and
 rows of the tables that feed rollups are looked up before the insert and skipped when
-already stored, so the rollups do not sum them twice. A message that does not decode goes to the
-dead-letter topic with the reason; a row the warehouse rejects is isolated and goes there
-too, and the rest of its batch is stored.
+already stored, so the rollups do not sum them twice. A message that does not decode
+goes to the dead-letter topic with the reason; a row the warehouse rejects is isolated
+and goes there too, and the rest of its batch is stored.
 """
 
 from __future__ import annotations

@@ -151,3 +151,18 @@ def test_windows_sent_again_are_not_summed_twice_by_the_rollups(tmp_path: Path) 
     assert already_stored == 4 + 3
     assert hourly == [(12,)] and stored == [(12,)]
     assert class_hourly.result_rows == [(4,)]
+
+
+def test_a_time_no_column_can_hold_is_dead_lettered_not_retried(tmp_path: Path) -> None:
+    topics = KafkaSettings()
+    frame = frame_batch(8, start=1e300)  # decodes (a float), but no DateTime64 holds it
+    with Warehouse.connect(WarehouseSettings(dsn=f"chdb://{tmp_path / 'warehouse'}")) as warehouse:
+        warehouse.migrate()
+        batcher = SinkBatcher(
+            warehouse, topic_event_types(topics), "sink-test", batch_rows=1000, max_wait_s=1
+        )
+        batcher.add(kafka.LocalMessage(topics.face_events_topic, 0, 7, b"room-1", encode(frame)))
+        flushed = batcher.flush()
+        assert warehouse.query("SELECT count() FROM face_events").result_rows == [(0,)]
+    assert len(flushed.dead_letters) == 3
+    assert all("captured_at" in letter.reason for letter, _ in flushed.dead_letters)

@@ -263,3 +263,6 @@ def test_already_stored_finds_replayed_rows_by_identity(warehouse: Warehouse) ->
     warehouse.insert(faces[:2])
     assert warehouse.already_stored(faces) == [True, True, False, False, False]
     assert warehouse.already_stored([session_score("student-0", 50.0)]) == [False]
+    # A time no column can hold is left for the insert to refuse, not looked up.
+    for seconds in (math.nan, math.inf, 1e300):
+        assert warehouse.already_stored([face_event(9, captured_at=seconds)]) == [False]
