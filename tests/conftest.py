@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import cv2
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,19 @@ class AnalyzedWarehouse(NamedTuple):
     data_dir: Path
     output: str
     """What ``classroom analyze`` printed (stdout and stderr)."""
+
+
+def write_teacher_photo(folder: Path) -> Path:
+    """``folder/teacher.jpg``: frame 300 of the clip, the teacher's close-up, standing in
+    for the staff photo a school would enroll him from."""
+    video = cv2.VideoCapture(str(CLASSROOM_VIDEO))
+    video.set(cv2.CAP_PROP_POS_FRAMES, 300)
+    ok, close_up = video.read()
+    video.release()
+    assert ok, f"cannot read frame 300 of {CLASSROOM_VIDEO}"
+    photo = folder / "teacher.jpg"
+    cv2.imwrite(str(photo), close_up)
+    return photo
 
 
 ANALYZED_SESSION = "e2e-classroom"

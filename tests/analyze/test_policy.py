@@ -7,12 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import pytest
 
 from schemas.warehouse import Warehouse
 from tests.analyze.test_bad_input import analyze
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, write_teacher_photo
 
 
 def test_emotion_off_stores_and_reports_no_expression(
@@ -50,13 +49,7 @@ def test_emotion_off_stores_and_reports_no_expression(
 def test_teacher_known_by_face_gets_the_teacher_mix(tmp_path: Path, classroom_video: Path) -> None:
     # Enroll the teacher from a close-up near the end of the clip, as a school would from
     # a staff photo; then recognise him by face during the lesson.
-    video = cv2.VideoCapture(str(classroom_video))
-    video.set(cv2.CAP_PROP_POS_FRAMES, 300)
-    ok, close_up = video.read()
-    video.release()
-    assert ok
-    photo = tmp_path / "teacher.jpg"
-    cv2.imwrite(str(photo), close_up)
+    photo = write_teacher_photo(tmp_path)
     roster = tmp_path / "roster.yaml"
     roster.write_text(
         "students:\n  - {id: teacher-okafor, name: Mr Okafor, role: teacher, consent: true}\n"

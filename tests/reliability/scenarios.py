@@ -19,14 +19,9 @@ from classroom.settings import KafkaSettings, Settings, SinkSettings, WarehouseS
 from schemas.events import Frame, decode, encode, frame_batches
 from schemas.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO
-from tests.reliability.harness import (
-    FaultResult,
-    Pipeline,
-    read_topic,
-    relayed_broker,
-    wait_for,
-)
+from tests.reliability.harness import FaultResult, relayed_broker
 from tests.reliability.samples import classroom_jpegs
+from tests.services import Pipeline, read_topic, wait_for
 from tests.spine.factories import face_event, frame_batch
 from workers import kafka, service
 from workers.capture import sample_frames

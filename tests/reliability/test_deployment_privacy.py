@@ -18,7 +18,7 @@ import yaml
 
 from classroom.settings import KafkaSettings
 from tests.conftest import PROJECT_ROOT
-from tests.reliability.harness import Pipeline
+from tests.services import Pipeline
 from workers import kafka
 
 DOCKER = PROJECT_ROOT / "docker"

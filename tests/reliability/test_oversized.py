@@ -21,8 +21,8 @@ import numpy as np
 
 from classroom.settings import KafkaSettings
 from schemas.events import DeadLetter, FaceEventBatch, Frame, decode, encode
-from tests.reliability.harness import Pipeline, read_topic
 from tests.reliability.samples import classroom_jpegs, with_declared_size
+from tests.services import Pipeline, read_topic
 from workers import kafka
 
 

@@ -21,11 +21,10 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-import cv2
 import pytest
 
 from schemas.warehouse import Warehouse
-from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT
+from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT, write_teacher_photo
 from tests.reliability.warehouse_scan import (
     cells_with_jpeg_or_embedding_bytes,
     filled_emotion_cells,
@@ -107,13 +106,7 @@ def control_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 @pytest.fixture(scope="module")
 def face_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     tmp = tmp_path_factory.mktemp("face")
-    video = cv2.VideoCapture(str(CLASSROOM_VIDEO))
-    video.set(cv2.CAP_PROP_POS_FRAMES, 300)  # the teacher's close-up stands in for a photo
-    ok, close_up = video.read()
-    video.release()
-    assert ok
-    photo = tmp / "teacher.jpg"
-    cv2.imwrite(str(photo), close_up)
+    photo = write_teacher_photo(tmp)
     roster = tmp / "roster.yaml"
     roster.write_text("students:\n  - {id: teacher-okafor, role: teacher}\n")
     enroll_output = classroom(

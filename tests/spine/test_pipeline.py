@@ -12,11 +12,7 @@ labels in replayed frames may get other ids; boxes and scores per frame are the 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,108 +23,24 @@ from classroom.settings import KafkaSettings, Settings, VisionSettings, Warehous
 from schemas.events import DeadLetter, Frame, StudentWindow, decode, encode
 from schemas.warehouse import Warehouse
 from streams.app import ClassroomWindows
-from tests.spine.conftest import free_port, scrape_metric
+from tests.services import Pipeline, read_topic
 from tests.spine.factories import frame_batch
 from workers import kafka
 from workers.infer import InferenceStage
 from workers.kafka import LocalMessage
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FPS = "1"
-
-
-class Processes:
-    """The pipeline's processes for one test, with their logs and /metrics ports."""
-
-    def __init__(self, topics: KafkaSettings, tmp: Path) -> None:
-        self.tmp = tmp
-        self.dsn = f"chdb://{tmp / 'warehouse'}"
-        self.env = {
-            **os.environ,
-            "CLASSROOM_KAFKA__BOOTSTRAP_SERVERS": topics.bootstrap_servers,
-            "CLASSROOM_KAFKA__SESSION_TIMEOUT_MS": "6000",
-            "CLASSROOM_WAREHOUSE__DSN": self.dsn,
-            "CLASSROOM_SERVICE__HEALTH_INTERVAL_S": "2",
-            "CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S": "3",
-            "CLASSROOM_CAMERA__SOURCE": str(
-                PROJECT_ROOT.parent / "shared/data/video/classroom.mp4"
-            ),
-            "CLASSROOM_CAMERA__SAMPLE_FPS": SAMPLE_FPS,
-            "CLASSROOM_CAMERA__REALTIME": "false",
-            "CLASSROOM_INFER__BATCH_SIZE": "4",
-            "CLASSROOM_INFER__MAX_WAIT_MS": "100",
-        }
-        self.ports: dict[str, int] = {}
-        self.running: list[subprocess.Popen] = []
-
-    def start(self, role: str, *args: str, name: str | None = None) -> subprocess.Popen:
-        name = name or role
-        self.ports[name] = free_port()
-        env = {**self.env, "CLASSROOM_SERVICE__HTTP_PORT": str(self.ports[name])}
-        log = (self.tmp / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "classroom.cli", role, *args],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.running.append(process)
-        return process
-
-    def wait(self, process: subprocess.Popen, name: str, timeout: float) -> None:
-        try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{name} did not finish in {timeout}s:\n{self.log(name)[-3000:]}")
-        assert code == 0, f"{name} exited {code}:\n{self.log(name)[-3000:]}"
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text(errors="replace")
-
-    def metric(self, name: str, sample: str) -> float:
-        return scrape_metric(self.ports[name], sample)
-
-    def stored(self, kind: str) -> float:
-        return self.metric("sink", f'classroom_events_total{{kind="{kind}",role="sink"}}')
-
-    def reported(self, name: str, message: str, field: str) -> int:
-        """A number from a process's closing JSON log line."""
-        for line in self.log(name).splitlines():
-            if line.startswith("{") and f'"msg": "{message}"' in line:
-                return json.loads(line)[field]
-        pytest.fail(f"{name} did not log {message!r}:\n{self.log(name)[-3000:]}")
-
-    def published_frames(self) -> int:
-        return self.reported("camera", "finished", "published")
-
-    def wait_until(self, condition, what: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {n}\n{self.log(n)[-1500:]}" for n in self.ports)
-                pytest.fail(f"timed out waiting for {what}\n{logs}")
-            time.sleep(0.5)
-
-    def stop(self, process: subprocess.Popen, name: str) -> None:
-        process.send_signal(signal.SIGTERM)
-        self.wait(process, name, timeout=60)
-
-    def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
 
 
 @pytest.fixture
 def processes(broker: KafkaSettings, tmp_path: Path):
     asyncio.run(kafka.ensure_topics(broker))
-    running = Processes(broker, tmp_path)
+    running = Pipeline(
+        broker,
+        tmp_path,
+        CLASSROOM_CAMERA__SAMPLE_FPS=SAMPLE_FPS,
+        CLASSROOM_CAMERA__REALTIME="false",
+    )
     yield running
     running.stop_all()
 
@@ -151,18 +63,6 @@ async def produce(topics: KafkaSettings, topic: str, messages: list[tuple[bytes,
         await producer.stop()
 
 
-async def read_topic(topics: KafkaSettings, topic: str) -> list:
-    consumer = kafka.consumer(topics, topic, group_id=f"reader-{time.monotonic_ns()}")
-    await consumer.start()
-    records: list = []
-    try:
-        while batch := await consumer.getmany(timeout_ms=3000):
-            records.extend(record for part in batch.values() for record in part)
-    finally:
-        await consumer.stop()
-    return records
-
-
 def faces_per_frame(dsn: str) -> dict[int, tuple[int, int]]:
     """frame seq -> (rows in FINAL, faces the engine counted in that frame)."""
     rows = query(
@@ -173,7 +73,7 @@ def faces_per_frame(dsn: str) -> dict[int, tuple[int, int]]:
     return {seq: (count, faces) for seq, count, faces in rows}
 
 
-def test_camera_infer_streams_sink_end_to_end(processes: Processes, broker: KafkaSettings) -> None:
+def test_camera_infer_streams_sink_end_to_end(processes: Pipeline, broker: KafkaSettings) -> None:
     broken_frame = Frame(
         school_id="school-1", classroom_id="room-1", camera_id="cam-broken",
         session_id="s", seq=0, captured_at=time.time(), jpeg=b"\xff\xd8 not really a jpeg",
@@ -188,24 +88,24 @@ def test_camera_infer_streams_sink_end_to_end(processes: Processes, broker: Kafk
     asyncio.run(
         produce(broker, broker.face_events_topic, [(b"room-1", b'{"frame_seq": "half a frame"}')])
     )
-    sink = processes.start("sink")
-    streams = processes.start("streams")
-    infer = processes.start("infer", "--exit-when-idle", "8")
-    camera = processes.start("camera")
+    processes.start("sink")
+    processes.start("streams")
+    processes.start("infer", "--exit-when-idle", "8")
+    processes.start("camera")
 
-    processes.wait(camera, "camera", timeout=120)
-    processes.wait(infer, "infer", timeout=400)
-    faces = processes.reported("infer", "stopped", "faces")
+    processes.finish("camera", timeout=120)
+    processes.finish("infer", timeout=400)
+    faces = processes.reported("infer", "stopped")["faces"]
     # The streams app closes a classroom's windows and session 3 s after its last event.
     processes.wait_until(
         lambda: processes.stored("FaceEvent") >= faces and processes.stored("SessionScore") > 0,
         "the sink to store every face event and the session scores",
         timeout=120,
     )
-    processes.stop(streams, "streams")
-    processes.stop(sink, "sink")
+    processes.stop("streams")
+    processes.stop("sink")
 
-    published = processes.published_frames()
+    published = processes.reported("camera", "finished")["published"]
     per_frame = faces_per_frame(processes.dsn)
     assert sorted(per_frame) == list(range(published)), "every published frame, once"
     assert all(rows == faces for rows, faces in per_frame.values()), per_frame
@@ -254,13 +154,13 @@ EVERY_FRAME_DETECTED = VisionSettings(detect_every=1)
 
 @pytest.mark.timeout(900)
 def test_killed_inference_worker_leaves_the_same_counts(
-    processes: Processes, broker: KafkaSettings
+    processes: Pipeline, broker: KafkaSettings
 ) -> None:
     processes.env["CLASSROOM_VISION__DETECT_EVERY"] = "1"
-    camera = processes.start("camera")
-    processes.wait(camera, "camera", timeout=120)
-    published = processes.published_frames()
-    sink = processes.start("sink")
+    processes.start("camera")
+    processes.finish("camera", timeout=120)
+    published = processes.reported("camera", "finished")["published"]
+    processes.start("sink")
 
     first = processes.start("infer", name="infer-1")
     deadline = time.monotonic() + 300
@@ -271,11 +171,11 @@ def test_killed_inference_worker_leaves_the_same_counts(
         time.sleep(0.2)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    second = processes.start("infer", "--exit-when-idle", "8", name="infer-2")
-    processes.wait(second, "infer-2", timeout=400)
-    faces = processes.reported("infer-2", "stopped", "faces")
+    processes.start("infer", "--exit-when-idle", "8", name="infer-2")
+    processes.finish("infer-2", timeout=400)
+    faces = processes.reported("infer-2", "stopped")["faces"]
     processes.wait_until(lambda: processes.stored("FaceEvent") >= faces, "the sink", timeout=120)
-    processes.stop(sink, "sink")
+    processes.stop("sink")
 
     reference = undisturbed_faces_per_frame(broker)
     per_frame = faces_per_frame(processes.dsn)
@@ -287,7 +187,7 @@ def test_killed_inference_worker_leaves_the_same_counts(
 
 
 def test_restarted_streams_worker_recovers_its_windows_from_the_table(
-    processes: Processes, broker: KafkaSettings
+    processes: Pipeline, broker: KafkaSettings
 ) -> None:
     start = time.time() - 120
     frames = [(b"room-1", encode(frame_batch(frame, start=start))) for frame in range(150)]
@@ -305,10 +205,10 @@ def test_restarted_streams_worker_recovers_its_windows_from_the_table(
 
     asyncio.run(produce(broker, broker.face_events_topic, second_half))
     processes.env["CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S"] = "2"
-    second = processes.start("streams", name="streams-2")
+    processes.start("streams", name="streams-2")
     scores = broker.session_scores_topic
     processes.wait_until(lambda: asyncio.run(read_topic(broker, scores)), "session scores", 120)
-    processes.stop(second, "streams-2")
+    processes.stop("streams-2")
 
     undisturbed = ClassroomWindows(Settings(), "reference")
     messages = [

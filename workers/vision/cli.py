@@ -12,7 +12,6 @@ import cv2
 import msgspec
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from classroom.settings import PolicySettings, Settings, load_settings
 from workers.capture import SourceError, sample_frames
@@ -167,14 +166,7 @@ def eval_command(
         }
         sys.stdout.write(json.dumps(record) + "\n")
         return
-    table = Table(title=f"{scores.model} on {folder} ({scores.images} images)")
-    table.add_column("class")
-    table.add_column("accuracy", justify="right")
-    for label, accuracy in scores.per_class_accuracy.items():
-        table.add_row(label, f"{accuracy:.3f}")
-    table.add_row("[bold]all", f"[bold]{scores.accuracy:.3f}")
-    table.add_row("[bold]macro F1", f"[bold]{scores.macro_f1:.3f}")
-    Console().print(table)
+    Console().print(scores.table(str(folder)))
 
 
 model.add_command(train_command)

@@ -21,6 +21,7 @@ import numpy as np
 
 from classroom.settings import VisionSettings
 from workers.vision.device import resolve_device
+from workers.vision.registry import registered
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +141,4 @@ DETECTORS: dict[str, Callable[[VisionSettings], Detector]] = {
 
 
 def create_detector(settings: VisionSettings) -> Detector:
-    try:
-        factory = DETECTORS[settings.detector]
-    except KeyError:
-        raise ValueError(
-            f"unknown detector {settings.detector!r}; known: {', '.join(DETECTORS)}"
-        ) from None
-    return factory(settings)
+    return registered(DETECTORS, settings.detector, "detector")(settings)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from rich.table import Table
 
 from schemas.events import EXPRESSIONS
 from workers.vision.device import resolve_device
@@ -33,6 +34,17 @@ class ExpressionScores:
     """Recall of each label present in the folder."""
     confusion: np.ndarray
     """(7, 7) counts, row = true label, column = predicted, in ``EXPRESSIONS`` order."""
+
+    def table(self, source: str) -> Table:
+        """Per-class accuracy, overall accuracy and macro F1, for the terminal."""
+        table = Table(title=f"{self.model} on {source} ({self.images} images)")
+        table.add_column("class")
+        table.add_column("accuracy", justify="right")
+        for label, accuracy in self.per_class_accuracy.items():
+            table.add_row(label, f"{accuracy:.3f}")
+        table.add_row("[bold]all", f"[bold]{self.accuracy:.3f}")
+        table.add_row("[bold]macro F1", f"[bold]{self.macro_f1:.3f}")
+        return table
 
 
 def labelled_images(folder: Path) -> list[tuple[Path, int]]:

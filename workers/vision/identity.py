@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from classroom.settings import VisionSettings
+from workers.vision.registry import registered
 from workers.vision.weights import dlib_model
 
 
@@ -191,13 +192,7 @@ IDENTITY_MODELS: dict[str, Callable[[VisionSettings], Encoder]] = {
 
 
 def create_face_encoder(vision: VisionSettings) -> Encoder:
-    try:
-        factory = IDENTITY_MODELS[vision.identity_model]
-    except KeyError:
-        raise ValueError(
-            f"unknown identity model {vision.identity_model!r}; known: {', '.join(IDENTITY_MODELS)}"
-        ) from None
-    return factory(vision)
+    return registered(IDENTITY_MODELS, vision.identity_model, "identity model")(vision)
 
 
 def save_embeddings(

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from schemas.events import EXPRESSIONS
+from workers.vision.registry import registered
 
 INPUT_SIZE = 48
 NUM_CLASSES = len(EXPRESSIONS)
@@ -37,13 +38,7 @@ def register_model(constructor: Callable[[], nn.Module]) -> Callable[[], nn.Modu
 
 
 def create_model(name: str) -> nn.Module:
-    try:
-        constructor = ARCHITECTURES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}"
-        ) from None
-    return constructor()
+    return registered(ARCHITECTURES, name, "architecture")()
 
 
 def conv_bn_relu(
