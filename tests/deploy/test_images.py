@@ -104,7 +104,7 @@ def test_weights_ship_in_the_inference_images_with_the_versions_setup_uses() -> 
 def test_constraints_pin_every_dependency_within_the_project_range() -> None:
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     pinned = pins(DOCKER / "constraints.txt")
-    for text in project["dependencies"]:
+    for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
         requirement = Requirement(text)
         name = canonical(requirement.name)
         if name == "torch":  # from the CPU index, or the CUDA base image's own build
@@ -115,6 +115,13 @@ def test_constraints_pin_every_dependency_within_the_project_range() -> None:
     for line in (DOCKER / "slim-requirements.txt").read_text().splitlines():
         if line and not line.startswith("#"):
             assert canonical(line) in pinned, line
+
+
+def test_the_tests_run_on_exactly_the_locked_versions() -> None:
+    """What passes here is what the lock promises to every install (scripts/setup.sh)."""
+    for name, version in pins(DOCKER / "constraints.txt").items():
+        installed = distribution(name).version
+        assert installed == version, f"{name} {installed} installed, {version} locked"
 
 
 def _closure(names: list[str]) -> set[str]:
