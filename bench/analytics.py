@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 
+from record import save
 from rich.console import Console
 from rich.table import Table
 
@@ -83,10 +84,14 @@ def main() -> None:
     table = Table(title=f"ClassroomAnalytics.add, {STUDENTS} students x {FPS} fps x {MINUTES} min")
     for column in ("emotion", "window s", "events", "student windows", "events/s"):
         table.add_column(column, justify="right")
+    runs = []
     for emotion in (True, False):
         events = lesson(emotion)
         for window_seconds in (10.0, 60.0):
             rate, windows = run(events, window_seconds, emotion)
+            runs.append(
+                {"emotion": emotion, "window_seconds": window_seconds, "events_per_s": rate}
+            )
             table.add_row(
                 "on" if emotion else "off",
                 f"{window_seconds:g}",
@@ -95,6 +100,7 @@ def main() -> None:
                 f"{rate:,.0f}",
             )
     Console().print(table)
+    save("analytics", {"students": STUDENTS, "fps": FPS, "minutes": MINUTES, "runs": runs})
 
 
 if __name__ == "__main__":

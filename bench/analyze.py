@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import click
+from record import save
 from rich.console import Console
 from rich.table import Table
 
@@ -74,14 +75,17 @@ def main(video: Path, rates: tuple[float, ...], emotion: str) -> None:
         "sample fps", "frames", "faces", "wall s", "pipeline s", "frames/s", "faces/s", "peak MB"
     ):  # fmt: skip
         table.add_column(column, justify="right")
+    runs = []
     for rate in rates:
         r = run_once(video, rate, emotion)
+        runs.append({"sample_fps": rate, **r})
         table.add_row(
             f"{rate:g}", f"{r['frames']:.0f}", f"{r['faces']:.0f}", f"{r['wall']:.1f}",
             f"{r['pipeline']:.1f}", f"{r['frames_per_s']:.2f}", f"{r['faces_per_s']:.1f}",
             f"{r['peak_mb']:.0f}",
         )  # fmt: skip
     Console().print(table)
+    save("analyze", {"video": video.name, "emotion": emotion, "runs": runs})
     print("wall s: whole process (imports, models, pipeline, report); the rates are the "
           "pipeline's own (capture to stored rows).")  # fmt: skip
 

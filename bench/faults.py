@@ -15,6 +15,7 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +23,8 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from record import save  # noqa: E402
 
 from tests.reliability import scenarios  # noqa: E402
 from tests.reliability.harness import FaultResult, relayed_broker  # noqa: E402
@@ -49,12 +52,14 @@ def main() -> None:
     for column in ("fault injected", "events in", "events out", "lost", "duplicated"):
         table.add_column(column, justify="left" if column.startswith("fault") else "right")
     table.add_column("detail", overflow="fold")
+    results = []
     for name in names:
         with tempfile.TemporaryDirectory(prefix=f"fault-{name}-") as tmp:
             started = time.monotonic()
             with console.status(f"fault: {name}"):
                 result = FAULTS[name](Path(tmp))
             console.log(f"{name}: {time.monotonic() - started:.0f} s")
+        results.append(result)
         table.add_row(
             result.fault,
             str(result.events_in),
@@ -69,6 +74,8 @@ def main() -> None:
         "by the camera and counted); face events for the warehouse fault; student windows "
         "for the streams fault, compared with an undisturbed run of the same events."
     )
+    summary = "; ".join(f"{r.fault}: {r.lost} lost, {r.duplicated} duplicated" for r in results)
+    save("faults", {"summary": summary, "faults": [asdict(r) for r in results]})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +23,8 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from record import save  # noqa: E402
 
 from tests.reliability.scenarios import LoadResult, camera_load  # noqa: E402
 
@@ -56,6 +59,17 @@ def main() -> None:
     console.print(
         f"falls behind at {behind} camera(s)" if behind else "kept up at every camera count"
     )
+    save("load", {"summary": load_summary(results, args.fps), "runs": [asdict(r) for r in results]})
+
+
+def load_summary(results: list[LoadResult], fps: float) -> str:
+    """One line for the README: the most cameras kept up with, where it fell behind."""
+    kept = [r.cameras for r in results if r.keeps_up]
+    behind = [r for r in results if not r.keeps_up]
+    text = f"keeps up with {max(kept)} cameras at {fps:g} frame/s" if kept else "never keeps up"
+    if behind:
+        text += f"; falls behind at {behind[0].cameras} ({behind[0].processed_fps:.1f} frames/s)"
+    return f"{text}; worker memory at most {max(r.rss_max_mb for r in results):.0f} MB"
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from record import save  # noqa: E402
+
 from classroom.settings import KafkaSettings  # noqa: E402
 from schemas.events import FaceEvent, FaceEventBatch, encode, frame_batches  # noqa: E402
 from tests.services import free_port, tansu_broker  # noqa: E402
@@ -372,6 +374,15 @@ def main() -> None:
         table.add_row(name, value)
     console.print(table)
     console.print(json.dumps(dict(rows)))
+    parts = ["streams", "e2e"] if args.part == "all" else [args.part]
+    for part in parts:  # one file per part, so running one part keeps the other's result
+        measures = {name: value for name, value in rows if _part_of(name) == part}
+        save(f"pipeline-{part}", {"students": args.students, "seconds": args.seconds,
+                                  "measures": measures})  # fmt: skip
+
+
+def _part_of(measure: str) -> str:
+    return "streams" if "faces/frame" in measure else "e2e"
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from record import save
 from rich.console import Console
 from rich.table import Table
 
@@ -241,8 +242,10 @@ def timed(warehouse: Warehouse, sql: str, parameters: dict) -> float:
     return time.perf_counter() - started
 
 
-def generate(warehouse: Warehouse, shape: Shape, chunk: int) -> Table:
+def generate(warehouse: Warehouse, shape: Shape, chunk: int) -> tuple[Table, dict[str, float]]:
+    """The ingest table, and rows/s by ingest path for bench/results/warehouse.json."""
     table = Table("ingest", "rows", "seconds", "rows/s", title="Ingest")
+    rates = {}
     windows = shape.classrooms * shape.lessons * shape.students * WINDOWS_PER_LESSON
     class_windows = shape.classrooms * shape.lessons * WINDOWS_PER_LESSON
     for name, template, total in [
@@ -256,6 +259,7 @@ def generate(warehouse: Warehouse, shape: Shape, chunk: int) -> Table:
             warehouse.command(sql)
         seconds = time.perf_counter() - started
         table.add_row(name, f"{total:,}", f"{seconds:.1f}", f"{total / seconds:,.0f}")
+        rates[name] = total / seconds
         console.print(f"generated {name}: {total:,} rows in {seconds:.1f} s")
     for batch_size in (1_000, 10_000):
         events = python_face_events(40_000, batch_size)
@@ -269,7 +273,8 @@ def generate(warehouse: Warehouse, shape: Shape, chunk: int) -> Table:
             f"{seconds:.1f}",
             f"{len(events) / seconds:,.0f}",
         )
-    return table
+        rates[f"Warehouse.insert(FaceEvent) batches of {batch_size}"] = len(events) / seconds
+    return table, rates
 
 
 def python_face_events(count: int, tag: int) -> list[FaceEvent]:
@@ -308,9 +313,11 @@ def python_face_events(count: int, tag: int) -> list[FaceEvent]:
     ]
 
 
-def measure(warehouse: Warehouse, shape: Shape, repeat: int) -> Table:
+def measure(warehouse: Warehouse, shape: Shape, repeat: int) -> tuple[Table, list[dict]]:
+    """The latency table, and one record per query for bench/results/warehouse.json."""
     rng = random.Random(7)
     table = Table("query", "source", "p50 ms", "p95 ms", "rows", title="Query latency")
+    records = []
     for query in panel_queries(shape) + analyst_examples():
         # The first run warms the caches, as a dashboard's first refresh would.
         rows = len(warehouse.query(query.sql, query.parameters(rng)).result_rows)
@@ -322,7 +329,8 @@ def measure(warehouse: Warehouse, shape: Shape, repeat: int) -> Table:
         table.add_row(
             query.name, query.source, f"{statistics.median(latencies):.1f}", p95_text, str(rows)
         )
-    return table
+        records.append({"query": query.name, "source": query.source, "p95_ms": p95, "rows": rows})
+    return table, records
 
 
 def parse_count(text: str) -> int:
@@ -368,8 +376,10 @@ def main(
     try:
         with Warehouse.connect(settings) as warehouse:
             warehouse.migrate()
+            ingest: dict[str, float] = {}
             if not reuse:
-                console.print(generate(warehouse, shape, parse_count(chunk)))
+                ingest_table, ingest = generate(warehouse, shape, parse_count(chunk))
+                console.print(ingest_table)
             size = warehouse.query(
                 "SELECT table, sum(rows), formatReadableSize(sum(bytes_on_disk)), count() "
                 "FROM system.parts WHERE active AND database = currentDatabase() "
@@ -379,7 +389,10 @@ def main(
             for name, rows, disk, parts in size:
                 storage.add_row(name, f"{rows:,}", disk, str(parts))
             console.print(storage)
-            console.print(measure(warehouse, shape, repeat))
+            latency_table, queries = measure(warehouse, shape, repeat)
+            console.print(latency_table)
+        save("warehouse", {"face_events": shape.face_events, "ingest_rows_per_s": ingest,
+                           "queries": queries})  # fmt: skip
     finally:
         if not keep:
             shutil.rmtree(data_dir, ignore_errors=True)

@@ -5,19 +5,22 @@ Runs capture, inference, analytics and storage in this one process (see
 report built from that warehouse. Exit codes: 0 done (also after Ctrl-C, which stops
 cleanly and keeps what was analysed); 1 a stage failed, or storage failed for good (the run
 stops within seconds; rows stored before are kept, no report); 2 bad input (source missing
-or unreadable, no faces found), nothing stored; 3 the video ends early (truncated or
-corrupt): what could be read is stored and reported, with a warning; 130 aborted (Ctrl-C
-while loading, or a second Ctrl-C): rows stored so far are kept, no report.
+or unreadable, a still image, no faces found), nothing stored; 3 the video ends early
+(truncated or corrupt): what could be read is stored and reported, with a warning; 130
+aborted (Ctrl-C while loading, or a second Ctrl-C): rows stored so far are kept, no report.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import signal
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlparse
 
 import click
@@ -37,6 +40,7 @@ from classroom.annotate import VideoAnnotator
 from classroom.pipeline import EmbeddedPipeline, PipelineError, SessionInfo
 from classroom.report import ReportError, write_report
 from classroom.settings import Settings, load_settings
+from classroom.warehouse_options import warehouse_options, with_warehouse
 from schemas.warehouse import Warehouse, WarehouseError
 from streams.analytics import ClassroomAnalytics
 from workers.capture import SourceError, is_live, open_source
@@ -52,20 +56,36 @@ EXIT_TRUNCATED = 3
 EXIT_ABORTED = 130
 
 console = Console(stderr=True, soft_wrap=True)  # messages stay whole for logs and greps
+PROGRESS_BAR_MIN_WIDTH = 110
+"""Narrower terminals get progress lines: the bar's columns would be cut to ellipses."""
+PROGRESS_LINE_SECONDS = 5.0
 
 
 class BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
 
 
+class OneLineFormatter(logging.Formatter):
+    """A log record as one line: an exception adds its type and message, and its traceback
+    only with ``CLASSROOM_DEBUG=1``, so a failing stage reads as a reason, not a dump."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info is None or os.environ.get("CLASSROOM_DEBUG") == "1":
+            return super().format(record)
+        exc = record.exc_info[1]
+        line = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return f"{super().format(line)}: {type(exc).__name__}: {exc}"
+
+
+def _log_to_console() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
 @click.command()
 @click.argument("source")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Embedded warehouse and reports go here [default: the warehouse dsn of the "
-    "settings, chdb://classroom-data/warehouse].",
-)
+@warehouse_options
 @click.option(
     "--report",
     "report_path",
@@ -107,6 +127,7 @@ class BadInput(click.ClickException):
 def analyze(
     source: str,
     data_dir: Path | None,
+    dsn: str | None,
     report_path: Path | None,
     annotate_path: Path | None,
     sample_fps: float,
@@ -120,8 +141,15 @@ def analyze(
     session_id: str | None,
     start_time: datetime | None,
 ) -> None:
-    """Analyse a lesson video file, camera index or RTSP/HTTP URL on this machine."""
-    settings = _with_overrides(load_settings(), data_dir, emotion, identity, roster)
+    """Analyse a lesson video file, camera index or RTSP/HTTP URL on this machine.
+
+    Prints progress on standard error and, as the last line of standard output, the path
+    of the HTML report. A still image is refused: a lesson is measured over time (see
+    `classroom faces PHOTO` for the faces of one photo).
+    """
+    _log_to_console()
+    settings = with_warehouse(load_settings(), data_dir, dsn)
+    settings = _with_overrides(settings, emotion, identity, roster)
     if settings.policy.identity != "off" and settings.policy.roster_path is None:
         raise click.UsageError(f"--identity {settings.policy.identity} needs --roster FILE")
     started = _start_time(source, start_time)
@@ -144,6 +172,71 @@ def analyze(
     except KeyboardInterrupt:
         console.print("[red]aborted[/]: rows stored so far are kept; no report was written")
         sys.exit(EXIT_ABORTED)
+
+
+class ProgressDisplay(Protocol):
+    def __enter__(self) -> object: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+    def update(self, frames: int, faces: int, elapsed: float, *, done: bool) -> None: ...
+
+
+class ProgressBar:
+    """A live bar, for a terminal wide enough to show it whole."""
+
+    def __init__(self, description: str, total: int | None) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("frames · {task.fields[faces]} faces · {task.fields[fps]:.1f} frames/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task = self.progress.add_task(description, total=total, faces=0, fps=0.0)
+
+    def __enter__(self) -> ProgressBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def update(self, frames: int, faces: int, elapsed: float, *, done: bool) -> None:
+        self.progress.update(self.task, completed=frames, faces=faces, fps=frames / elapsed)
+        if done:  # the total was an estimate from the header: end the bar full
+            self.progress.update(self.task, total=frames)
+
+
+class ProgressLines:
+    """Plain progress lines, for logs, pipes and narrow terminals, where a redrawn bar
+    would be cut to ``━━ 1… frames … ETA 0:0…``: one once the first frames are analysed
+    (so even a short run shows one), then one every ``PROGRESS_LINE_SECONDS``."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+        self.next_line_at = 0.0
+
+    def __enter__(self) -> ProgressLines:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def update(self, frames: int, faces: int, elapsed: float, *, done: bool) -> None:
+        if done or frames == 0 or elapsed < self.next_line_at:  # a summary follows when done
+            return
+        self.next_line_at = elapsed + PROGRESS_LINE_SECONDS
+        rate = frames / elapsed
+        line = f"progress: {frames}"
+        if self.total:
+            line += f" of ~{self.total}"
+        line += f" frames, {faces} faces, {rate:.1f} frames/s, {elapsed:.0f} s"
+        if self.total and rate > 0:
+            line += f", about {max(self.total - frames, 0) / rate:.0f} s left"
+        console.print(line, highlight=False)
 
 
 class Run:
@@ -212,45 +305,39 @@ class Run:
                     annotator.close()
             stats = pipeline.stats
             if stats.faces == 0:
-                raise BadInput(
-                    f"no faces found in the {stats.frames_analysed} frames analysed of "
-                    f"{self.source}: nothing to report. Faces smaller than "
-                    f"{settings.vision.min_face_px} px are ignored."
-                )
+                raise BadInput(self._no_faces_message(stats.frames_analysed))
             notes = self._notes(pipeline)
             write_report(warehouse, self.session.session_id, report_path, notes=notes)
         finally:
             warehouse.close()
-        seconds = self.pipeline_seconds
+        self._print_summary(pipeline, report_path, annotate_path)
+        if self._truncated(pipeline):
+            console.print(f"[red]error:[/] {self._truncation_note(pipeline)}")
+            sys.exit(EXIT_TRUNCATED)
+
+    def _print_summary(
+        self, pipeline: EmbeddedPipeline, report_path: Path, annotate_path: Path | None
+    ) -> None:
+        stats, seconds = pipeline.stats, self.pipeline_seconds
         console.print(
             f"analysed {stats.frames_analysed} frames, {stats.faces} faces in {seconds:.1f} s "
             f"({stats.frames_analysed / seconds:.2f} frames/s, {stats.faces / seconds:.1f} "
             f"faces/s); {stats.rows_stored} rows of session [bold]{self.session.session_id}[/] "
-            f"stored in {settings.warehouse.dsn}"
+            f"stored in {self.settings.warehouse.dsn}"
         )
         if annotate_path is not None:
             console.print(f"annotated video: {annotate_path}")
         console.print(f"report: [bold]{report_path}[/]")
-        click.echo(str(report_path))
-        if self._truncated(pipeline):
-            console.print(f"[red]error:[/] {self._truncation_note(pipeline)}")
-            sys.exit(EXIT_TRUNCATED)
+        click.echo(str(report_path))  # the last line of stdout, for scripts
 
     def _run_with_progress(self, pipeline: EmbeddedPipeline) -> None:
         total = None
         if self.expected_seconds is not None:
             total = int(self.expected_seconds * self.sample_fps) + 1
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("frames · {task.fields[faces]} faces · {task.fields[fps]:.1f} frames/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-        )
+        if console.is_terminal and console.width >= PROGRESS_BAR_MIN_WIDTH:
+            progress: ProgressDisplay = ProgressBar(self.session.session_id, total)
+        else:
+            progress = ProgressLines(total)
 
         def request_stop(signum: int, _frame: object) -> None:
             if pipeline.stopping:  # a second Ctrl-C: give up on a clean stop
@@ -263,26 +350,29 @@ class Run:
         }
         try:
             with progress:
-                task = progress.add_task(self.session.session_id, total=total, faces=0, fps=0.0)
                 console.print(f"analysing {self.source} as session {self.session.session_id}")
                 pipeline.start()
                 while True:
                     done = pipeline.wait(timeout=0.25)
                     stats = pipeline.stats
                     elapsed = max(time.monotonic() - stats.started_monotonic, 1e-6)
-                    progress.update(
-                        task,
-                        completed=stats.frames_analysed,
-                        faces=stats.faces,
-                        fps=stats.frames_analysed / elapsed,
-                    )
-                    if done:  # the total was an estimate from the header: end the bar full
-                        progress.update(task, total=stats.frames_analysed)
+                    progress.update(stats.frames_analysed, stats.faces, elapsed, done=done)
+                    if done:
                         self.pipeline_seconds = elapsed
                         break
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _no_faces_message(self, frames_analysed: int) -> str:
+        if frames_analysed == 0:
+            return f"no frame could be read from {self.source}: nothing was analysed or stored"
+        return (
+            f"no faces found in the {frames_analysed} frames analysed of {self.source}: "
+            "nothing to report. Check that the camera sees the pupils' faces; faces smaller "
+            f"than {self.settings.vision.min_face_px} px are not looked for "
+            "(CLASSROOM_VISION__MIN_FACE_PX)."
+        )
 
     def _report_failure(self, pipeline: EmbeddedPipeline, exc: PipelineError) -> None:
         stored = pipeline.stats.rows_stored
@@ -346,7 +436,6 @@ class Run:
 
 def _with_overrides(
     settings: Settings,
-    data_dir: Path | None,
     emotion: str | None,
     identity: str | None,
     roster: Path | None,
@@ -358,12 +447,7 @@ def _with_overrides(
         policy_changes["identity"] = identity
     if roster is not None:
         policy_changes["roster_path"] = roster
-    changes: dict[str, object] = {"policy": settings.policy.model_copy(update=policy_changes)}
-    if data_dir is not None:
-        changes["warehouse"] = settings.warehouse.model_copy(
-            update={"dsn": f"chdb://{data_dir / 'warehouse'}"}
-        )
-    return settings.model_copy(update=changes)
+    return settings.model_copy(update={"policy": settings.policy.model_copy(update=policy_changes)})
 
 
 def _reports_dir(settings: Settings) -> Path:
@@ -397,6 +481,12 @@ def _check_source(source: str) -> float | None:
         fps = capture.get(cv2.CAP_PROP_FPS)
     finally:
         capture.release()
+    if frames == 1:  # OpenCV opens a photo as a one-frame video
+        raise BadInput(
+            f"{source} is a still image: classroom analyze needs a video file, camera index "
+            f"or stream URL, since a lesson is measured over time. For the faces of one "
+            f"photo, run: classroom faces {source}"
+        )
     return frames / fps if frames > 0 and fps > 0 else None
 
 

@@ -111,7 +111,7 @@ def student_heatmap(
 ) -> str:
     """One row per person, one column per window; each cell coloured by concentration and
     lettered with its band (H, N, L). ``None`` cells (not present) are grey."""
-    cell_w, cell_h = 56.0, 26.0
+    cell_w, cell_h = 64.0, 26.0  # a column label is a clock time, 08:15:10
     name_w = max(110.0, 7.5 * max((len(p) for p in people), default=0) + 16)
     top = 22.0
     width = name_w + cell_w * max(len(columns), 1) + 8

@@ -11,8 +11,7 @@ expression-mix, alerts, teacher-mix, session-scores.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -22,6 +21,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from classroom import charts
+from classroom.private_files import write_private
 from schemas.events import EXPRESSIONS, INTENSITY_CLASSES
 from streams.analytics import band
 
@@ -57,6 +57,26 @@ ALERT_NAMES = {
     "absent": "Absent",
     "class_drop": "Class-wide drop",
 }
+
+
+ROSTER_DOC = "docs/analyze.md, section “Teacher metrics need a roster”"
+IDENTITY_OFF_FACT = (
+    "off: people are anonymous tracks, and a teacher in view is counted as one of them "
+    "(role unknown)"
+)
+TEACHER_NEEDS_ROSTER = (
+    "No teacher metrics: this session ran with identity off, so nobody is known to be the "
+    "teacher, and a teacher in view is counted among the anonymous tracks of the other "
+    "sections. Teacher metrics need a roster that marks the teacher with "
+    "<code>role: teacher</code> and <code>consent: true</code>, and seat or face identity: "
+    "<code>classroom analyze VIDEO "
+    f"--identity seat --roster roster.yaml</code>. How to write one: {escape(ROSTER_DOC)}."
+)
+TEACHER_NOT_SEEN = (
+    "No teacher was recognised in this session, or expression inference was off. "
+    "Teachers are recognised by <code>role: teacher</code> in the roster (see "
+    f"{escape(ROSTER_DOC)})."
+)
 
 
 class ReportError(RuntimeError):
@@ -133,9 +153,16 @@ class ReportData:
     teacher_mixes: list[TeacherMix]
     scores: list[ScoreRow]
     notes: list[str] = field(default_factory=list)
+    anonymous: bool = False
+    """Every face was an anonymous track: identity was off (or the roster named nobody in
+    view), so no one is known as the teacher and a teacher in view counts as a person."""
 
 
 # -- reading the warehouse ----------------------------------------------------------------
+
+
+Rows = Callable[[str], Sequence[Sequence]]
+"""Runs one SQL query with the ``{session:String}`` parameter bound; its rows."""
 
 
 def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
@@ -144,21 +171,7 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
     def rows(sql: str) -> Sequence[Sequence]:
         return warehouse.query(sql, {"session": session_id}).result_rows
 
-    overview_rows = rows(
-        """
-        SELECT any(school_id), any(classroom_id), any(course),
-               toFloat64(min(captured_at)), toFloat64(max(captured_at)),
-               uniqExact(camera_id, frame_seq), count(), uniqExact(person_id)
-        FROM face_events FINAL WHERE session_id = {session:String}
-        """
-    )
-    school, classroom, course, started, ended, frames, faces, people = overview_rows[0]
-    if not faces:
-        raise ReportError(f"the warehouse holds no face events of session {session_id!r}")
-    overview = Overview(
-        session_id, school, classroom, course, started, ended, frames, faces, people
-    )
-
+    overview, anonymous = _load_overview(rows, session_id)
     class_points = [
         ClassPoint(*row)
         for row in rows(
@@ -170,22 +183,7 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
             """
         )
     ]
-    student_cells: list[StudentCell] = []
-    expression_mix: dict[str, dict[str, float]] = {}
-    for person, start, concentration, presence, frames_seen, mix in rows(
-        """
-        SELECT person_id, toFloat64(window_start), concentration, presence,
-               frames_seen, expression_mix
-        FROM student_windows FINAL
-        WHERE session_id = {session:String} AND role != 'teacher'
-        ORDER BY person_id, window_start
-        """
-    ):
-        student_cells.append(StudentCell(person, start, concentration, presence))
-        if frames_seen and mix:  # each window's mix weighted by the frames it saw
-            totals = expression_mix.setdefault(person, dict.fromkeys(EXPRESSIONS, 0.0))
-            for label, share in mix.items():
-                totals[label] = totals.get(label, 0.0) + share * frames_seen
+    student_cells, expression_mix = _load_students(rows)
     alerts = [
         AlertRow(*row)
         for row in rows(
@@ -218,8 +216,55 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
         )
     ]
     return ReportData(
-        overview, class_points, student_cells, expression_mix, alerts, teacher_mixes, scores
+        overview,
+        class_points,
+        student_cells,
+        expression_mix,
+        alerts,
+        teacher_mixes,
+        scores,
+        anonymous=anonymous,
     )
+
+
+def _load_overview(rows: Rows, session_id: str) -> tuple[Overview, bool]:
+    """The session's overview, and whether every face was an anonymous track."""
+    [(school, classroom, course, started, ended, frames, faces, people, identified)] = rows(
+        """
+        SELECT any(school_id), any(classroom_id), any(course),
+               toFloat64(min(captured_at)), toFloat64(max(captured_at)),
+               uniqExact(camera_id, frame_seq), count(), uniqExact(person_id),
+               countIf(identity_source != 'track')
+        FROM face_events FINAL WHERE session_id = {session:String}
+        """
+    )
+    if not faces:
+        raise ReportError(f"the warehouse holds no face events of session {session_id!r}")
+    overview = Overview(
+        session_id, school, classroom, course, started, ended, frames, faces, people
+    )
+    return overview, identified == 0
+
+
+def _load_students(rows: Rows) -> tuple[list[StudentCell], dict[str, dict[str, float]]]:
+    """Heat-map cells, and per student the frames observed per expression."""
+    student_cells: list[StudentCell] = []
+    expression_mix: dict[str, dict[str, float]] = {}
+    for person, start, concentration, presence, frames_seen, mix in rows(
+        """
+        SELECT person_id, toFloat64(window_start), concentration, presence,
+               frames_seen, expression_mix
+        FROM student_windows FINAL
+        WHERE session_id = {session:String} AND role != 'teacher'
+        ORDER BY person_id, window_start
+        """
+    ):
+        student_cells.append(StudentCell(person, start, concentration, presence))
+        if frames_seen and mix:  # each window's mix weighted by the frames it saw
+            totals = expression_mix.setdefault(person, dict.fromkeys(EXPRESSIONS, 0.0))
+            for label, share in mix.items():
+                totals[label] = totals.get(label, 0.0) + share * frames_seen
+    return student_cells, expression_mix
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -247,19 +292,12 @@ def render_report(data: ReportData) -> str:
 def write_report(
     warehouse: Warehouse, session_id: str, path: Path, *, notes: Sequence[str] = ()
 ) -> Path:
-    """Build the report of ``session_id`` and write it to ``path`` atomically: a reader
-    (or a crash) never sees a half-written file, and an older report stays until then."""
+    """Build the report of ``session_id`` and write it to ``path`` atomically and
+    owner-only (it names students): a reader (or a crash) never sees a half-written file,
+    and an older report stays until then."""
     data = load_report_data(warehouse, session_id)
     data.notes = list(notes)
-    html = render_report(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        temporary.write_text(html, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_private(path, render_report(data).encode("utf-8"))
     return path
 
 
@@ -272,6 +310,12 @@ def _section(section_id: str, title: str, how_to_read: str, body: str) -> str:
 
 def _clock(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _window_clock(epoch: float) -> str:
+    """A window's real start, ``08:15:10``: windows are aligned to the clock, so the first
+    one usually starts before the lesson, and a lesson time would read 0:00 for it."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
 
 
 def _lesson_time(epoch: float, started: float) -> str:
@@ -300,6 +344,7 @@ def _overview(data: ReportData) -> str:
         ("People tracked", str(o.people)),
         ("Alerts", str(len(data.alerts))),
         ("Expression inference", emotion),
+        ("Identity", IDENTITY_OFF_FACT if data.anonymous else "from the roster (seat or face)"),
     ]
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
     notes = "".join(f"<p class='note'>{escape(note)}</p>" for note in data.notes)
@@ -357,6 +402,7 @@ def _student_heatmap(data: ReportData) -> str:
         )
     starts = sorted({cell.window_start for cell in data.student_cells})
     group = -(-len(starts) // HEATMAP_COLUMNS)  # windows per column, rounded up
+    hint += " Each column is headed by the clock time (UTC) its window starts."
     if group > 1:
         hint += f" Each column merges {group} windows (their mean)."
     column = {start: j // group for j, start in enumerate(starts)}
@@ -372,7 +418,7 @@ def _student_heatmap(data: ReportData) -> str:
     ]
     chart = charts.student_heatmap(
         [_person(p) for p in people],
-        [_lesson_time(s, data.overview.started_at) for s in starts[::group]],
+        [_window_clock(s) for s in starts[::group]],
         cells,
     )
     return _section(
@@ -426,13 +472,9 @@ def _teacher_mix(data: ReportData) -> str:
         "(neutral, and weak or strong for the six others)."
     )
     if not data.teacher_mixes:
+        why = TEACHER_NEEDS_ROSTER if data.anonymous else TEACHER_NOT_SEEN
         return _section(
-            "teacher-mix",
-            "Teacher expression mix",
-            hint,
-            "<p class='empty'>No teacher was identified in this session, or expression "
-            "inference was off. Teachers are recognised by role in the roster "
-            "(<code>--identity seat|face --roster FILE</code>).</p>",
+            "teacher-mix", "Teacher expression mix", hint, f"<p class='empty'>{why}</p>"
         )
     figures = "".join(
         f"<h3>{escape(_person(mix.person_id))} <small>({mix.frames} frames)</small></h3>"
@@ -452,6 +494,8 @@ def _session_scores(data: ReportData) -> str:
         "One score per person for the whole session (0-100), with how it was reached. "
         "Use it as one input to grading, next to what you saw in class."
     )
+    if data.anonymous:
+        hint += " " + IDENTITY_OFF_FACT[0].upper() + IDENTITY_OFF_FACT[1:] + "."
     if not data.scores:
         return _section(
             "session-scores",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from dashboards.generate import GENERATED_DIR, generate
+from dashboards.generate import GENERATED_DIR, generate, rendered
 from dashboards.push import PushError, push
 
 
@@ -14,10 +16,35 @@ def dashboards() -> None:
 
 
 @dashboards.command("generate")
-def generate_command() -> None:
-    """Write dashboards/generated/*.json from the Python definitions."""
-    for path in generate(GENERATED_DIR):
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the dashboard JSON files [default: dashboards/generated of this source "
+    "checkout; an installed package needs --out].",
+)
+def generate_command(out: Path | None) -> None:
+    """Write one JSON file per Grafana dashboard from the Python definitions."""
+    if out is None and not (GENERATED_DIR.parent.parent / "pyproject.toml").is_file():
+        raise click.UsageError(
+            "this is an installed package, whose folder is no place for generated files: "
+            "give --out DIR"
+        )
+    directory = GENERATED_DIR if out is None else _checked_out_dir(out)
+    for path in generate(directory):
         click.echo(f"wrote {path}")
+
+
+def _checked_out_dir(out: Path) -> Path:
+    """Refuse a folder holding other JSON files: ``generate`` removes every JSON file that
+    no dashboard produces (so a renamed dashboard leaves no stale copy)."""
+    dashboards = set(rendered())
+    others = sorted(p.name for p in out.glob("*.json") if p.name not in dashboards)
+    if others:
+        raise click.UsageError(
+            f"{out} holds other JSON files ({', '.join(others[:3])}), which generating "
+            "would delete: give an empty folder or one holding only these dashboards"
+        )
+    return out
 
 
 @dashboards.command("push")

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-import csv
 import json
+import shutil
 import sys
-from datetime import date, datetime
 from pathlib import Path
 
 import click
 import msgspec
 
-from classroom.settings import load_settings
+from classroom.settings import Settings, load_settings
+from classroom.sql_output import FORMATS, render, row_count
+from classroom.warehouse_options import (
+    require_written_warehouse,
+    warehouse_options,
+    with_warehouse,
+)
 from schemas import events
 from schemas.warehouse import Warehouse, WarehouseError
 
 JSONSCHEMA_DIR = Path(__file__).resolve().parent / "jsonschema"
 
 
-def _open_warehouse() -> Warehouse:
+def _settings(data_dir: Path | None, dsn: str | None) -> Settings:
+    return with_warehouse(load_settings(), data_dir, dsn)
+
+
+def _open_warehouse(settings: Settings) -> Warehouse:
     try:
-        return Warehouse.connect(load_settings().warehouse)
+        return Warehouse.connect(settings.warehouse)
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -31,9 +40,10 @@ def db() -> None:
 
 
 @db.command()
-def migrate() -> None:
+@warehouse_options
+def migrate(data_dir: Path | None, dsn: str | None) -> None:
     """Apply pending migrations and a changed face-event TTL (safe to run any time)."""
-    with _open_warehouse() as warehouse:
+    with _open_warehouse(_settings(data_dir, dsn)) as warehouse:
         try:
             applied = warehouse.migrate()
             ttl_changes = warehouse.apply_ttl()
@@ -46,12 +56,15 @@ def migrate() -> None:
 
 
 @db.command()
-def status() -> None:
+@warehouse_options
+def status(data_dir: Path | None, dsn: str | None) -> None:
     """List every migration and whether it is applied."""
     from rich.console import Console
     from rich.table import Table
 
-    with _open_warehouse() as warehouse:
+    settings = _settings(data_dir, dsn)
+    require_written_warehouse(settings)
+    with _open_warehouse(settings) as warehouse:
         statuses = warehouse.status()
     table = Table("version", "name", "state", "applied at")
     for s in statuses:
@@ -66,41 +79,33 @@ def status() -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "csv", "json"]),
+    type=click.Choice(FORMATS),
     default="table",
     show_default=True,
+    help="table: aligned columns, or one block per row when they do not fit the terminal; "
+    "vertical: always one block per row; markdown, csv, json: for pasting and programs.",
 )
-def sql(query: str, output_format: str) -> None:
-    """Run one SQL statement against the warehouse and print its result."""
-    with _open_warehouse() as warehouse:
+@warehouse_options
+def sql(query: str, output_format: str, data_dir: Path | None, dsn: str | None) -> None:
+    """Run one SQL statement against the warehouse and print its result.
+
+    QUERY "-" reads the statement from standard input (a saved query, or one that starts
+    with a -- comment, which the shell would otherwise pass as an option).
+    """
+    if query == "-":
+        query = sys.stdin.read()
+    settings = _settings(data_dir, dsn)
+    require_written_warehouse(settings)
+    with _open_warehouse(settings) as warehouse:
         try:
             result = warehouse.query(query)
         except WarehouseError as exc:
             raise click.ClickException(str(exc)) from exc
-    columns, rows = list(result.column_names), result.result_rows
-    if output_format == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif output_format == "json":
-        records = [dict(zip(columns, row, strict=True)) for row in rows]
-        click.echo(json.dumps(records, default=_json_value, ensure_ascii=False))
-    else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*(str(value) for value in row))
-        Console().print(table)
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return str(value)
+    rows = result.result_rows
+    width = shutil.get_terminal_size().columns
+    click.echo(render(list(result.column_names), rows, output_format, width))
+    if output_format in ("table", "vertical"):
+        click.echo(row_count(rows), err=True)
 
 
 @click.group()

@@ -20,10 +20,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import click
 
 from classroom.settings import KafkaSettings, Settings, load_settings
+from classroom.warehouse_options import warehouse_options, with_warehouse
 from schemas.events import (
     Alert,
     ClassWindow,
@@ -363,9 +365,10 @@ async def _main(settings: Settings, health: service.HealthCounters) -> None:
 
 @click.command()
 @click.option("--exit-when-idle", type=float, help="Exit after this many idle seconds.")
-def sink(exit_when_idle: float | None) -> None:
+@warehouse_options
+def sink(exit_when_idle: float | None, data_dir: Path | None, dsn: str | None) -> None:
     """Store face events, metrics, alerts and health records in ClickHouse."""
-    settings = load_settings()
+    settings = with_warehouse(load_settings(), data_dir, dsn)
     if exit_when_idle is not None:
         settings.sink = settings.sink.model_copy(update={"exit_when_idle_s": exit_when_idle})
     health = service.start_process(settings, ROLE, stalled_after_s=60)

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import cv2
 import msgspec
 import numpy as np
 from rich.console import Console
@@ -16,7 +15,14 @@ from rich.console import Console
 from classroom.settings import PolicySettings, Settings, load_settings
 from workers.capture import SourceError, sample_frames
 from workers.vision.engine import VisionEngine
-from workers.vision.frames import DecodedFrame, FrameMeta, FrameResult, checked_bgr
+from workers.vision.frames import (
+    DecodedFrame,
+    FrameError,
+    FrameMeta,
+    FrameResult,
+    checked_bgr,
+    read_image_file,
+)
 from workers.vision.identity import (
     RosterError,
     create_face_encoder,
@@ -24,6 +30,7 @@ from workers.vision.identity import (
     save_embeddings,
 )
 from workers.vision.training.cli import train_command
+from workers.vision.training.eyes_cli import eval_eyes, is_eye_folder, train_eyes_command
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 BATCH_FRAMES = 8
@@ -40,26 +47,37 @@ def engine_for(settings: Settings) -> VisionEngine:
     return VisionEngine.from_settings(settings.vision, settings.policy, roster)
 
 
-def frames_of(path: Path) -> Iterator[tuple[int, np.ndarray]]:
-    """(frame index, BGR image) of an image file (one frame) or of every video frame."""
+def frames_of(path: Path) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(frame index, seconds into the video, BGR image) of an image file (one frame) or of
+    every video frame."""
+    max_pixels = load_settings().vision.max_frame_pixels
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        image = cv2.imread(str(path))
-        if image is None:
-            raise click.ClickException(f"cannot read image {path}")
-        yield 0, image
+        try:
+            image = read_image_file(path, max_pixels)
+        except FrameError as exc:
+            raise click.ClickException(str(exc)) from exc
+        yield 0, 0.0, image
         return
     try:
-        for frame in sample_frames(str(path), 0, start_time=0.0):
-            yield frame.seq, frame.image
+        for frame in sample_frames(str(path), 0, start_time=0.0, max_pixels=max_pixels):
+            yield frame.seq, frame.captured_at, frame.image
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-def results_of(engine: VisionEngine, path: Path) -> Iterator[FrameResult]:
+def results_of(
+    engine: VisionEngine, path: Path, *, every: int = 1, limit: int | None = None
+) -> Iterator[FrameResult]:
+    """The engine's result for every ``every``-th frame of ``path``, at most ``limit``."""
     batch: list[DecodedFrame] = []
-    for index, image in frames_of(path):
-        meta = FrameMeta("", "", path.name, "", "", index, index / 25.0)
-        batch.append(DecodedFrame(meta, image))
+    taken = 0
+    for index, seconds, image in frames_of(path):
+        if index % every:
+            continue
+        if limit is not None and taken == limit:
+            break
+        taken += 1
+        batch.append(DecodedFrame(FrameMeta("", "", path.name, "", "", index, seconds), image))
         if len(batch) == BATCH_FRAMES:
             yield from engine.process(batch)
             batch = []
@@ -67,29 +85,81 @@ def results_of(engine: VisionEngine, path: Path) -> Iterator[FrameResult]:
         yield from engine.process(batch)
 
 
+class FaceSummary:
+    """What ``--summary`` prints for one file: frames, faces per frame, tracks, errors."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.faces_per_frame: list[int] = []
+        self.tracks: set[str] = set()
+        self.errors = 0
+
+    def add(self, result: FrameResult) -> None:
+        if result.error is not None:
+            self.errors += 1
+            return
+        self.faces_per_frame.append(len(result.events))
+        self.tracks.update(event.person_id for event in result.events)
+
+    def line(self) -> str:
+        counts = self.faces_per_frame
+        if not counts:
+            return f"{self.path}: no frame analysed ({self.errors} could not be read)"
+        spread = f"{min(counts)}-{max(counts)} per frame, mean {sum(counts) / len(counts):.1f}"
+        return (
+            f"{self.path}: {len(counts)} frames, {sum(counts)} faces ({spread}), "
+            f"{len(self.tracks)} people tracked, {self.errors} frame errors"
+        )
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per face and line.")
-def faces(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Print the faces found in images or videos (every frame of a video).
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Analyse every N-th frame of a video (25 on a 25 fps video: one frame a second).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most N analysed frames per file.")
+@click.option(
+    "--summary", is_flag=True, help="One line per file (frames, faces, tracks) instead of faces."
+)
+def faces(
+    paths: tuple[Path, ...], as_json: bool, every: int, limit: int | None, summary: bool
+) -> None:
+    """Print the faces found in images or videos (every frame of a video, unless --every
+    or --limit say otherwise).
 
     Models and policy come from the usual settings, e.g. CLASSROOM_POLICY__EMOTION=off.
     """
     engine = engine_for(load_settings())
     for path in paths:
-        for result in results_of(engine, path):
+        totals = FaceSummary(path)
+        for result in results_of(engine, path, every=every, limit=limit):
+            totals.add(result)
+            if summary:
+                continue
             if result.error is not None:
                 click.echo(f"{path} frame {result.meta.seq}: {result.error}", err=True)
                 continue
             for event in result.events:
-                if as_json:
-                    record = {"path": str(path), "frame": result.meta.seq}
-                    record.update(msgspec.to_builtins(event))
-                    for key in ("school_id", "classroom_id", "session_id", "course", "version"):
-                        record.pop(key)
-                    sys.stdout.write(json.dumps(record) + "\n")
-                else:
-                    click.echo(describe(path, result.meta.seq, event))
+                click.echo(
+                    _face_json(path, result.meta.seq, event)
+                    if as_json
+                    else describe(path, result.meta.seq, event)
+                )
+        if summary:
+            click.echo(totals.line())
+
+
+def _face_json(path: Path, frame: int, event: msgspec.Struct) -> str:
+    record = {"path": str(path), "frame": frame}
+    record.update(msgspec.to_builtins(event))
+    for key in ("school_id", "classroom_id", "session_id", "course", "version"):
+        record.pop(key)
+    return json.dumps(record)
 
 
 def describe(path: Path, frame: int, event: msgspec.Struct) -> str:
@@ -109,7 +179,7 @@ def describe(path: Path, frame: int, event: msgspec.Struct) -> str:
 
 @click.group()
 def model() -> None:
-    """Expression models."""
+    """Expression and eye-state models."""
 
 
 @model.command("eval")
@@ -127,6 +197,13 @@ def model() -> None:
     help="Save the confusion matrix as an image (e.g. confusion.png).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
+@click.option(
+    "--split",
+    type=click.Choice(["all", "train", "val", "test"]),
+    default="all",
+    show_default=True,
+    help="Eye folders only: the by-person split of `train-eyes` to score (test: held out).",
+)
 def eval_command(
     folder: Path,
     model_name: str | None,
@@ -134,14 +211,21 @@ def eval_command(
     tta: bool,
     confusion: Path | None,
     as_json: bool,
+    split: str,
 ) -> None:
-    """Accuracy, per-class accuracy and macro F1 on FOLDER/<label>/*.jpg."""
+    """Accuracy, per-class accuracy and macro F1 on FOLDER/<label>/*.jpg.
+
+    A FOLDER of exactly open/ and closed/ holds eye patches: the eye-state model
+    (``vision.eye_state_model`` or --model) is scored instead."""
     from workers.vision.evaluate import evaluate_folder
     from workers.vision.training.evaluate import save_confusion_image
 
     if model_name and checkpoint:
         raise click.UsageError("give --model or --checkpoint, not both")
     settings = load_settings()
+    if is_eye_folder(folder):
+        eval_eyes(folder, model_name or settings.vision.eye_state_model, split, as_json)
+        return
     try:
         scores = evaluate_folder(
             folder,
@@ -170,6 +254,7 @@ def eval_command(
 
 
 model.add_command(train_command)
+model.add_command(train_eyes_command)
 
 
 @click.group()
@@ -193,9 +278,10 @@ def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None
     encoder = create_face_encoder(settings.vision)
     descriptors = []
     for photo in photos:
-        image = cv2.imread(str(photo))
-        if image is None:
-            raise click.ClickException(f"cannot read image {photo}")
+        try:
+            image = read_image_file(photo, settings.vision.max_frame_pixels)
+        except FrameError as exc:
+            raise click.ClickException(str(exc)) from exc
         descriptor = engine.largest_face_descriptor(checked_bgr(image), encoder)
         if descriptor is None:
             raise click.ClickException(f"no face found in {photo}")

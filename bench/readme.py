@@ -1,0 +1,212 @@
+"""Write the measured numbers of README.md and docs/analyze.md from saved bench results.
+
+Each bench script saves what it measured to ``bench/results/NAME.json`` (``bench/record.py``);
+this script turns those files into the tables between ``<!-- bench:TABLE:begin -->`` and
+``<!-- bench:TABLE:end -->``, so no number in them is typed by hand and one command
+refreshes them all:
+
+    .venv/bin/python bench/readme.py            # rewrite the tables from bench/results/
+    .venv/bin/python bench/readme.py --check    # exit 1 when a table differs from the results
+
+A bench that has not saved a result yet gets a row that says how to measure it. To add a
+bench, make it call ``record.save(NAME, values)`` and give it a ``Row`` below; a bench that
+saves a ``"summary"`` string in its values needs no formatter of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class Row:
+    what: str
+    bench: str
+    """The results file: bench/results/BENCH.json."""
+    command: str
+    number: Callable[[dict], str] | None = None
+    """The row's number from the saved values; None: the bench's own ``summary``."""
+
+
+def _analyze(values: dict) -> str:
+    parts = [
+        f"{run['frames_per_s']:.1f} frames/s, {run['faces_per_s']:.0f} faces/s at "
+        f"{run['sample_fps']:g} fps ({run['frames']:.0f} frames); {run['wall']:.1f} s wall "
+        f"for the whole video, models and report included; peak {run['peak_mb']:.0f} MB"
+        for run in values["runs"]
+    ]
+    return f"emotion {values['emotion']}: " + "; ".join(parts)
+
+
+def _analytics(values: dict) -> str:
+    rates = [run["events_per_s"] for run in values["runs"]]
+    return (
+        f"{min(rates):,.0f}–{max(rates):,.0f} face events/s ({values['students']} students "
+        f"at {values['fps']} fps, emotion on and off, 10 s and 60 s windows)"
+    )
+
+
+def _streams(values: dict) -> str:
+    rates = [
+        f"{rate} face events/s with {size}-face frames"
+        for name, rate in values["measures"].items()
+        for size in re.findall(r"^Faust worker throughput .*, (\d+) faces/frame$", name)
+    ]
+    return "; ".join(rates) + f" ({values['seconds']:g} s of synthetic frames per class size)"
+
+
+def _e2e(values: dict) -> str:
+    measures = values["measures"]
+    capture = [v for k, v in measures.items() if k.startswith("capture -> face row")]
+    windows = [v for k, v in measures.items() if k.startswith("window emitted -> row")]
+    return (
+        f"capture → face row p50 {capture[0]} s, p99 {capture[1]} s; window emitted → row "
+        f"p50 {windows[0]} s, p99 {windows[1]} s (histogram bucket edges)"
+    )
+
+
+def _warehouse(values: dict) -> str:
+    queries = values["queries"]
+    with_rollup = {q["query"] for q in queries if q["source"].startswith("rollup")}
+    panels = [
+        q["p95_ms"]
+        for q in queries
+        if q["source"].startswith("rollup")
+        or (q["source"] == "raw" and q["query"] not in with_rollup)
+    ]
+    scans = [q["p95_ms"] for q in queries if q["source"] == "raw" and q["query"] in with_rollup]
+    examples = [q["p95_ms"] for q in queries if q["query"].startswith("docs example")]
+    ingest = values["ingest_rows_per_s"]
+    generated = next((v for k, v in ingest.items() if k.startswith("face_events")), None)
+    inserted = ingest.get("Warehouse.insert(FaceEvent) batches of 1000")
+    text = (
+        f"{values['face_events']:,} face events: every dashboard query p95 ≤ {max(panels):.0f} ms "
+        f"with rollups (the same on raw tables {min(scans):.0f}–{max(scans):.0f} ms, hence "
+        f"the rollups); docs/analysts.md examples p95 ≤ {max(examples):.0f} ms"
+    )
+    if generated is not None and inserted is not None:
+        text += (
+            f"; ingest {generated:,.0f} face events/s generated, `Warehouse.insert` "
+            f"{inserted:,.0f} rows/s in batches of 1,000"
+        )
+    return text
+
+
+README_ROWS = (
+    Row(
+        "vision engine, classroom.mp4 1280×720, identity off",
+        "vision",
+        "bench/vision.py --skip-fer",
+    ),
+    Row("following faces between detections vs detecting every frame", "follow", "bench/follow.py"),
+    Row("`classroom analyze` on classroom.mp4", "analyze", "bench/analyze.py", _analyze),
+    Row("one Faust worker", "pipeline-streams", "bench/pipeline.py --part streams", _streams),
+    Row("analytics maths alone", "analytics", "bench/analytics.py", _analytics),
+    Row("latency", "pipeline-e2e", "bench/pipeline.py --part e2e", _e2e),
+    Row("warehouse", "warehouse", "bench/warehouse.py --events 100M", _warehouse),
+    Row("faults: broker, ClickHouse and streams worker away", "faults", "bench/faults.py"),
+    Row("load, one CPU inference worker", "load", "bench/load.py"),
+)
+
+ACCURACY_NOTE = (
+    "Accuracy (expression model on FER2013, head pose on AFLW2000, face detection, eye "
+    "state) is measured by the tests on the real data sets; its numbers are in "
+    "[docs/vision.md](docs/vision.md) and [docs/models.md](docs/models.md), each once."
+)
+
+
+def load(bench: str, results: Path) -> dict | None:
+    path = results / f"{bench}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _when(record: dict) -> str:
+    return (
+        f"{record['measured_at'][:10]}, {record['cpus']} CPUs, load {record['load_average_1min']:g}"
+    )
+
+
+def readme_table(results: Path) -> str:
+    lines = ["| what | number | measured | command |", "|---|---|---|---|"]
+    for row in README_ROWS:
+        record = load(row.bench, results)
+        if record is None:
+            lines.append(f"| {row.what} | not measured yet | | `{row.command}` |")
+            continue
+        values = record["values"]
+        number = row.number(values) if row.number else values["summary"]
+        lines.append(f"| {row.what} | {number} | {_when(record)} | `{record['command']}` |")
+    return "\n".join(lines) + "\n\n" + ACCURACY_NOTE
+
+
+def analyze_table(results: Path) -> str:
+    record = load("analyze", results)
+    if record is None:
+        return "Not measured yet: run `.venv/bin/python bench/analyze.py`."
+    lines = [
+        "| sample fps | frames | faces | wall s | pipeline s | frames/s | faces/s | peak MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in record["values"]["runs"]:
+        lines.append(
+            f"| {run['sample_fps']:g} | {run['frames']:.0f} | {run['faces']:.0f} | "
+            f"{run['wall']:.1f} | {run['pipeline']:.1f} | {run['frames_per_s']:.2f} | "
+            f"{run['faces_per_s']:.1f} | {run['peak_mb']:.0f} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Emotion {record['values']['emotion']}; measured {_when(record)}, with "
+        f"`{record['command']}`."
+    )
+    return "\n".join(lines)
+
+
+TABLES: dict[str, tuple[str, Callable[[Path], str]]] = {
+    # marker name: (file under the repository root, its table from the results folder)
+    "readme": ("README.md", readme_table),
+    "analyze": ("docs/analyze.md", analyze_table),
+}
+
+
+def with_table(text: str, name: str, table: str) -> str:
+    begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise SystemExit(f"expected one {begin} and one {end}")
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{table}\n{end}{tail}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 if stale")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--root", type=Path, default=ROOT, help="where README.md and docs/ are")
+    args = parser.parse_args()
+    stale = []
+    for name, (relative, table) in TABLES.items():
+        path = args.root / relative
+        text = path.read_text()
+        updated = with_table(text, name, table(args.results))
+        if updated == text:
+            continue
+        stale.append(relative)
+        if not args.check:
+            path.write_text(updated)
+            print(f"updated {relative}")
+    if args.check and stale:
+        print(f"stale: {', '.join(stale)}: run .venv/bin/python bench/readme.py", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
