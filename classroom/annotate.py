@@ -3,8 +3,13 @@
 Draws, on every analysed frame: each face's box, its person or track id, the expression
 (when emotion inference is on), and two per-frame cues, "eyes closed" and "looking away".
 The fatigue and looking-around alerts themselves need a window of frames; they are in the
-report. The file is written under a temporary name and renamed when complete, so a
-stopped run never leaves a broken video under the requested name.
+report. The file is written owner-only under a temporary name and renamed when complete,
+so a stopped run never leaves a broken video under the requested name.
+
+Only the faces the engine kept are shown as they are: the rest of every frame is
+pixelated in ``MOSAIC_PX`` blocks. A student without consent (whose face the engine
+dropped), a track whose identity and so consent is not known yet, and a face the detector
+missed are all unrecognisable, while the room stays legible around the kept faces.
 """
 
 from __future__ import annotations
@@ -15,16 +20,34 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from classroom.private_files import PRIVATE_FILE, private_dir
 from schemas.events import FaceEvent
+from streams.analytics.eyes import CLOSED_AT
 from workers.vision import FrameResult
 
-EYES_CLOSED_EAR = 0.18
-"""Below this eye aspect ratio an eye reads as closed on one frame (the report's blink and
-PERCLOS numbers use each student's own baseline instead)."""
+MOSAIC_PX = 24
+"""Side of the pixelation blocks: a face 100 px high becomes 4 x 4 colours."""
 
 GREEN = (80, 175, 76)
 AMBER = (0, 165, 255)
 RED = (60, 60, 230)
+
+
+def conceal_all_but(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """A copy of ``image`` pixelated in ``MOSAIC_PX`` blocks except inside ``boxes``
+    (x, y, width, height), which keep their pixels."""
+    height, width = image.shape[:2]
+    small = cv2.resize(
+        image,
+        (max(1, width // MOSAIC_PX), max(1, height // MOSAIC_PX)),
+        interpolation=cv2.INTER_AREA,
+    )
+    concealed = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
+    for x, y, w, h in boxes:
+        left, top = max(0, x), max(0, y)
+        right, bottom = min(width, x + w), min(height, y + h)
+        concealed[top:bottom, left:right] = image[top:bottom, left:right]
+    return concealed
 
 
 class VideoAnnotator:
@@ -39,11 +62,13 @@ class VideoAnnotator:
         self._writer: cv2.VideoWriter | None = None
 
     def __call__(self, image: np.ndarray, result: FrameResult) -> None:
-        canvas = image.copy()
+        canvas = conceal_all_but(image, [event.box for event in result.events])
         for event, landmarks in zip(result.events, result.landmarks, strict=False):
             self._draw_face(canvas, event, landmarks)
         if self._writer is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self._path.parent)
+            # Created owner-only before the writer opens it: the writer keeps the mode.
+            os.close(os.open(self._temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE))
             height, width = canvas.shape[:2]
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
             self._writer = cv2.VideoWriter(str(self._temporary), fourcc, self._fps, (width, height))
@@ -54,12 +79,14 @@ class VideoAnnotator:
             return
         self._writer.release()
         self._writer = None
+        self._temporary.chmod(PRIVATE_FILE)
         os.replace(self._temporary, self._path)
 
     def _draw_face(self, canvas: np.ndarray, event: FaceEvent, landmarks: np.ndarray) -> None:
         x, y, w, h = event.box
         cues = []
-        if (event.ear_left + event.ear_right) / 2 < EYES_CLOSED_EAR:
+        # The same per-frame rule as PERCLOS (docs/metrics.md, "Eyes"); unknown is no cue.
+        if event.eye_closed is not None and event.eye_closed >= CLOSED_AT:
             cues.append("eyes closed")
         if abs(event.yaw) > self._front_yaw or abs(event.pitch) > self._front_pitch:
             cues.append("looking away")

@@ -21,7 +21,7 @@ from dashboards.panels import (
     query_table,
     thresholds_color,
 )
-from dashboards.variables import SESSION, lesson_variables, query_variable
+from dashboards.variables import SESSION, lesson_variables, query_variable, quoted
 
 UID = "classroom-live"
 
@@ -216,7 +216,7 @@ def expression_mix() -> piechart.Panel:
                 f"""
                 SELECT dominant_expression AS expression, count() AS windows
                 FROM v_student_windows
-                WHERE {SESSION} AND '${{emotion}}' = 'on'
+                WHERE {SESSION} AND {quoted("emotion")} = 'on'
                     AND role != 'teacher' AND dominant_expression != ''
                 GROUP BY expression
                 ORDER BY windows DESC

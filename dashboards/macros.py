@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 
 class MacroError(ValueError):
@@ -33,11 +34,20 @@ _VARIABLE = re.compile(r"\$\{(\w+)(?::(\w+))?\}|\$(?!__)(\w+)")
 _MACRO = re.compile(r"\$__(\w+)")
 
 
-def expand_variables(sql: str, values: Mapping[str, str | Sequence[str]]) -> str:
-    """Replace ``$name``, ``${name}`` and ``${name:singlequote}`` with the variable's value.
+def percent_encode(value: str | Sequence[str]) -> str:
+    """Grafana's ``:percentencode`` format: RFC 3986 escaping of everything but letters,
+    digits and ``-_.~`` (``encodeURIComponentStrict``); several values as ``{a,b}``."""
+    text = value if isinstance(value, str) else "{" + ",".join(value) + "}"
+    return quote(text, safe="")
 
-    A multi-value variable (a sequence) needs the ``singlequote`` format, which Grafana
-    renders as ``'a','b'`` (quotes inside values escaped with a backslash).
+
+def expand_variables(sql: str, values: Mapping[str, str | Sequence[str]]) -> str:
+    """Replace ``$name``, ``${name}``, ``${name:singlequote}`` and ``${name:percentencode}``
+    with the variable's value.
+
+    A multi-value variable (a sequence) needs a format: ``singlequote`` renders it as
+    ``'a','b'`` (quotes inside values escaped with a backslash), ``percentencode`` as the
+    encoded ``{a,b}``.
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -47,6 +57,8 @@ def expand_variables(sql: str, values: Mapping[str, str | Sequence[str]]) -> str
         value = values[name]
         items = [value] if isinstance(value, str) else list(value)
         style = match.group(2)
+        if style == "percentencode":
+            return percent_encode(value)
         if style == "singlequote":
             return ",".join("'" + item.replace("'", "\\'") + "'" for item in items)
         if style is not None:

@@ -14,11 +14,11 @@ from grafana_foundation_sdk.builders import table, timeseries
 
 from dashboards.datasource import CLICKHOUSE, SqlQuery
 from dashboards.panels import Layout, classroom_dashboard, query_table
-from dashboards.variables import query_variable
+from dashboards.variables import query_variable, text_list
 
 UID = "classroom-operations"
 
-WORKERS = "role IN (${role:singlequote}) AND $__timeFilter(at)"
+WORKERS = f"has({text_list('role')}, role) AND $__timeFilter(at)"
 
 COUNTERS = ("frames_in", "drops", "errors")
 

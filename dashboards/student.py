@@ -21,11 +21,11 @@ from dashboards.panels import (
     legend,
     query_table,
 )
-from dashboards.variables import query_variable, school
+from dashboards.variables import query_variable, quoted, school
 
 UID = "classroom-student"
 
-STUDENT = "school_id = '${school}' AND person_id = '${student}'"
+STUDENT = f"school_id = {quoted('school')} AND person_id = {quoted('student')}"
 
 HOURS = "hour >= toStartOfHour($__fromTime) AND hour <= $__toTime"
 """The hours the time range touches, including the one it starts in part-way."""
@@ -38,7 +38,7 @@ def variables() -> list[builders.QueryVariable]:
             "student",
             "Student",
             "SELECT DISTINCT person_id FROM v_concentration_daily "
-            "WHERE school_id = '${school}' AND role != 'teacher' "
+            f"WHERE school_id = {quoted('school')} AND role != 'teacher' "
             "AND $__dateFilter(day) ORDER BY person_id",
         ),
     ]

@@ -8,12 +8,12 @@ from grafana_foundation_sdk.models import common as common_models
 
 from dashboards.datasource import CLICKHOUSE, SqlQuery
 from dashboards.panels import Layout, classroom_dashboard, legend, query_table
-from dashboards.variables import query_variable, school
+from dashboards.variables import query_variable, quoted, school
 from schemas.events import INTENSITY_CLASSES
 
 UID = "classroom-teacher"
 
-TEACHER = "school_id = '${school}' AND person_id = '${teacher}'"
+TEACHER = f"school_id = {quoted('school')} AND person_id = {quoted('teacher')}"
 
 
 def _mix_columns(aggregate: str = "") -> str:
@@ -35,7 +35,8 @@ def variables() -> list[builders.QueryVariable]:
             "teacher",
             "Teacher",
             "SELECT DISTINCT person_id FROM v_teacher_expression_mix "
-            "WHERE school_id = '${school}' AND $__timeFilter(started_at) ORDER BY person_id",
+            f"WHERE school_id = {quoted('school')} AND $__timeFilter(started_at) "
+            "ORDER BY person_id",
         ),
     ]
 

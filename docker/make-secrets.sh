@@ -22,12 +22,17 @@ if [ ! -f .env ]; then
 COMPOSE_PROFILES=gpu
 KAFKA_CLUSTER_ID=$(openssl rand 16 | base64 | tr "+/" "-_" | tr -d "=")
 KAFKA_ADMIN_PASSWORD=$(password)
-KAFKA_CLASSROOM_PASSWORD=$(password)
+KAFKA_CAMERA_PASSWORD=$(password)
+KAFKA_INFER_PASSWORD=$(password)
+KAFKA_STREAMS_PASSWORD=$(password)
+KAFKA_SINK_PASSWORD=$(password)
 CLICKHOUSE_MIGRATOR_PASSWORD=$(password)
 CLICKHOUSE_WRITER_PASSWORD=$(password)
 CLICKHOUSE_GRAFANA_PASSWORD=$(password)
 CLICKHOUSE_ANALYST_PASSWORD=$(password)
 GRAFANA_ADMIN_PASSWORD=$(password)
+# Fernet key that encrypts enrolled face embeddings (docs/security.md).
+CLASSROOM_EMBEDDINGS_KEY=$(openssl rand -base64 32 | tr '+/' '-_')
 ENV
     umask 022
     echo "wrote docker/.env (set COMPOSE_PROFILES=cpu on a machine without an NVIDIA GPU)"

@@ -1,8 +1,9 @@
 """Versioned DDL: find the migrations, render them for one node or a cluster, apply them.
 
 A migration is a file ``schemas/migrations/NNNN_name.sql`` of statements separated by a
-``;`` at the end of a line. Its text may name settings as ``{face_event_ttl_days}``; no
-other braces are allowed, so a typo fails loudly instead of reaching ClickHouse.
+``;`` at the end of a line. Its text may name settings as ``{face_event_ttl_days}`` or
+``{person_metrics_ttl_days}``; no other braces are allowed, so a typo fails loudly instead
+of reaching ClickHouse.
 
 Every applied migration is recorded in ``schema_migrations`` with the SHA-256 of its text.
 ``migrate`` refuses to go on when an applied file has changed since (write a new migration
@@ -43,8 +44,20 @@ ENGINE = MergeTree
 ORDER BY version
 """
 
-TTL_TABLES = {"face_events": "captured_at", "dead_letters": "failed_at"}
-"""Tables holding personal data, with the time column their ``face_event_ttl_days`` TTL uses."""
+TTL_TABLES: dict[str, tuple[str, str]] = {
+    "face_events": ("captured_at", "face_event_ttl_days"),
+    "dead_letters": ("failed_at", "face_event_ttl_days"),
+    "face_activity_1m": ("minute", "face_event_ttl_days"),
+    "face_activity_1h": ("hour", "face_event_ttl_days"),
+    "student_windows": ("window_start", "person_metrics_ttl_days"),
+    "alerts": ("started_at", "person_metrics_ttl_days"),
+    "session_scores": ("started_at", "person_metrics_ttl_days"),
+    "teacher_expression_mix": ("started_at", "person_metrics_ttl_days"),
+    "student_concentration_1h": ("hour", "person_metrics_ttl_days"),
+    "student_concentration_1d": ("day", "person_metrics_ttl_days"),
+}
+"""Every table holding personal data: the time column of its TTL and the setting that
+says how many days it keeps (the TTLs are set by migrations 0001 and 0005)."""
 
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 _TEMPLATE_VARIABLE = re.compile(r"\{(\w*)\}")
@@ -122,7 +135,10 @@ def render(sql: str, variables: Mapping[str, object]) -> str:
 # --- cluster mode -------------------------------------------------------------------------
 
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\s*\(", re.IGNORECASE)
-_CREATE_VIEW = re.compile(r"^CREATE (MATERIALIZED )?VIEW IF NOT EXISTS (\w+)\s", re.IGNORECASE)
+_CREATE_VIEW = re.compile(
+    r"^CREATE (?:OR REPLACE )?(MATERIALIZED )?VIEW (?:IF NOT EXISTS )?(\w+)\s", re.IGNORECASE
+)
+_DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\w+)$", re.IGNORECASE)
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (\w+)\s", re.IGNORECASE)
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 _TABLE_REFERENCE = r"(\b(?:FROM|TO|JOIN|TABLE)\s+){name}\b"
@@ -154,10 +170,16 @@ def _clusterize_one(statement: str, cluster: str, local_tables: list[str]) -> li
             body = _point_at_local_tables(body, local_tables)
         return [f"{head} {on_cluster} {body}"]
     if match := _ALTER_TABLE.match(statement):
-        return [f"ALTER TABLE {match[1]}_local {on_cluster} {statement[match.end() :]}"]
+        change = statement[match.end() :]
+        # A table's data is in its local table; a view (only views have an SQL SECURITY)
+        # keeps its name on every node.
+        view = change.upper().startswith("MODIFY SQL SECURITY")
+        return [f"ALTER TABLE {match[1]}{'' if view else '_local'} {on_cluster} {change}"]
+    if _DROP_VIEW.match(statement):  # views keep their names on a cluster
+        return [f"{statement} {on_cluster}"]
     raise MigrationError(
-        f"cluster mode cannot render this statement; use CREATE TABLE/VIEW IF NOT EXISTS or "
-        f"ALTER TABLE: {statement[:80]!r}"
+        f"cluster mode cannot render this statement; use CREATE TABLE/VIEW IF NOT EXISTS, "
+        f"CREATE OR REPLACE VIEW, DROP VIEW IF EXISTS or ALTER TABLE: {statement[:80]!r}"
     )
 
 
@@ -280,14 +302,16 @@ class Migrator:
             applied_now.append(migration.file_name)
         return applied_now
 
-    def apply_ttl(self, days: int) -> list[str]:
-        """Bring the TTL of the personal-data tables to ``days``; describe what changed.
+    def apply_ttl(self) -> list[str]:
+        """Bring the TTL of every personal-data table to the number of days its setting in
+        ``variables`` names (``TTL_TABLES``); describe what changed.
 
         The new TTL applies to existing rows at their next merge rather than by rewriting
         every part now (``materialize_ttl_after_modify = 0``): cheap, and old rows still
         go within a day or so on a busy table."""
         changes = []
-        for table, time_column in TTL_TABLES.items():
+        for table, (time_column, setting) in TTL_TABLES.items():
+            days = self.variables[setting]
             stored = self.client.command(
                 f"SELECT create_table_query FROM system.tables "
                 f"WHERE database = currentDatabase() AND name = '{self._storage(table)}'"

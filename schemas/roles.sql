@@ -1,25 +1,46 @@
--- Roles for a ClickHouse server (the embedded chdb engine has no users).
+-- Roles for a ClickHouse server whose users are managed with SQL (the embedded chdb
+-- engine has no users). The same privileges as docker/k8s/base/config/clickhouse-users.xml,
+-- which compose and Kubernetes use; tests/deploy checks that the two agree.
 --
 -- Run once as an administrator after `classroom db migrate`, against the database the
 -- pipeline uses (here `classroom`; replace it if yours differs):
 --   clickhouse-client --multiquery < schemas/roles.sql
--- Then create one user per process and give it its role, e.g.:
---   CREATE USER sink IDENTIFIED WITH sha256_password BY '...' DEFAULT ROLE classroom_writer;
---   CREATE USER grafana IDENTIFIED WITH sha256_password BY '...' DEFAULT ROLE classroom_reader;
---   CREATE USER analyst_jane IDENTIFIED WITH sha256_password BY '...' DEFAULT ROLE classroom_analyst;
---   GRANT classroom_writer TO sink;
+-- Then create one user per process, from private networks only, with its role, e.g.:
+--   CREATE USER migrator IDENTIFIED WITH sha256_password BY '...' HOST IP '10.0.0.0/8' DEFAULT ROLE classroom_migrator;
+--   CREATE USER sink IDENTIFIED WITH sha256_password BY '...' HOST IP '10.0.0.0/8' DEFAULT ROLE classroom_writer;
+--   CREATE USER grafana IDENTIFIED WITH sha256_password BY '...' HOST IP '10.0.0.0/8' SETTINGS PROFILE classroom_readonly DEFAULT ROLE classroom_grafana;
+--   CREATE USER analyst_jane IDENTIFIED WITH sha256_password BY '...' HOST IP '192.168.0.0/16' SETTINGS PROFILE classroom_analyst DEFAULT ROLE classroom_analyst;
+-- The v_* views are defined by the migrator and run with its rights (SQL SECURITY
+-- DEFINER, set by migration 0005): readers need no grant on the tables beneath.
 -- Statements end with a semicolon at the end of a line, and comments never do.
 
--- The sink and `classroom db migrate`: write every table, read what it checks.
+-- `classroom db migrate`: the only role with DDL.
+CREATE ROLE IF NOT EXISTS classroom_migrator;
+GRANT ALL ON classroom.* TO classroom_migrator;
+
+-- The sink: inserts rows, reads them back for its duplicate checks, and checks the
+-- migrations table with CREATE TABLE IF NOT EXISTS on start.
 CREATE ROLE IF NOT EXISTS classroom_writer;
 GRANT SELECT, INSERT ON classroom.* TO classroom_writer;
-GRANT CREATE TABLE, CREATE VIEW, ALTER TABLE ON classroom.* TO classroom_writer;
+GRANT CREATE TABLE ON classroom.schema_migrations TO classroom_writer;
 
--- Grafana: read everything (live panels read recent face events), change nothing.
-CREATE ROLE IF NOT EXISTS classroom_reader;
-GRANT SELECT ON classroom.* TO classroom_reader;
+-- Grafana and analysts: the documented views only, never face_events, dead_letters, the
+-- roster table or the per-person rollups beneath the views.
+CREATE ROLE IF NOT EXISTS classroom_grafana;
+GRANT SELECT ON classroom.v_student_windows TO classroom_grafana;
+GRANT SELECT ON classroom.v_class_windows TO classroom_grafana;
+GRANT SELECT ON classroom.v_alerts TO classroom_grafana;
+GRANT SELECT ON classroom.v_session_scores TO classroom_grafana;
+GRANT SELECT ON classroom.v_teacher_expression_mix TO classroom_grafana;
+GRANT SELECT ON classroom.v_class_sessions TO classroom_grafana;
+GRANT SELECT ON classroom.v_roster TO classroom_grafana;
+GRANT SELECT ON classroom.v_pipeline_health TO classroom_grafana;
+GRANT SELECT ON classroom.v_face_activity_minutely TO classroom_grafana;
+GRANT SELECT ON classroom.v_face_activity_hourly TO classroom_grafana;
+GRANT SELECT ON classroom.v_concentration_hourly TO classroom_grafana;
+GRANT SELECT ON classroom.v_concentration_daily TO classroom_grafana;
+GRANT SELECT ON classroom.v_class_concentration_hourly TO classroom_grafana;
 
--- Analysts: the documented views only, never raw face events.
 CREATE ROLE IF NOT EXISTS classroom_analyst;
 GRANT SELECT ON classroom.v_student_windows TO classroom_analyst;
 GRANT SELECT ON classroom.v_class_windows TO classroom_analyst;
@@ -35,18 +56,6 @@ GRANT SELECT ON classroom.v_concentration_hourly TO classroom_analyst;
 GRANT SELECT ON classroom.v_concentration_daily TO classroom_analyst;
 GRANT SELECT ON classroom.v_class_concentration_hourly TO classroom_analyst;
 
--- A view normally runs with its reader's rights, which would need grants on the tables
--- beneath. SQL SECURITY DEFINER makes the analyst views run with their owner's rights.
-ALTER TABLE classroom.v_student_windows MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_class_windows MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_alerts MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_session_scores MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_teacher_expression_mix MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_class_sessions MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_roster MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_pipeline_health MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_face_activity_minutely MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_face_activity_hourly MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_concentration_hourly MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_concentration_daily MODIFY SQL SECURITY DEFINER;
-ALTER TABLE classroom.v_class_concentration_hourly MODIFY SQL SECURITY DEFINER;
+-- Limits a reader cannot raise with SET or a query setting (CONST and MAX constraints).
+CREATE SETTINGS PROFILE IF NOT EXISTS classroom_readonly SETTINGS readonly = 2 CONST, allow_ddl = 0 CONST, allow_introspection_functions = 0 CONST, max_execution_time = 60 MAX 60, max_memory_usage = 4000000000 MAX 4000000000, max_result_rows = 1000000 MAX 1000000;
+CREATE SETTINGS PROFILE IF NOT EXISTS classroom_analyst SETTINGS readonly = 2 CONST, allow_ddl = 0 CONST, allow_introspection_functions = 0 CONST, max_execution_time = 600 MAX 600, max_memory_usage = 16000000000 MAX 16000000000, max_result_rows = 100000000 MAX 100000000;

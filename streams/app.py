@@ -84,7 +84,8 @@ class ClassroomWindows:
         self.emotion = settings.policy.emotion == "on"
         self.rooms: dict[str, ClassroomAnalytics] = {}
         self.positions: dict[str, tuple[int, int]] = {}
-        self.last_event_at: dict[str, float] = {}
+        self.last_event_at: dict[tuple[str, str], float] = {}
+        """(classroom, session) -> monotonic time of its last face event."""
         self.changed: set[str] = set()
         """Classrooms whose state changed since ``checkpoints()`` was last called."""
 
@@ -95,9 +96,21 @@ class ClassroomWindows:
             analytics = ClassroomAnalytics(self.settings.analytics, emotion=self.emotion)
             stored = self.load_checkpoint(classroom_id)
             if stored is not None:
-                checkpoint = msgspec.msgpack.decode(stored, type=Checkpoint)
-                analytics.restore(checkpoint.state)
-                self.positions[classroom_id] = (checkpoint.partition, checkpoint.offset)
+                try:
+                    checkpoint = msgspec.msgpack.decode(stored, type=Checkpoint)
+                    analytics.restore(checkpoint.state)
+                    self.positions[classroom_id] = (checkpoint.partition, checkpoint.offset)
+                    # A restored lesson that gets no more events is closed when idle too.
+                    for session in analytics.session_ids():
+                        self.last_event_at[(classroom_id, session)] = time.monotonic()
+                except msgspec.DecodeError as exc:
+                    # A checkpoint of an older layout must not stop the whole app: the
+                    # classroom restarts from its next events.
+                    log.warning(
+                        "checkpoint unreadable, classroom starts afresh",
+                        extra={"classroom": classroom_id, "error": str(exc)},
+                    )
+                    analytics = ClassroomAnalytics(self.settings.analytics, emotion=self.emotion)
             self.rooms[classroom_id] = analytics
         return analytics
 
@@ -107,12 +120,13 @@ class ClassroomWindows:
         or before a classroom's checkpoint are skipped: they were folded in before a
         restart."""
         by_room: dict[str, list[FaceEvent]] = {}
+        sessions: dict[str, set[str]] = {}
         last: dict[str, kafka.Message] = {}
         dead_letters = []
         faces = 0
         for message in messages:
             try:
-                frame = decode(message.value or b"", FaceEventBatch)
+                frame = self.decode_dated(message)
             except EventError as exc:
                 letter = kafka.dead_letter(message, str(exc), self.worker_id, keep_payload=True)
                 dead_letters.append((letter, message.key))
@@ -124,6 +138,7 @@ class ClassroomWindows:
             if done is not None and done[0] == message.partition and message.offset <= done[1]:
                 continue
             by_room.setdefault(room, []).extend(frame.faces)
+            sessions.setdefault(room, set()).add(frame.session_id)
             last[room] = message
         outputs = []
         now = time.monotonic()
@@ -134,9 +149,27 @@ class ClassroomWindows:
                 dead_letters.extend(self.rejected(output, messages))
             service.EVENTS.labels(ROLE, "late_dropped").inc(output.late_dropped)
             self.positions[room] = (last[room].partition, last[room].offset)
-            self.last_event_at[room] = now
+            for session in sessions[room]:
+                self.last_event_at[(room, session)] = now
             self.changed.add(room)
         return outputs, dead_letters, faces
+
+    def decode_dated(self, message: kafka.Message) -> FaceEventBatch:
+        """The message's frame of faces; ``EventError`` if it is invalid or dated further
+        in the future than ``analytics.max_clock_skew_seconds``.
+
+        A camera whose clock runs ahead would otherwise move its lesson's watermark into
+        the future, and every genuine event after it would be dropped as late.
+        """
+        frame = decode(message.value or b"", FaceEventBatch)
+        ahead = frame.captured_at - time.time()
+        allowed = self.settings.analytics.max_clock_skew_seconds
+        if ahead > allowed:
+            raise EventError(
+                f"captured_at is {ahead:.0f} s in the future, more than the {allowed:.0f} s "
+                "allowed (analytics.max_clock_skew_seconds): is the camera's clock wrong?"
+            )
+        return frame
 
     def rejected(self, output: AnalyticsOutput, messages: Sequence[kafka.Message]) -> list:
         """Faces the maths refused (e.g. a NaN angle) as dead letters carrying that face
@@ -160,20 +193,19 @@ class ClassroomWindows:
         return letters
 
     def flush_idle(self, idle_s: float) -> tuple[list, list[str]]:
-        """Close every window and session of classrooms without events for ``idle_s``:
-        a camera that went quiet. Returns (outputs, classrooms flushed)."""
+        """Close the windows, then the scores, of every session without events for
+        ``idle_s``: a camera that went quiet, or a lesson that ended while the next one in
+        the same classroom goes on (each session has its own watermark, so the next lesson
+        does not close it). Returns (outputs, ``classroom/session`` of each closed)."""
         now = time.monotonic()
         outputs, flushed = [], []
-        for room, seen in list(self.last_event_at.items()):
+        for (room, session), seen in list(self.last_event_at.items()):
             if now - seen < idle_s:
                 continue
-            analytics = self.rooms[room]
-            outputs.extend(self.route(analytics.flush()))
-            for session in analytics.session_ids():
-                outputs.extend(self.route(analytics.close_session(session)))
-            del self.last_event_at[room]
+            outputs.extend(self.route(self.rooms[room].close_session(session)))
+            del self.last_event_at[(room, session)]
             self.changed.add(room)
-            flushed.append(room)
+            flushed.append(f"{room}/{session}")
         return outputs, flushed
 
     def checkpoints(self) -> dict[str, bytes]:
@@ -352,7 +384,7 @@ async def close_idle_classrooms() -> None:
             checkpoints.update(windows.checkpoints())
             await checkpoints.acknowledged()
     if flushed:
-        log.info("closed idle classrooms", extra={"classrooms": flushed, "outputs": len(outputs)})
+        log.info("closed idle sessions", extra={"sessions": flushed, "outputs": len(outputs)})
 
 
 @app.timer(interval=settings.service.health_interval_s)

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from classroom.settings import CameraSettings, Settings, load_settings
+from classroom.settings import MAX_FRAME_PIXELS, CameraSettings, Settings, load_settings
 from schemas.events import Frame, encode
 from workers import kafka, service
 from workers.capture import SourceError, open_source, sample_frames
@@ -90,15 +90,24 @@ def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
 
 
 def capture_into(
-    camera: CameraSettings, buffer: FrameBuffer, started_at: float, stop: threading.Event
+    camera: CameraSettings,
+    buffer: FrameBuffer,
+    started_at: float,
+    stop: threading.Event,
+    max_pixels: int = MAX_FRAME_PIXELS,
 ) -> None:
     """The capture thread: frames of the source, encoded, into ``buffer`` until the source
-    ends or ``stop`` is set."""
+    ends or ``stop`` is set. A source with frames over ``max_pixels`` is refused unread."""
     session = session_id(camera, started_at)
     try:
-        for captured in sample_frames(
-            camera.source, camera.sample_fps, realtime=camera.realtime, start_time=started_at
-        ):
+        frames = sample_frames(
+            camera.source,
+            camera.sample_fps,
+            realtime=camera.realtime,
+            start_time=started_at,
+            max_pixels=max_pixels,
+        )
+        for captured in frames:
             if stop.is_set():
                 break
             buffer.put(
@@ -133,7 +142,9 @@ async def run_camera(
     buffer = FrameBuffer(camera.buffer_frames)
     stop_capture = threading.Event()
     capture = threading.Thread(
-        target=capture_into, args=(camera, buffer, time.time(), stop_capture), daemon=True
+        target=capture_into,
+        args=(camera, buffer, time.time(), stop_capture, settings.vision.max_frame_pixels),
+        daemon=True,
     )
     producer = kafka.producer(topics, request_timeout_ms=10_000)
     await producer.start()
@@ -232,12 +243,17 @@ def camera(
         "sample_fps": fps,
         "realtime": realtime,
     }
-    settings.camera = settings.camera.model_copy(
-        update={name: value for name, value in overrides.items() if value is not None}
+    # Validated like the environment's values: a command-line id must be a valid id too.
+    settings.camera = CameraSettings.model_validate(
+        {
+            **settings.camera.model_dump(),
+            **{name: value for name, value in overrides.items() if value is not None},
+        }
     )
     health = service.start_process(settings, ROLE, stalled_after_s=60)
     try:
-        open_source(settings.camera.source).release()  # fail fast, before touching Kafka
+        # fail fast, before touching Kafka
+        open_source(settings.camera.source, settings.vision.max_frame_pixels).release()
         result = asyncio.run(_main(settings, health))
     except SourceError as exc:
         log.error("camera source failed", extra={"error": str(exc)})

@@ -16,6 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from classroom.redact import redact
+from classroom.settings import MAX_FRAME_PIXELS
+
 log = logging.getLogger(__name__)
 
 
@@ -37,23 +40,34 @@ def is_live(source: str) -> bool:
     return source.isdigit() or "://" in source
 
 
-def _open(source: str) -> cv2.VideoCapture:
+def _open(source: str, max_pixels: int) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
     if not capture.isOpened():
         capture.release()
-        raise SourceError(f"cannot open video source {source!r}")
+        raise SourceError(f"cannot open video source {redact(source)!r}")
+    # From the container's or the stream's header, before a frame is decoded: an
+    # 8000 x 8000 video would otherwise take gigabytes per frame in flight.
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if width * height > max_pixels:
+        capture.release()
+        raise SourceError(
+            f"{redact(source)} has frames of {width} x {height} pixels, more than the "
+            f"{max_pixels} allowed (vision.max_frame_pixels)"
+        )
     return capture
 
 
-def open_source(source: str) -> cv2.VideoCapture:
-    """Open a source or raise ``SourceError`` with a clear reason."""
+def open_source(source: str, max_pixels: int = MAX_FRAME_PIXELS) -> cv2.VideoCapture:
+    """Open a source or raise ``SourceError`` with a clear reason (missing, unreadable,
+    or frames larger than ``max_pixels``)."""
     if not is_live(source):
         path = Path(source)
         if not path.exists():
             raise SourceError(f"video file not found: {source}")
         if not path.is_file():
             raise SourceError(f"not a file: {source}")
-    capture = _open(source)
+    capture = _open(source, max_pixels)
     if not is_live(source):
         ok, _ = capture.read()
         if not ok:
@@ -75,6 +89,21 @@ def frame_count(source: str) -> int | None:
     return count if count > 0 else None
 
 
+def _reopen(
+    source: str, capture: cv2.VideoCapture, delay: float, max_pixels: int
+) -> cv2.VideoCapture:
+    """A live source that stopped delivering, reopened after ``delay`` seconds; the old,
+    released capture if it cannot be opened yet (its next read fails: the caller retries)."""
+    log.warning("camera %s stopped delivering; reconnecting in %.1fs", redact(source), delay)
+    capture.release()
+    time.sleep(delay)
+    try:
+        return _open(source, max_pixels)
+    except SourceError as exc:
+        log.warning("%s", exc)
+        return capture
+
+
 def sample_frames(
     source: str,
     sample_fps: float,
@@ -82,18 +111,20 @@ def sample_frames(
     realtime: bool = False,
     start_time: float | None = None,
     reconnect_backoff_s: tuple[float, float] = (0.5, 30.0),
+    max_pixels: int = MAX_FRAME_PIXELS,
 ) -> Iterator[CapturedFrame]:
     """Yield frames of ``source`` sampled at ``sample_fps`` (0 or less: every frame).
 
     Files: capture time is ``start_time`` (default: now) plus the frame's position; with
     ``realtime`` the generator sleeps so frames come out at the pace they were recorded.
     Live sources: capture time is the wall clock; a source that stops delivering is
-    reopened with exponential backoff until the consumer stops iterating.
+    reopened with exponential backoff until the consumer stops iterating. A source whose
+    frames are larger than ``max_pixels`` raises ``SourceError`` before any is decoded.
     """
     live = is_live(source)
     start = time.time() if start_time is None else start_time
     interval = 1.0 / sample_fps if sample_fps > 0 else 0.0
-    capture = open_source(source)
+    capture = open_source(source, max_pixels)
     native_fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     next_due = 0.0
     seq = 0
@@ -106,14 +137,8 @@ def sample_frames(
             if not ok:
                 if not live:
                     return
-                log.warning("camera %s stopped delivering; reconnecting in %.1fs", source, backoff)
-                capture.release()
-                time.sleep(backoff)
+                capture = _reopen(source, capture, backoff, max_pixels)
                 backoff = min(backoff * 2, reconnect_backoff_s[1])
-                try:
-                    capture = _open(source)
-                except SourceError as exc:
-                    log.warning("%s", exc)
                 continue
             backoff = reconnect_backoff_s[0]
             if live:

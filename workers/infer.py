@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import click
 from aiokafka import AIOKafkaConsumer
 
-from classroom.settings import Settings, load_settings
+from classroom.settings import MAX_FRAME_PIXELS, Settings, load_settings
 from schemas.events import (
     DeadLetter,
     EventError,
@@ -48,16 +48,20 @@ class StageOutput:
 class InferenceStage:
     """Frame messages to face events and dead letters; no Kafka in here."""
 
-    def __init__(self, engine: object, worker_id: str) -> None:
+    def __init__(
+        self, engine: object, worker_id: str, max_frame_pixels: int = MAX_FRAME_PIXELS
+    ) -> None:
         self.engine = engine
         self.worker_id = worker_id
+        self.max_frame_pixels = max_frame_pixels
 
     @classmethod
     def from_settings(cls, settings: Settings, worker_id: str) -> InferenceStage:
         from workers.vision import VisionEngine, load_roster  # torch: only when inferring
 
         roster = load_roster(settings.policy.roster_path) if settings.policy.roster_path else None
-        return cls(VisionEngine.from_settings(settings.vision, settings.policy, roster), worker_id)
+        engine = VisionEngine.from_settings(settings.vision, settings.policy, roster)
+        return cls(engine, worker_id, settings.vision.max_frame_pixels)
 
     def run_batch(self, messages: Sequence[kafka.Message]) -> StageOutput:
         from workers.vision import DecodedFrame, FrameError, FrameMeta, decode_jpeg
@@ -68,7 +72,7 @@ class InferenceStage:
         for message in messages:
             try:
                 frame = decode(message.value or b"", Frame)
-                image = decode_jpeg(frame.jpeg)
+                image = decode_jpeg(frame.jpeg, self.max_frame_pixels)
             except (EventError, FrameError) as exc:
                 output.dead_letters.append(self._dead_letter(message, str(exc)))
                 continue

@@ -23,6 +23,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from classroom.redact import redact_all
 from classroom.settings import ServiceSettings, Settings
 from schemas.events import WorkerHealth, encode
 
@@ -97,8 +98,9 @@ def configure_logging(service: ServiceSettings, role: str) -> None:
 
 
 def safe_settings(settings: Settings) -> dict[str, Any]:
-    """Settings as JSON-able data with every secret masked, for the start-up log line."""
-    return settings.model_dump(mode="json")
+    """Settings as JSON-able data with every secret masked, for the start-up log line:
+    ``SecretStr`` fields are masked by pydantic, passwords inside URLs by ``redact_all``."""
+    return redact_all(settings.model_dump(mode="json"))
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -124,17 +123,6 @@ def _is_secret(field: Any) -> bool:
     return "SecretStr" in repr(field.annotation) or field.annotation is SecretStr
 
 
-def _read_through_secret_file(name: str) -> bool:
-    """Whether some code passes ``name`` to ``secret_from_env_or_file``: only then is
-    ``<name>_FILE`` honoured."""
-    pattern = re.compile(r"secret_from_env_or_file\([^)]*[\"']" + re.escape(name) + r"[\"']")
-    for package in ("classroom", "schemas", "workers", "streams", "dashboards"):
-        for source in (PROJECT_ROOT / package).rglob("*.py"):
-            if pattern.search(source.read_text()):
-                return True
-    return False
-
-
 def settings_problems(env: Mapping[str, str]) -> list[str]:
     """Every CLASSROOM_* variable in ``env`` that no settings field reads."""
     problems = []
@@ -148,8 +136,9 @@ def settings_problems(env: Mapping[str, str]) -> list[str]:
         field = _field(Settings, path.lower().split("__"))
         if field is None:
             problems.append(f"{name}: no such field in classroom.settings.Settings")
-        elif secret_file and not (_is_secret(field) and _read_through_secret_file(name[:-5])):
-            problems.append(f"{name}: no code reads {name[:-5]} through secret_from_env_or_file")
+        elif secret_file and not _is_secret(field):
+            # classroom.settings.SecretFiles reads the _FILE of every secret, and only those
+            problems.append(f"{name}: {name[:-5]} is not a secret, so no _FILE is read for it")
     return problems
 
 

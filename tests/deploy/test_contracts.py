@@ -26,6 +26,7 @@ def test_settings_names_are_checked() -> None:
     assert settings_problems({"CLASSROOM_KAFKA__BOOTSTRAP_SERVERS": "kafka:9093"}) == []
     assert settings_problems({"CLASSROOM_CONFIG": "/etc/classroom.yaml"}) == []
     assert settings_problems({"CLASSROOM_KAFKA__SASL_PASSWORD_FILE": "/run/secrets/k"}) == []
+    assert settings_problems({"CLASSROOM_WAREHOUSE__PASSWORD_FILE": "/run/secrets/ch"}) == []
     for wrong in (
         "CLASSROOM_KAFKA__BOOTSTRAP",  # no such field
         "CLASSROOM_NO_SUCH_SECTION__X",

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import subprocess
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
+import cv2
+import numpy as np
 import pytest
 
+from classroom.annotate import conceal_all_but
 from schemas.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT, write_teacher_photo
 from tests.reliability.warehouse_scan import (
@@ -34,6 +38,11 @@ from tests.reliability.warehouse_scan import (
 from workers.vision.identity import embeddings_path
 
 NO_CONSENT_SEAT = (440, 150, 110, 130)
+TIME_ARRAYS = {
+    "default.student_windows.blink_starts: Array(Float64)",
+    "default.student_windows.blink_ends: Array(Float64)",
+}
+"""Float arrays that are capture times (epoch seconds of each blink), not embeddings."""
 """Where the second pupil from the left sits in the opening shot (an identity-off run
 finds a face there in the first six sampled frames)."""
 SECRETS = {
@@ -47,9 +56,11 @@ students:
     consent: false
     seats: [{{camera_id: cam-1, box: [{", ".join(map(str, NO_CONSENT_SEAT))}]}}]
   - id: s-anna
+    consent: true
     seats: [{{camera_id: cam-1, box: [700, 180, 120, 130]}}]
   - id: teacher-1
     role: teacher
+    consent: true
     seats: [{{camera_id: cam-1, box: [590, 0, 280, 235]}}]
 """
 
@@ -93,7 +104,7 @@ def seat_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     roster.write_text(SEAT_ROSTER)
     return analyze(
         tmp / "data", "--emotion", "off", "--identity", "seat", "--roster", roster,
-        "--session", "seat",
+        "--session", "seat", "--annotate", tmp / "annotated.mp4",
     )  # fmt: skip
 
 
@@ -108,7 +119,7 @@ def face_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     tmp = tmp_path_factory.mktemp("face")
     photo = write_teacher_photo(tmp)
     roster = tmp / "roster.yaml"
-    roster.write_text("students:\n  - {id: teacher-okafor, role: teacher}\n")
+    roster.write_text("students:\n  - {id: teacher-okafor, role: teacher, consent: true}\n")
     enroll_output = classroom(
         "roster", "enroll", "--roster", roster, "--student", "teacher-okafor", photo
     )
@@ -136,6 +147,36 @@ def test_a_student_without_consent_leaves_no_event(seat_run: Run, control_run: R
         assert rows == [(0,)], table
 
 
+def test_personal_files_are_owner_only(seat_run: Run) -> None:
+    reports = list((seat_run.data_dir / "reports").glob("*.html"))
+    assert reports, "the run wrote its report"
+    assert {stat.S_IMODE(path.stat().st_mode) for path in reports} == {0o600}
+    assert stat.S_IMODE((seat_run.data_dir / "warehouse").stat().st_mode) == 0o700
+    video = seat_run.data_dir.parent / "annotated.mp4"
+    assert stat.S_IMODE(video.stat().st_mode) == 0o600
+
+
+def concealment_error(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """How far ``box`` of ``image`` is from its pixelated self: near 0 where it was
+    pixelated already (a face no one may see), large where the face is shown."""
+    x, y, width, height = box
+    region = (slice(y, y + height), slice(x, x + width))
+    return float(np.abs(image[region].astype(int) - conceal_all_but(image, [])[region]).mean())
+
+
+def test_the_annotated_video_hides_the_student_without_consent(seat_run: Run) -> None:
+    annotated = cv2.VideoCapture(str(seat_run.data_dir.parent / "annotated.mp4"))
+    original = cv2.VideoCapture(str(CLASSROOM_VIDEO))
+    ok, shown = annotated.read()
+    _, source = original.read()  # the first analysed frame is the video's first
+    annotated.release()
+    original.release()
+    assert ok and shown.shape == source.shape
+
+    assert concealment_error(source, NO_CONSENT_SEAT) > 8  # control: the pupil is visible
+    assert concealment_error(shown, NO_CONSENT_SEAT) < 3
+
+
 def test_emotion_off_fills_no_emotion_column(seat_run: Run, control_run: Run) -> None:
     filled_on = control_run.scan(filled_emotion_cells)
     assert filled_on["face_events.p_happy"] > 0 and filled_on["student_windows.expression_mix"] > 0
@@ -152,9 +193,21 @@ def test_no_frame_and_no_embedding_reaches_the_warehouse_or_the_disk(
     run_name: str, request: pytest.FixtureRequest
 ) -> None:
     run: Run = request.getfixturevalue(run_name)
-    assert run.scan(float_array_columns) == []
+    arrays = [column for column in run.scan(float_array_columns) if column not in TIME_ARRAYS]
+    assert arrays == []
     assert run.scan(cells_with_jpeg_or_embedding_bytes) == []
     assert media_files(run.data_dir) == []
+
+
+def test_face_identity_stores_no_face_before_it_is_recognised(
+    face_run: Run, control_run: Run
+) -> None:
+    """Consent is opt-in: a track whose identity (and so consent) is not known yet leaves
+    no event, where identity off stores every face as an anonymous track."""
+    anonymous = "SELECT count() FROM face_events WHERE identity_source = 'track'"
+    assert control_run.query(anonymous)[0][0] > 0  # control: the same clip's anonymous faces
+    assert face_run.query(anonymous) == [(0,)]
+    assert face_run.query("SELECT count() FROM face_events")[0][0] > 0
 
 
 def test_face_identity_keeps_embeddings_beside_the_roster_only(face_run: Run) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from schemas.events import FaceEvent, FaceEventBatch, frame_batches
 
+RECENT = (time.time() // 3600 - 24) * 3600
+"""Yesterday, on the hour (so on a window boundary): in the past, or the stream processor
+would dead-letter the events as future-dated, and well within the warehouse's TTLs."""
+
 
 def face_event(
-    frame: int, face: int, *, room: str = "room-1", start: float = 1.8e9, **fields: Any
+    frame: int, face: int, *, room: str = "room-1", start: float = RECENT, **fields: Any
 ) -> FaceEvent:
     values: dict[str, Any] = {
         "event_id": f"cam-{room}/{frame}/{face}",

@@ -31,11 +31,13 @@ def test_seat_mode_assigns_by_seat_map(tmp_path, engine_factory, classroom_frame
             {
                 "id": "s-left",
                 "role": "student",
+                "consent": True,  # opt-in: without it the pupil would be dropped
                 "seats": [{"camera_id": "cam-1", "box": [440, 160, 110, 120]}],
             },
             {
                 "id": "t-back",
                 "role": "teacher",
+                "consent": True,
                 "seats": [{"camera_id": "cam-1", "box": [600, 40, 110, 120]}],
             },
             {"id": "s-other-camera", "seats": [{"camera_id": "cam-2", "box": [0, 0, 1280, 720]}]},
@@ -76,7 +78,8 @@ def test_no_consent_faces_are_dropped(tmp_path, engine_factory, classroom_frames
 
 
 def test_face_mode_reidentifies_an_enrolled_pupil(tmp_path, engine_factory, classroom_frames):
-    path = write_roster(tmp_path / "roster.yaml", [{"id": "s-anna"}, {"id": "s-ben"}])
+    consenting = [{"id": "s-anna", "consent": True}, {"id": "s-ben", "consent": True}]
+    path = write_roster(tmp_path / "roster.yaml", consenting)
     enroller = engine_factory(emotion="off")
     encoder = FaceEncoder()
     # Enrol the girl left of centre in the front row (face centre ~(495, 223)) from
@@ -99,7 +102,8 @@ def test_face_mode_reidentifies_an_enrolled_pupil(tmp_path, engine_factory, clas
         x, y, w, h = anna[0].box
         assert abs(x + w / 2 - 495) < 100 and abs(y + h / 2 - 223) < 100
         assert anna[0].identity_source == "face"
-        assert all(e.identity_source == "track" for e in events if e is not anna[0])
+        # Consent is opt-in: a track not recognised as a consenting student leaves no event.
+        assert events == anna
 
 
 def test_enroll_command_writes_embeddings_beside_the_roster(tmp_path, shared_data):
@@ -154,7 +158,7 @@ def test_missing_roster_is_a_roster_error(tmp_path):
 def test_a_student_is_found_again_after_their_track_ends(
     tmp_path, engine_factory, classroom_frames
 ):
-    path = write_roster(tmp_path / "roster.yaml", [{"id": "s-anna"}])
+    path = write_roster(tmp_path / "roster.yaml", [{"id": "s-anna", "consent": True}])
     enroller = engine_factory(emotion="off")
     frame = classroom_frames[0].image
     crop = np.zeros_like(frame)

@@ -12,10 +12,12 @@ from schemas.warehouse import Warehouse
 
 CLUSTER = "district"
 
+TTL_DAYS = {"face_event_ttl_days": 30, "person_metrics_ttl_days": 365}
+
 
 @pytest.fixture(scope="module")
 def rendered() -> list[str]:
-    migrator = Migrator(client=None, variables={"face_event_ttl_days": 30}, cluster=CLUSTER)  # type: ignore[arg-type]
+    migrator = Migrator(client=None, variables=TTL_DAYS, cluster=CLUSTER)  # type: ignore[arg-type]
     return [s for statements in migrator.rendered().values() for s in statements]
 
 

@@ -43,6 +43,8 @@ EXPECTED_VIEWS = {
     "v_class_concentration_hourly",
 }
 
+TTL_DAYS = {"face_event_ttl_days": 30, "person_metrics_ttl_days": 365}
+
 
 def objects(warehouse: Warehouse, engine_filter: str) -> set[str]:
     rows = warehouse.query(
@@ -69,9 +71,7 @@ def test_migrate_twice_is_a_no_op(warehouse: Warehouse) -> None:
 def test_a_migration_changed_after_it_ran_is_refused(warehouse: Warehouse) -> None:
     shipped = load_migrations()
     edited = [Migration(m.version, m.name, m.text + "\n-- edited\n") for m in shipped[:1]]
-    migrator = Migrator(
-        warehouse.client, {"face_event_ttl_days": 30}, migrations=edited + shipped[1:]
-    )
+    migrator = Migrator(warehouse.client, TTL_DAYS, migrations=edited + shipped[1:])
     assert migrator.status()[0].state == "changed"
     with pytest.raises(MigrationError, match=r"0001_core\.sql changed since"):
         migrator.migrate()
@@ -92,9 +92,7 @@ def test_a_new_migration_is_applied_on_top(warehouse: Warehouse) -> None:
         "extra",
         "CREATE TABLE IF NOT EXISTS extra (x UInt8)\nENGINE = MergeTree\nORDER BY x;\n",
     )
-    migrator = Migrator(
-        warehouse.client, {"face_event_ttl_days": 30}, migrations=[*load_migrations(), extra]
-    )
+    migrator = Migrator(warehouse.client, TTL_DAYS, migrations=[*load_migrations(), extra])
     assert migrator.migrate() == ["9000_extra.sql"]
     assert migrator.migrate() == []
 

@@ -26,12 +26,12 @@ def test_roles_file_parses(tmp_path: Path) -> None:
             warehouse.query(f"EXPLAIN AST {statement}")
 
 
-def test_analysts_get_every_view_and_no_table() -> None:
-    grants = re.findall(r"GRANT SELECT ON classroom\.(\w+) TO classroom_analyst", ROLES.read_text())
-    assert set(grants) == analyst_views()
-    definer = re.findall(
-        r"ALTER TABLE classroom\.(\w+) MODIFY SQL SECURITY DEFINER", ROLES.read_text()
-    )
+def test_analysts_and_grafana_get_every_view_and_no_table() -> None:
+    for role in ("classroom_analyst", "classroom_grafana"):
+        grants = re.findall(rf"GRANT SELECT ON classroom\.(\w+) TO {role};", ROLES.read_text())
+        assert set(grants) == analyst_views(), role
+    migrations = "\n".join(m.text for m in load_migrations())
+    definer = re.findall(r"ALTER TABLE (\w+) MODIFY SQL SECURITY DEFINER", migrations)
     assert set(definer) == analyst_views()
 
 

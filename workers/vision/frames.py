@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
 import PIL.Image
 
+from classroom.settings import MAX_FRAME_PIXELS
 from schemas.events import FaceEvent
 
 MIN_FRAME_SIDE = 32
 """Smaller frames cannot hold a detectable face; such input is a bug upstream."""
-MAX_FRAME_PIXELS = 7680 * 4320
-"""8K UHD. Classroom cameras send at most 4K; a larger header is corrupt or hostile."""
 
 
 class FrameError(ValueError):
@@ -54,12 +55,12 @@ class FrameResult:
     error: FrameError | None = None
 
 
-def decode_jpeg(data: bytes) -> np.ndarray:
+def decode_jpeg(data: bytes, max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
     """A JPEG (or any image Pillow and OpenCV read) as a BGR uint8 array; ``FrameError`` if
-    unreadable or larger than ``MAX_FRAME_PIXELS``."""
+    unreadable or larger than ``max_pixels``."""
     if not data:
         raise FrameError("empty image bytes")
-    check_declared_size(data)
+    check_declared_size(io.BytesIO(data), f"{len(data)} bytes", max_pixels)
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:
@@ -69,24 +70,41 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return image
 
 
-def check_declared_size(data: bytes) -> None:
-    """Refuse an image whose header claims more than ``MAX_FRAME_PIXELS``, before decoding.
+def read_image_file(path: Path, max_pixels: int = MAX_FRAME_PIXELS) -> np.ndarray:
+    """An image file as a BGR uint8 array, its size checked from its header first;
+    ``FrameError`` if unreadable or larger than ``max_pixels``."""
+    with path.open("rb") as file:
+        check_declared_size(file, str(path), max_pixels)
+    image = cv2.imread(str(path))
+    if image is None:
+        raise FrameError(f"cannot read image {path}")
+    return image
 
-    A few hundred bytes of JPEG header can claim 30000 x 30000 pixels: OpenCV would then
-    allocate gigabytes and spend most of a minute decoding one message, and a worker that
-    dies of it would meet the same message again after its restart. Pillow reads only the
+
+def check_declared_size(image: BinaryIO, what: str, max_pixels: int = MAX_FRAME_PIXELS) -> None:
+    """Refuse an image whose header claims more than ``max_pixels``, before decoding.
+
+    A few hundred bytes of JPEG or PNG header can claim 30000 x 30000 pixels: OpenCV would
+    then allocate gigabytes and spend most of a minute decoding it, and a worker that dies
+    of it would meet the same message again after its restart. Pillow reads only the
     header here.
     """
     try:
-        with PIL.Image.open(io.BytesIO(data)) as header:
+        with PIL.Image.open(image) as header:
             width, height = header.size
-    except PIL.Image.DecompressionBombError as exc:
-        raise FrameError(f"image larger than {MAX_FRAME_PIXELS} pixels: {exc}") from exc
+    except PIL.Image.DecompressionBombError as exc:  # Pillow's own, larger, limit
+        raise FrameError(f"image {what} is far larger than allowed: {exc}") from exc
     except (PIL.UnidentifiedImageError, OSError, ValueError) as exc:
-        raise FrameError(f"corrupt or unsupported image data ({len(data)} bytes)") from exc
-    if width * height > MAX_FRAME_PIXELS:
+        raise FrameError(f"corrupt or unsupported image data ({what})") from exc
+    check_frame_size(width, height, max_pixels, "image")
+
+
+def check_frame_size(width: int, height: int, max_pixels: int, what: str) -> None:
+    """``FrameError`` when a ``what`` of ``width`` x ``height`` exceeds ``max_pixels``."""
+    if width * height > max_pixels:
         raise FrameError(
-            f"image of {width} x {height} pixels is larger than the {MAX_FRAME_PIXELS} allowed"
+            f"{what} of {width} x {height} pixels is larger than the {max_pixels} allowed "
+            "(vision.max_frame_pixels)"
         )
 
 

@@ -6,30 +6,45 @@ The roster is a YAML file the school maintains::
       - id: s-anna
         name: Anna            # optional
         role: student         # student | teacher
-        consent: true         # false: this person's faces are dropped, no event at all
+        consent: true         # opt-in: false or missing drops this person's faces, no event
         seats:                # optional, for identity=seat
           - {camera_id: cam-1, box: [x, y, w, h]}
 
+Consent is opt-in: an entry without ``consent: true`` is a person who has not agreed. The
+file is read as plain data: YAML anchors and aliases are refused (a few hundred bytes of
+nested aliases expand to gigabytes), every field is typed and length-capped, and ids
+follow the event contracts' ``Id`` pattern.
+
 Face embeddings (identity=face) never go to the warehouse: ``classroom roster enroll``
 stores them beside the roster, in ``<roster>.embeddings.npz`` (one array of 128-D dlib
-descriptors per student id).
+descriptors per student id), owner-only, and encrypted with the Fernet key of
+``policy.embeddings_key`` (a secret file) when one is configured: a copy of the roster
+folder, or a backup of it, then holds no usable biometric data without the key.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 import dlib
 import numpy as np
 import yaml
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, ValidationError
 
-from classroom.settings import VisionSettings
+from classroom.private_files import write_private
+from classroom.settings import VisionSettings, load_settings
+from schemas.events import ID_MAX_LENGTH, ID_PATTERN
 from workers.vision.registry import registered
 from workers.vision.weights import dlib_model
+
+log = logging.getLogger(__name__)
 
 
 class RosterError(ValueError):
@@ -52,7 +67,7 @@ class Student:
     id: str
     name: str = ""
     role: Literal["student", "teacher"] = "student"
-    consent: bool = True
+    consent: bool = False
     seats: tuple[Seat, ...] = ()
 
 
@@ -96,59 +111,100 @@ def embeddings_path(roster_path: Path) -> Path:
     return roster_path.with_name(roster_path.name + ".embeddings.npz")
 
 
-def load_roster(path: str | Path) -> Roster:
-    """Read a roster YAML (and its embeddings file, if enrolled); ``RosterError`` if invalid."""
+MAX_ROSTER_BYTES = 10 * 1024 * 1024
+"""A district's largest roster is a few MB; a larger file is a mistake or an attack."""
+
+RosterId = Annotated[str, Field(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
+
+
+class _SeatEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera_id: RosterId
+    box: tuple[float, float, float, float]
+
+
+class _StudentEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: RosterId
+    name: str = Field("", max_length=200)
+    role: Literal["student", "teacher"] = "student"
+    consent: StrictBool = False
+    seats: list[_SeatEntry] = Field([], max_length=64)
+
+
+class _RosterFile(BaseModel):
+    students: list[_StudentEntry] = Field(max_length=100_000)
+
+
+class _PlainDataLoader(yaml.SafeLoader):
+    """``SafeLoader`` without anchors and aliases: a roster is a list, never a graph."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "YAML anchors and aliases are not allowed in a roster", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _student(entry: _StudentEntry) -> Student:
+    seats = []
+    for seat in entry.seats:
+        x, y, width, height = (int(value) for value in seat.box)
+        seats.append(Seat(seat.camera_id, (x, y, width, height)))
+    return Student(entry.id, entry.name, entry.role, entry.consent, tuple(seats))
+
+
+def load_roster(path: str | Path, key: SecretStr | None = None) -> Roster:
+    """Read a roster YAML (and its embeddings file, if enrolled); ``RosterError`` if invalid.
+
+    ``key`` decrypts the embeddings; by default the configured ``policy.embeddings_key``."""
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text())
+        if path.stat().st_size > MAX_ROSTER_BYTES:
+            raise RosterError(f"roster {path} is larger than {MAX_ROSTER_BYTES} bytes")
+        document = yaml.load(path.read_text(), Loader=_PlainDataLoader)  # a SafeLoader
     except (OSError, yaml.YAMLError) as exc:
         raise RosterError(f"cannot read roster {path}: {exc}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("students"), list):
-        raise RosterError(f"roster {path} needs a top-level 'students' list")
+    try:
+        entries = _RosterFile.model_validate(document).students
+    except ValidationError as exc:
+        raise RosterError(f"roster {path} is invalid: {exc}") from exc
     students: dict[str, Student] = {}
-    for number, entry in enumerate(document["students"], start=1):
-        student = parse_student(entry, f"{path}: student #{number}")
-        if student.id in students:
-            raise RosterError(f"{path}: student id {student.id!r} appears twice")
-        students[student.id] = student
+    for entry in entries:
+        if entry.id in students:
+            raise RosterError(f"{path}: student id {entry.id!r} appears twice")
+        students[entry.id] = _student(entry)
     embeddings: dict[str, np.ndarray] = {}
     model = None
     stored = embeddings_path(path)
     if stored.exists():
-        with np.load(stored) as npz:
-            embeddings = {key: npz[key] for key in npz.files if key != MODEL_KEY}
+        with np.load(io.BytesIO(_decrypted(stored, key))) as npz:
+            embeddings = {name: npz[name] for name in npz.files if name != MODEL_KEY}
             model = str(npz[MODEL_KEY]) if MODEL_KEY in npz.files else None
     return Roster(students, embeddings, model)
 
 
-def parse_student(entry: object, where: str) -> Student:
-    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"]:
-        raise RosterError(f"{where}: needs a non-empty string 'id'")
-    role = entry.get("role", "student")
-    if role not in ("student", "teacher"):
-        raise RosterError(f"{where}: role must be student or teacher, not {role!r}")
-    consent = entry.get("consent", True)
-    if not isinstance(consent, bool):
-        raise RosterError(f"{where}: consent must be true or false")
-    seats = []
-    for seat in entry.get("seats") or []:
-        box = seat.get("box") if isinstance(seat, dict) else None
-        if (
-            not isinstance(seat, dict)
-            or not isinstance(seat.get("camera_id"), str)
-            or not isinstance(box, list)
-            or len(box) != 4
-            or not all(isinstance(v, int | float) for v in box)
-        ):
-            raise RosterError(f"{where}: a seat needs camera_id and box [x, y, w, h]")
-        seats.append(Seat(seat["camera_id"], tuple(int(v) for v in box)))
-    return Student(
-        id=entry["id"],
-        name=str(entry.get("name", "")),
-        role=role,
-        consent=consent,
-        seats=tuple(seats),
-    )
+def _configured_key(key: SecretStr | None) -> SecretStr | None:
+    return key if key is not None else load_settings().policy.embeddings_key
+
+
+def _decrypted(stored: Path, key: SecretStr | None) -> bytes:
+    """The embeddings file's npz bytes; ``RosterError`` if it is encrypted and the key is
+    missing or wrong. A file enrolled before encryption (plain npz) is read as it is."""
+    data = stored.read_bytes()
+    if data.startswith(b"PK"):  # a plain npz (a zip file)
+        return data
+    key = _configured_key(key)
+    if key is None:
+        raise RosterError(
+            f"{stored} is encrypted: give its key with CLASSROOM_POLICY__EMBEDDINGS_KEY_FILE"
+        )
+    try:
+        return Fernet(key.get_secret_value().encode()).decrypt(data)
+    except (InvalidToken, ValueError) as exc:
+        raise RosterError(f"{stored} cannot be decrypted with the configured key") from exc
 
 
 class FaceEncoder:
@@ -196,17 +252,34 @@ def create_face_encoder(vision: VisionSettings) -> Encoder:
 
 
 def save_embeddings(
-    roster_path: Path, student_id: str, descriptors: np.ndarray, *, model: str
+    roster_path: Path,
+    student_id: str,
+    descriptors: np.ndarray,
+    *,
+    model: str,
+    key: SecretStr | None = None,
 ) -> Path:
     """Add ``descriptors`` of ``student_id``, made by identity ``model``, to the roster's
-    embeddings file."""
-    roster = load_roster(roster_path)
+    embeddings file: owner-only, written atomically, encrypted with ``key`` (by default
+    the configured ``policy.embeddings_key``; without one, a warning says it is not)."""
+    key = _configured_key(key)
+    roster = load_roster(roster_path, key)
     if student_id not in roster.students:
         raise RosterError(f"{student_id!r} is not in roster {roster_path}")
     roster.check_embeddings_model(model)
     embeddings = dict(roster.embeddings)
     previous = embeddings.get(student_id, np.zeros((0, descriptors.shape[1]), np.float32))
     embeddings[student_id] = np.concatenate([previous, descriptors]).astype(np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, **embeddings, **{MODEL_KEY: np.array(model)})
+    data = buffer.getvalue()
     target = embeddings_path(roster_path)
-    np.savez(target, **embeddings, **{MODEL_KEY: np.array(model)})
+    if key is None:
+        log.warning(
+            "face embeddings written unencrypted to %s: set CLASSROOM_POLICY__EMBEDDINGS_KEY_FILE",
+            target,
+        )
+    else:
+        data = Fernet(key.get_secret_value().encode()).encrypt(data)
+    write_private(target, data)
     return target
