@@ -44,20 +44,24 @@ ENGINE = MergeTree
 ORDER BY version
 """
 
-TTL_TABLES: dict[str, tuple[str, str]] = {
-    "face_events": ("captured_at", "face_event_ttl_days"),
-    "dead_letters": ("failed_at", "face_event_ttl_days"),
-    "face_activity_1m": ("minute", "face_event_ttl_days"),
-    "face_activity_1h": ("hour", "face_event_ttl_days"),
-    "student_windows": ("window_start", "person_metrics_ttl_days"),
-    "alerts": ("started_at", "person_metrics_ttl_days"),
-    "session_scores": ("started_at", "person_metrics_ttl_days"),
-    "teacher_expression_mix": ("started_at", "person_metrics_ttl_days"),
-    "student_concentration_1h": ("hour", "person_metrics_ttl_days"),
-    "student_concentration_1d": ("day", "person_metrics_ttl_days"),
+TTL_TABLES: dict[str, str] = {
+    "face_events": "face_event_ttl_days",
+    "dead_letters": "face_event_ttl_days",
+    "face_activity_1m": "face_event_ttl_days",
+    "face_activity_1h": "face_event_ttl_days",
+    "student_windows": "person_metrics_ttl_days",
+    "alerts": "person_metrics_ttl_days",
+    "session_scores": "person_metrics_ttl_days",
+    "teacher_expression_mix": "person_metrics_ttl_days",
+    "student_concentration_1h": "person_metrics_ttl_days",
+    "student_concentration_1d": "person_metrics_ttl_days",
 }
-"""Every table holding personal data: the time column of its TTL and the setting that
-says how many days it keeps (the TTLs are set by migrations 0001 and 0005)."""
+"""Every table holding personal data, and the setting that says for how many days it keeps
+a row after storing it (column ``stored_at``; the TTLs are set by migration 0006)."""
+
+TTL_COLUMN = "stored_at"
+"""The TTLs count from storage, not capture: analysing an old recording must never store
+rows that are already past their retention (migration 0006)."""
 
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 _TEMPLATE_VARIABLE = re.compile(r"\{(\w*)\}")
@@ -139,6 +143,7 @@ _CREATE_VIEW = re.compile(
     r"^CREATE (?:OR REPLACE )?(MATERIALIZED )?VIEW (?:IF NOT EXISTS )?(\w+)\s", re.IGNORECASE
 )
 _DROP_VIEW = re.compile(r"^DROP VIEW IF EXISTS (\w+)$", re.IGNORECASE)
+_COLUMN_CHANGE = re.compile(r"^(ADD|MODIFY|DROP) COLUMN\b", re.IGNORECASE)
 _ALTER_TABLE = re.compile(r"^ALTER TABLE (\w+)\s", re.IGNORECASE)
 _ENGINE = re.compile(r"ENGINE = (\w*MergeTree)(?:\(([^)]*)\))?")
 _TABLE_REFERENCE = r"(\b(?:FROM|TO|JOIN|TABLE)\s+){name}\b"
@@ -174,7 +179,11 @@ def _clusterize_one(statement: str, cluster: str, local_tables: list[str]) -> li
         # A table's data is in its local table; a view (only views have an SQL SECURITY)
         # keeps its name on every node.
         view = change.upper().startswith("MODIFY SQL SECURITY")
-        return [f"ALTER TABLE {match[1]}{'' if view else '_local'} {on_cluster} {change}"]
+        local = f"ALTER TABLE {match[1]}{'' if view else '_local'} {on_cluster} {change}"
+        if _COLUMN_CHANGE.match(change):
+            # The Distributed table must know a column too, or inserts through it fail.
+            return [local, f"ALTER TABLE {match[1]} {on_cluster} {change}"]
+        return [local]
     if _DROP_VIEW.match(statement):  # views keep their names on a cluster
         return [f"{statement} {on_cluster}"]
     raise MigrationError(
@@ -310,7 +319,7 @@ class Migrator:
         every part now (``materialize_ttl_after_modify = 0``): cheap, and old rows still
         go within a day or so on a busy table."""
         changes = []
-        for table, (time_column, setting) in TTL_TABLES.items():
+        for table, setting in TTL_TABLES.items():
             days = self.variables[setting]
             stored = self.client.command(
                 f"SELECT create_table_query FROM system.tables "
@@ -320,7 +329,7 @@ class Migrator:
             if match is None or int(match[1]) == days:
                 continue
             alter = (
-                f"ALTER TABLE {table} MODIFY TTL toDateTime({time_column}) + INTERVAL {days} DAY"
+                f"ALTER TABLE {table} MODIFY TTL {TTL_COLUMN} + INTERVAL {days} DAY"
             )
             statements = clusterize([alter + ";"], self.cluster)[0] if self.cluster else [alter]
             for statement in statements:

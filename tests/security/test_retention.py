@@ -1,10 +1,10 @@
 """Retention covers everything personal, on the real chdb engine.
 
 Every table with a person in it has a TTL (``schemas/migrate.py``, ``TTL_TABLES``, set by
-migrations 0001 and 0005): face events and what is rolled up from them minute by minute
-or hour by hour go with ``face_event_ttl_days``, per-person metrics with
-``person_metrics_ttl_days``. Rows past their TTL go at the next merge; the lesson just
-analysed stays.
+migration 0006): face events and what is rolled up from them minute by minute or hour by
+hour go with ``face_event_ttl_days``, per-person metrics with ``person_metrics_ttl_days``.
+The TTLs count from when a row was stored (``stored_at``), so rows stored long ago go at
+the next merge while a lesson just analysed stays, however old its recording.
 """
 
 from __future__ import annotations
@@ -49,45 +49,64 @@ def test_every_table_with_a_person_has_a_ttl(warehouse: Warehouse) -> None:
     people = tables_with_people(warehouse)
     assert {"face_events", "student_windows", "student_concentration_1d"} <= people  # control
     assert people - KEPT_WITHOUT_TTL <= set(TTL_TABLES)
-    for table, (_, setting) in TTL_TABLES.items():
+    for table, setting in TTL_TABLES.items():
         created = str(warehouse.command(f"SHOW CREATE TABLE {table}"))
         days = 30 if setting == "face_event_ttl_days" else 365
-        assert f"toIntervalDay({days})" in created, table
+        assert f"TTL stored_at + toIntervalDay({days})" in created, table
 
 
-def test_old_rows_go_and_the_lesson_just_analysed_stays(warehouse: Warehouse) -> None:
-    now = time.time()
-    warehouse.insert(
-        [
-            student_window("s-old", 0, 70.0, "nominal", window_start=now - 400 * DAY),
-            student_window("s-new", 0, 70.0, "nominal", window_start=now - 60),
-        ]
-    )
-    warehouse.insert(
-        [
-            face_event(1, captured_at=now - 40 * DAY, event_id="cam-1/1/0"),
-            face_event(2, captured_at=now - 60, event_id="cam-1/2/0"),
-        ]
-    )
-    for table in ("student_windows", "face_events", "face_activity_1m", "student_concentration_1d"):
+ROLLED_UP = ("student_windows", "face_events", "face_activity_1m", "student_concentration_1d")
+
+
+def store_a_lesson_filmed(warehouse: Warehouse, days_ago: float) -> None:
+    """One student window and one face event of a recording made ``days_ago``, stored now."""
+    filmed = time.time() - days_ago * DAY
+    warehouse.insert([student_window("s-1", 0, 70.0, "nominal", window_start=filmed)])
+    warehouse.insert([face_event(1, captured_at=filmed, event_id="cam-1/1/0")])
+
+
+def rows_left(warehouse: Warehouse) -> dict[str, int]:
+    for table in ROLLED_UP:
         warehouse.command(f"OPTIMIZE TABLE {table} FINAL")
-
-    people = {p for (p,) in warehouse.query("SELECT person_id FROM student_windows").result_rows}
-    assert people == {"s-new"}
-    daily = warehouse.query("SELECT DISTINCT person_id FROM student_concentration_1d").result_rows
-    assert daily == [("s-new",)]
-    events = warehouse.query("SELECT frame_seq FROM face_events").result_rows
-    assert events == [(2,)]
-    minutes = warehouse.query("SELECT count() FROM face_activity_1m").result_rows[0][0]
-    assert minutes == 1
+    return {t: warehouse.query(f"SELECT count() FROM {t}").result_rows[0][0] for t in ROLLED_UP}
 
 
-def test_control_a_longer_retention_keeps_the_old_window(tmp_path: Path) -> None:
-    settings = WarehouseSettings(dsn=f"chdb://{tmp_path}", person_metrics_ttl_days=1000)
+def age_every_row(warehouse: Warehouse, days: int) -> None:
+    """Pretend every row was stored ``days`` ago."""
+    for table in ROLLED_UP:
+        warehouse.command(
+            f"ALTER TABLE {table} UPDATE stored_at = now() - INTERVAL {days} DAY WHERE 1 "
+            "SETTINGS mutations_sync = 1"
+        )
+
+
+def test_an_old_recording_analysed_now_keeps_every_row(warehouse: Warehouse) -> None:
+    store_a_lesson_filmed(warehouse, days_ago=400)
+    assert rows_left(warehouse) == dict.fromkeys(ROLLED_UP, 1)
+
+
+def test_control_a_ttl_from_capture_time_drops_the_old_recording(warehouse: Warehouse) -> None:
+    for table in ("student_windows", "face_events"):
+        column = "window_start" if table == "student_windows" else "captured_at"
+        warehouse.command(f"ALTER TABLE {table} MODIFY TTL toDateTime({column}) + INTERVAL 30 DAY")
+    store_a_lesson_filmed(warehouse, days_ago=400)
+    left = rows_left(warehouse)
+    assert left["student_windows"] == 0
+    assert left["face_events"] == 0
+
+
+def test_rows_stored_past_their_retention_go(warehouse: Warehouse) -> None:
+    store_a_lesson_filmed(warehouse, days_ago=1)
+    age_every_row(warehouse, days=400)
+    assert rows_left(warehouse) == dict.fromkeys(ROLLED_UP, 0)
+
+
+def test_control_a_longer_retention_keeps_rows_stored_long_ago(tmp_path: Path) -> None:
+    settings = WarehouseSettings(
+        dsn=f"chdb://{tmp_path}", face_event_ttl_days=1000, person_metrics_ttl_days=1000
+    )
     with Warehouse.connect(settings) as warehouse:
         warehouse.migrate()
-        old = student_window("s-old", 0, 70.0, "nominal", window_start=time.time() - 400 * DAY)
-        warehouse.insert([old])
-        warehouse.command("OPTIMIZE TABLE student_windows FINAL")
-        kept = warehouse.query("SELECT person_id FROM student_windows").result_rows
-    assert kept == [("s-old",)]
+        store_a_lesson_filmed(warehouse, days_ago=1)
+        age_every_row(warehouse, days=400)
+        assert rows_left(warehouse) == dict.fromkeys(ROLLED_UP, 1)

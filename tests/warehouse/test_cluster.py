@@ -85,3 +85,10 @@ def test_a_ttl_change_alters_the_local_tables_on_the_cluster() -> None:
             "MODIFY TTL toDateTime(captured_at) + INTERVAL 7 DAY"
         ]
     ]
+
+
+def test_a_new_column_reaches_the_distributed_table_too(rendered: list[str]) -> None:
+    added = [s for s in rendered if "ADD COLUMN IF NOT EXISTS eye_closed" in s]
+    assert [s.split()[2] for s in added] == ["face_events_local", "face_events"]
+    ttl = [s for s in rendered if "face_events" in s and "MODIFY TTL" in s]
+    assert ttl and all(s.split()[2] == "face_events_local" for s in ttl)  # data lives locally

@@ -102,7 +102,7 @@ def test_face_event_ttl_comes_from_settings(tmp_path: Path) -> None:
     with Warehouse.connect(settings) as warehouse:
         warehouse.migrate()
         ddl = warehouse.command("SHOW CREATE TABLE face_events")
-    assert "TTL toDateTime(captured_at) + toIntervalDay(7)" in ddl
+    assert "TTL stored_at + toIntervalDay(7)" in ddl
 
 
 def test_an_unknown_template_variable_fails_loudly() -> None:
