@@ -311,7 +311,12 @@ class EmbeddedPipeline:
 
     def _capture(self) -> None:
         try:
-            frames = sample_frames(self.source, self._sample_fps, start_time=self._start_time)
+            frames = sample_frames(
+                self.source,
+                self._sample_fps,
+                start_time=self._start_time,
+                max_pixels=self._engine.vision.max_frame_pixels,
+            )
             for captured in frames:
                 if self._stopping.is_set():
                     break

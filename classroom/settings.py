@@ -3,15 +3,16 @@
 Environment variables use the prefix ``CLASSROOM_`` and ``__`` between levels, e.g.
 ``CLASSROOM_POLICY__EMOTION=off`` or ``CLASSROOM_KAFKA__BOOTSTRAP_SERVERS=kafka:9092``.
 A YAML or TOML file named by ``CLASSROOM_CONFIG`` supplies defaults that the environment
-overrides. Secrets are ``SecretStr``: they never appear in logs or reprs, and each secret
-also accepts a ``*_FILE`` path (Docker/Kubernetes secret files) through ``secret_file``.
+overrides. Secrets are ``SecretStr``: they never appear in logs or reprs, and every one of
+them can instead be read from a file (Docker/Kubernetes secrets): the variable's name plus
+``_FILE``, e.g. ``CLASSROOM_WAREHOUSE__PASSWORD_FILE=/run/secrets/ch`` (``SecretFiles``).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -22,6 +23,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from schemas.events import ID_CHARACTERS, ID_MAX_LENGTH, ID_PATTERN
+
 
 class PolicySettings(BaseModel):
     """What the school allows. See ARCHITECTURE.md, "Policy profiles"."""
@@ -29,6 +32,14 @@ class PolicySettings(BaseModel):
     emotion: Literal["on", "off"] = "on"
     identity: Literal["off", "seat", "face"] = "off"
     roster_path: Path | None = None
+    embeddings_key: SecretStr | None = None
+    """Fernet key (urlsafe base64 of 32 random bytes: ``openssl rand -base64 32 | tr '+/'
+    '-_'``) that encrypts the roster's face embeddings; give it as a secret file,
+    ``CLASSROOM_POLICY__EMBEDDINGS_KEY_FILE`` (docs/security.md)."""
+
+
+MAX_FRAME_PIXELS = 7680 * 4320
+"""8K UHD: classroom cameras send at most 4K; a larger frame is corrupt or hostile."""
 
 
 class VisionSettings(BaseModel):
@@ -36,6 +47,10 @@ class VisionSettings(BaseModel):
     detector_upsample: int = Field(1, ge=0, le=3, description="dlib HOG upsampling passes")
     min_detection_score: float = 0.9
     expression_model: str = "mini_xception"
+    eye_state_model: str = "eye_cnn"
+    eyes_min_face_px: int = Field(
+        26, ge=1, description="smaller faces get eye_closed None: their eyes cannot be read"
+    )
     identity_model: str = "dlib_resnet"
     identity_max_distance: float = 0.5
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -46,6 +61,12 @@ class VisionSettings(BaseModel):
         0.6, gt=0, le=1, description="top expression probability from which it is 'strong'"
     )
     track_lost_seconds: float = Field(1.0, gt=0, description="a face unseen longer is a new track")
+    track_relink_seconds: float = Field(
+        4.0, ge=0, description="a lost face back this soon, looking the same, keeps its track"
+    )
+    track_confirm_score: float = Field(
+        0.99, ge=0, description="a new face scoring less is reported from its second sighting"
+    )
     torch_threads: int = Field(
         1, ge=0, description="CPU threads for torch (0: one per core); scale with processes"
     )
@@ -54,6 +75,12 @@ class VisionSettings(BaseModel):
     )
     detect_every: int = Field(
         3, ge=1, description="detect faces on every n-th frame of a camera, track in between"
+    )
+    max_frame_pixels: int = Field(
+        MAX_FRAME_PIXELS,
+        ge=640 * 480,
+        description="largest frame (8K UHD) of any file, camera or Kafka message; larger is "
+        "refused from its header, before decoding",
     )
 
 
@@ -74,15 +101,16 @@ class AnalyticsSettings(BaseModel):
 
     window_seconds: float = Field(10.0, gt=0)
     allowed_lateness_seconds: float = Field(5.0, ge=0)
+    max_clock_skew_seconds: float = Field(60.0, ge=0)
+    """Face events dated later than now plus this are dead-lettered (a camera's clock is
+    wrong): one of them would otherwise move its lesson's watermark into the future."""
     front_yaw_limit_deg: float = Field(30.0, gt=0)
     front_pitch_limit_deg: float = Field(25.0, gt=0)
     front_cones: dict[str, FrontCone] = {}
     """Per-camera overrides of the front cone, by camera id."""
     absent_after_seconds: float = Field(30.0, gt=0)
-    blink_dip_ratio: float = Field(0.04, gt=0, lt=1)
-    """A blink starts when EAR falls by this share of the open-eye baseline (or by the
-    window's typical sample-to-sample EAR change, when that is larger)."""
-    yawn_mar_threshold: float = Field(0.6, gt=0)
+    yawn_mar_threshold: float = Field(0.3, gt=0)
+    """Inner-lip MAR of a yawning mouth: set on ``yawn/valid`` (docs/metrics.md, "Yawns")."""
     yawn_min_seconds: float = Field(1.0, ge=0)
     look_around_turns: int = Field(2, ge=1)
     """Left/right turns out of the front cone that make a looking-around episode..."""
@@ -101,6 +129,9 @@ class WarehouseSettings(BaseModel):
     password: SecretStr = SecretStr("")
     cluster: str | None = None
     face_event_ttl_days: int = 30
+    person_metrics_ttl_days: int = Field(
+        365, ge=1, description="per-person windows, alerts, scores and rollups: a school year"
+    )
 
 
 class KafkaSettings(BaseModel):
@@ -124,13 +155,17 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = Field(10_000, ge=1000)
 
 
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
+"""The ids of ``schemas.events``: refused here already, before a camera starts."""
+
+
 class CameraSettings(BaseModel):
     source: str = "0"
-    camera_id: str = "cam-1"
-    classroom_id: str = "room-1"
-    school_id: str = "school-1"
-    session_id: str | None = None
-    course: str = ""
+    camera_id: Id = "cam-1"
+    classroom_id: Id = "room-1"
+    school_id: Id = "school-1"
+    session_id: Id | None = None
+    course: Annotated[str, Field(pattern=f"^[{ID_CHARACTERS}]*$", max_length=ID_MAX_LENGTH)] = ""
     sample_fps: float = 5.0
     realtime: bool = True
     jpeg_quality: int = Field(85, ge=30, le=100)
@@ -165,6 +200,10 @@ class ServiceSettings(BaseModel):
     )
 
 
+PLACEHOLDER = "REPLACE_ME"
+"""What docker/k8s/secrets-template.yaml and docker/.env.example put where a secret goes."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CLASSROOM_",
@@ -191,7 +230,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            SecretFiles(settings_cls),
+            env_settings,
+        ]
         config = os.environ.get("CLASSROOM_CONFIG")
         if config:
             path = Path(config)
@@ -205,13 +248,58 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def secret_from_env_or_file(value: SecretStr | None, env_name: str) -> SecretStr | None:
-    """A secret given directly, or read from the file named by ``<env_name>_FILE``."""
-    path = os.environ.get(f"{env_name}_FILE")
-    if path:
-        return SecretStr(Path(path).read_text().strip())
-    return value
+def secret_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The path (``("warehouse", "password")``) of every ``SecretStr`` field of ``model``."""
+    paths = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if annotation is SecretStr or annotation == SecretStr | None:
+            paths.append((*prefix, name))
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            paths += secret_paths(annotation, (*prefix, name))
+    return paths
+
+
+def secret_file_variable(path: tuple[str, ...]) -> str:
+    """``CLASSROOM_WAREHOUSE__PASSWORD_FILE`` for ``("warehouse", "password")``."""
+    return "CLASSROOM_" + "__".join(path).upper() + "_FILE"
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """Every secret whose ``<variable>_FILE`` is set, read from that file (trailing
+    newline stripped). Ranked above the environment: a mounted secret wins over a value."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for path in secret_paths(self.settings_cls):
+            variable = secret_file_variable(path)
+            file = os.environ.get(variable)
+            if not file:
+                continue
+            try:
+                secret = Path(file).read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"{variable} names {file}, which cannot be read: {exc}") from exc
+            nested = values
+            for part in path[:-1]:
+                nested = nested.setdefault(part, {})
+            nested[path[-1]] = secret
+        return values
 
 
 def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)
+    """The settings of this process; ``ValueError`` if a secret is still ``REPLACE_ME``
+    (a template copied but not filled in): an error here rather than a failed login, or a
+    password everyone knows, later. Checked after validation, so that the error quotes no
+    other value of the input."""
+    settings = Settings(**overrides)
+    for path in secret_paths(Settings):
+        value: Any = settings
+        for part in path:
+            value = getattr(value, part)
+        if value is not None and value.get_secret_value() == PLACEHOLDER:
+            raise ValueError(f"{'.'.join(path)} is still the placeholder {PLACEHOLDER}")
+    return settings

@@ -29,6 +29,18 @@ INTENSITY_CLASSES: tuple[str, ...] = (
 )
 """The 13-class intensity view: neutral plus weak/strong of the six other expressions."""
 
+ID_CHARACTERS = "A-Za-z0-9_.:/-"
+"""Letters, digits and ``_ . : / -``: enough for ``cam-1/t3`` and ``2026-11-22T08:15``,
+and nothing that can end a quoted string or a comment in SQL, or a line in a log."""
+ID_PATTERN = f"^[{ID_CHARACTERS}]+$"
+ID_MAX_LENGTH = 128
+
+Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
+"""School, classroom, camera, session and person ids, event and alert ids. Checked when a
+message is decoded, so a forged id never reaches a worker's state or the warehouse."""
+OptionalId = Annotated[str, msgspec.Meta(pattern=f"^[{ID_CHARACTERS}]*$", max_length=ID_MAX_LENGTH)]
+"""An ``Id`` that may be empty: a course, or the person of a class-wide alert."""
+
 Role = Literal["student", "teacher", "unknown"]
 IdentitySource = Literal["track", "seat", "face"]
 Band = Literal["low", "nominal", "high"]
@@ -42,11 +54,11 @@ class Event(msgspec.Struct, kw_only=True, frozen=True):
 class Frame(Event, kw_only=True, frozen=True):
     """``classroom.frames.v1``, key: camera id. One sampled, JPEG-encoded camera frame."""
 
-    school_id: str
-    classroom_id: str
-    camera_id: str
-    session_id: str
-    course: str = ""
+    school_id: Id
+    classroom_id: Id
+    camera_id: Id
+    session_id: Id
+    course: OptionalId = ""
     seq: int
     captured_at: float
     jpeg: bytes
@@ -57,20 +69,20 @@ class FaceEvent(Event, kw_only=True, frozen=True):
     faces travel together, one ``FaceEventBatch`` per frame.
     """
 
-    event_id: str
+    event_id: Id
     """``{camera_id}/{frame_seq}/{face_index}``: the same face in a replayed frame has the
     same id, which is what makes the warehouse idempotent under at-least-once delivery."""
-    school_id: str
-    classroom_id: str
-    camera_id: str
-    session_id: str
-    course: str = ""
+    school_id: Id
+    classroom_id: Id
+    camera_id: Id
+    session_id: Id
+    course: OptionalId = ""
     frame_seq: int
     captured_at: float
     face_index: int
     frame_faces: int
     track_id: int
-    person_id: str
+    person_id: Id
     """Student id under seat/face identity, else an anonymous ``{camera_id}/t{track_id}``."""
     role: Role = "unknown"
     identity_source: IdentitySource = "track"
@@ -89,6 +101,10 @@ class FaceEvent(Event, kw_only=True, frozen=True):
     """Probabilities in ``EXPRESSIONS`` order; ``None`` when emotion inference is off."""
     expression_label: str | None = None
     expression_intensity: Literal["weak", "strong"] | None = None
+    eye_closed: float | None = None
+    """Probability (0-1, mean of both eyes) that the eyes are closed, from the eye-state
+    network; ``None`` where the eyes cannot be read (face too small) or from a producer
+    older than this field."""
 
 
 FRAME_FIELDS = (
@@ -109,11 +125,11 @@ class FaceEventBatch(Event, kw_only=True, frozen=True):
     message invalid.
     """
 
-    school_id: str
-    classroom_id: str
-    camera_id: str
-    session_id: str
-    course: str = ""
+    school_id: Id
+    classroom_id: Id
+    camera_id: Id
+    session_id: Id
+    course: OptionalId = ""
     frame_seq: int
     captured_at: float
     faces: Annotated[tuple[FaceEvent, ...], msgspec.Meta(min_length=1)]
@@ -135,11 +151,11 @@ def frame_batches(faces: Iterable[FaceEvent]) -> list[FaceEventBatch]:
 class StudentWindow(Event, kw_only=True, frozen=True):
     """``classroom.student-metrics.v1``, key: person id. One closed window of one person."""
 
-    school_id: str
-    classroom_id: str
-    session_id: str
-    course: str = ""
-    person_id: str
+    school_id: Id
+    classroom_id: Id
+    session_id: Id
+    course: OptionalId = ""
+    person_id: Id
     role: Role = "unknown"
     window_start: float
     window_seconds: float
@@ -148,11 +164,16 @@ class StudentWindow(Event, kw_only=True, frozen=True):
     presence: float
     attention: float
     look_around_episodes: int
-    blinks: int
-    blink_rate_per_min: float
-    perclos: float
+    blinks: int | None
+    """Blinks that ended in this window; ``None`` (unknown) when no sample had readable eyes."""
+    blink_rate_per_min: float | None
+    perclos: float | None
+    """Share of the samples with readable eyes in which the eyes were closed; ``None`` when
+    no sample had readable eyes."""
+    blink_starts: tuple[float, ...] = ()
+    blink_ends: tuple[float, ...] = ()
+    """Capture times of the first and last closed sample of each blink counted here."""
     yawns: int
-    ear_baseline: float
     expression_mix: dict[str, float] | None = None
     dominant_expression: str | None = None
     emotion_weight: float | None = None
@@ -163,10 +184,10 @@ class StudentWindow(Event, kw_only=True, frozen=True):
 class ClassWindow(Event, kw_only=True, frozen=True):
     """``classroom.class-metrics.v1``, key: classroom id. One closed window of one class."""
 
-    school_id: str
-    classroom_id: str
-    session_id: str
-    course: str = ""
+    school_id: Id
+    classroom_id: Id
+    session_id: Id
+    course: OptionalId = ""
     window_start: float
     window_seconds: float
     students_present: int
@@ -183,12 +204,12 @@ class ClassWindow(Event, kw_only=True, frozen=True):
 class Alert(Event, kw_only=True, frozen=True):
     """``classroom.alerts.v1``, key: classroom id. One alert per episode."""
 
-    alert_id: str
+    alert_id: Id
     """Deterministic from (session, person, kind, episode start): replays do not duplicate."""
-    school_id: str
-    classroom_id: str
-    session_id: str
-    person_id: str
+    school_id: Id
+    classroom_id: Id
+    session_id: Id
+    person_id: OptionalId
     """Empty for class-wide alerts."""
     kind: AlertKind
     started_at: float
@@ -200,11 +221,11 @@ class Alert(Event, kw_only=True, frozen=True):
 class SessionScore(Event, kw_only=True, frozen=True):
     """One performance record per person at the end of a class session."""
 
-    school_id: str
-    classroom_id: str
-    session_id: str
-    course: str = ""
-    person_id: str
+    school_id: Id
+    classroom_id: Id
+    session_id: Id
+    course: OptionalId = ""
+    person_id: Id
     role: Role = "unknown"
     started_at: float
     ended_at: float
@@ -219,11 +240,11 @@ class SessionScore(Event, kw_only=True, frozen=True):
 class TeacherExpressionMix(Event, kw_only=True, frozen=True):
     """Per teacher and lesson: share of observed frames in each of the 13 intensity classes."""
 
-    school_id: str
-    classroom_id: str
-    session_id: str
-    course: str = ""
-    person_id: str
+    school_id: Id
+    classroom_id: Id
+    session_id: Id
+    course: OptionalId = ""
+    person_id: Id
     started_at: float
     ended_at: float
     frames: int

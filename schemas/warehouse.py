@@ -23,6 +23,8 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from clickhouse_connect.driver.query import QueryResult
 
+from classroom.private_files import private_dir
+from classroom.redact import redact
 from classroom.settings import WarehouseSettings
 from schemas.events import (
     EXPRESSIONS,
@@ -100,7 +102,7 @@ class Warehouse:
             data_dir = Path(dsn.removeprefix("chdb://")).resolve()
             hint = " (an embedded chdb directory can be open in one process at a time)"
             try:
-                data_dir.mkdir(parents=True, exist_ok=True)
+                private_dir(data_dir)  # personal data: owner-only
                 client = clickhouse_connect.get_client(interface="chdb", path=str(data_dir))
             except (ClickHouseError, RuntimeError, OSError) as exc:
                 raise WarehouseError(f"cannot open the warehouse at {dsn}: {exc}{hint}") from exc
@@ -112,10 +114,11 @@ class Warehouse:
                     password=settings.password.get_secret_value(),
                 )
             except (ClickHouseError, OSError) as exc:
-                raise WarehouseError(f"cannot reach the warehouse at {dsn}: {exc}") from exc
+                # redact: the DSN, and the client's message quoting it, may hold user:password
+                raise WarehouseError(redact(f"cannot reach the warehouse at {dsn}: {exc}")) from exc
         else:
             raise WarehouseError(
-                f"warehouse dsn {dsn!r} is neither chdb://DIR nor http(s)://host:port/db"
+                f"warehouse dsn {redact(dsn)!r} is neither chdb://DIR nor http(s)://host:port/db"
             )
         return cls(client, settings)
 
@@ -135,7 +138,10 @@ class Warehouse:
     # --- schema ---------------------------------------------------------------------------
 
     def migrator(self) -> Migrator:
-        variables = {"face_event_ttl_days": self.settings.face_event_ttl_days}
+        variables = {
+            "face_event_ttl_days": self.settings.face_event_ttl_days,
+            "person_metrics_ttl_days": self.settings.person_metrics_ttl_days,
+        }
         return Migrator(self.client, variables, cluster=self.settings.cluster)
 
     def migrate(self) -> list[str]:
@@ -146,8 +152,9 @@ class Warehouse:
             raise WarehouseError(str(exc)) from exc
 
     def apply_ttl(self) -> list[str]:
-        """Apply a changed ``face_event_ttl_days`` to existing tables; describe changes."""
-        return self.migrator().apply_ttl(self.settings.face_event_ttl_days)
+        """Apply a changed ``face_event_ttl_days`` or ``person_metrics_ttl_days`` to the
+        existing tables; describe the changes."""
+        return self.migrator().apply_ttl()
 
     def status(self) -> list[MigrationStatus]:
         return self.migrator().status()

@@ -13,7 +13,7 @@ from .close import ClosedWindow, close_window, new_session
 from .concentration import band, concentration_index
 from .engine import AnalyticsOutput, ClassroomAnalytics, RejectedEvent
 from .expression import EMOTION_WEIGHTS
-from .eyes import detect_blinks, perclos, updated_baseline
+from .eyes import detect_blinks, perclos
 from .session import session_scores, teacher_mixes
 from .state import (
     ClassWindowState,
@@ -48,6 +48,5 @@ __all__ = [
     "perclos",
     "session_scores",
     "teacher_mixes",
-    "updated_baseline",
     "window_start",
 ]

@@ -55,9 +55,15 @@ def fatigue(
     """Fatigue: PERCLOS or blink rate over its threshold in consecutive windows for at least
     ``fatigue_sustain_seconds``. A window below both thresholds, or without the person,
     ends the episode."""
-    fatigued = window.frames_seen > 0 and (
-        window.perclos >= settings.fatigue_perclos
-        or window.blink_rate_per_min >= settings.fatigue_blinks_per_min
+    # Unknown eyes (None) are not fatigue: only what was read raises an alert.
+    fatigued = (
+        window.frames_seen > 0
+        and window.perclos is not None
+        and window.blink_rate_per_min is not None
+        and (
+            window.perclos >= settings.fatigue_perclos
+            or window.blink_rate_per_min >= settings.fatigue_blinks_per_min
+        )
     )
     if not fatigued:
         return None, msgspec.structs.replace(carry, fatigue_since=None, fatigue_alerted=False)

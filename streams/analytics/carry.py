@@ -1,5 +1,5 @@
 """State carried from one closed window to the next within a session, as msgspec Structs
-so a Faust table can hold it: ``PersonCarry`` (open-eye baseline, detector states, open
+so a Faust table can hold it: ``PersonCarry`` (blink, yawn and look detector states, open
 alert episodes, session totals) and ``SessionCarry`` (the class's people, running class
 level, session totals). Updated only at window close, never per event.
 """
@@ -27,7 +27,6 @@ class PersonCarry(msgspec.Struct, kw_only=True):
     identity_source: str = "track"
     first_seen_at: float
     last_seen_at: float
-    ear_baseline: float | None = None
     blink: BlinkCarry = BlinkCarry()
     yawn: YawnCarry = YawnCarry()
     look: LookCarry = LookCarry()

@@ -7,7 +7,7 @@ a window's end; both keep the returned carry for the next window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -17,7 +17,6 @@ from schemas.events import Alert, ClassWindow, StudentWindow
 
 from . import alerts as rules
 from .carry import SessionCarry
-from .eyes import percentile
 from .state import ClassWindowState, StudentWindowState
 from .student import absent_window
 
@@ -26,6 +25,15 @@ class ClosedWindow(NamedTuple):
     student_windows: list[StudentWindow]
     class_window: ClassWindow
     alerts: list[Alert]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolation percentile (numpy's default method) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def new_session(state: ClassWindowState) -> SessionCarry:

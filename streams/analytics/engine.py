@@ -4,9 +4,11 @@ The embedded runner (``classroom analyze``) feeds it batches of events; the Faus
 builds the same flow from the same pieces (``StudentWindowState``, ``ClassWindowState``,
 ``close_window``) with its state in tables. Windows are tumbling and keyed by event time.
 
-Watermark: per classroom, the latest ``captured_at`` seen minus the allowed lateness (a
+Watermark: per session, the latest ``captured_at`` seen minus the allowed lateness (a
 classroom's events share one Kafka partition, so they arrive roughly in time order, while
-two classrooms' cameras may lag each other). A window closes once the watermark reaches
+two classrooms' cameras may lag each other). Per session rather than per classroom, so a
+camera whose clock runs ahead (its events dated in the future) cannot close the windows
+of another lesson and make its events late. A window closes once the watermark reaches
 its end; an event whose window has already closed is counted in ``late_dropped`` and
 dropped, never added to another window.
 
@@ -70,16 +72,18 @@ class _Session:
     windows: dict[float, _OpenWindow] = field(default_factory=dict)
     closed_until: float = -math.inf
     """End of the last window closed: flush closes windows ahead of the watermark."""
+    latest: float = -math.inf
+    """The latest event time seen in this session: its watermark is this minus lateness."""
 
 
 class _SessionSnapshot(msgspec.Struct, array_like=True):
     carry: SessionCarry | None
     windows: dict[float, tuple[ClassWindowState, dict[str, StudentWindowState]]]
     closed_until: float
+    latest: float
 
 
 class _Snapshot(msgspec.Struct, array_like=True):
-    latest: dict[str, float]
     rooms: dict[str, dict[str, _SessionSnapshot]]
     closed: list[tuple[str, str]]
 
@@ -97,8 +101,6 @@ class ClassroomAnalytics:
         self.window_seconds = settings.window_seconds if window_seconds is None else window_seconds
         if self.window_seconds <= 0:
             raise ValueError(f"window_seconds must be positive, not {self.window_seconds}")
-        self._latest: dict[str, float] = {}
-        """Per classroom: the latest event time seen."""
         self._rooms: dict[str, dict[str, _Session]] = {}
         """classroom id -> session id -> open session."""
         self._closed: set[tuple[str, str]] = set()
@@ -109,19 +111,18 @@ class ClassroomAnalytics:
         out = AnalyticsOutput()
         width = self.window_seconds
         lateness = self.settings.allowed_lateness_seconds
-        advanced: set[str] = set()
+        advanced: set[tuple[str, str]] = set()
         for event in events:
             problem = event_problem(event)
             if problem is not None:
                 out.rejected.append(RejectedEvent(event, problem))
                 continue
             room = event.classroom_id
-            latest = self._latest.get(room, -math.inf)
             sessions = self._rooms.setdefault(room, {})
             session = sessions.get(event.session_id)
-            watermark = latest - lateness
+            watermark = -math.inf
             if session is not None:
-                watermark = max(watermark, session.closed_until)
+                watermark = max(session.latest - lateness, session.closed_until)
             if (room, event.session_id) in self._closed or is_late(
                 event.captured_at, width, watermark
             ):
@@ -138,12 +139,12 @@ class ClassroomAnalytics:
             if student is None:
                 student = window.students[event.person_id] = StudentWindowState.open(event, width)
             student.add(event)
-            if event.captured_at > latest:
-                self._latest[room] = event.captured_at
-                advanced.add(room)
-        for room in advanced:
-            for session_id in list(self._rooms[room]):
-                self._close_windows(room, session_id, self._latest[room] - lateness, out)
+            if event.captured_at > session.latest:
+                session.latest = event.captured_at
+                advanced.add((room, event.session_id))
+        for room, session_id in advanced:
+            session = self._rooms[room][session_id]
+            self._close_windows(room, session_id, session.latest - lateness, out)
         return out
 
     def flush(self) -> AnalyticsOutput:
@@ -183,17 +184,17 @@ class ClassroomAnalytics:
                     session.carry,
                     {start: (w.state, w.students) for start, w in session.windows.items()},
                     session.closed_until,
+                    session.latest,
                 )
                 for session_id, session in sessions.items()
             }
             for room, sessions in self._rooms.items()
         }
-        return msgspec.msgpack.encode(_Snapshot(self._latest, rooms, sorted(self._closed)))
+        return msgspec.msgpack.encode(_Snapshot(rooms, sorted(self._closed)))
 
     def restore(self, snapshot: bytes) -> None:
         """Replace this instance's state with a ``snapshot()``."""
         state = msgspec.msgpack.decode(snapshot, type=_Snapshot)
-        self._latest = dict(state.latest)
         self._closed = set(state.closed)
         self._rooms = {
             room: {
@@ -204,6 +205,7 @@ class ClassroomAnalytics:
                         for start, (class_state, students) in session.windows.items()
                     },
                     session.closed_until,
+                    session.latest,
                 )
                 for session_id, session in sessions.items()
             }

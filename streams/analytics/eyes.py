@@ -1,106 +1,75 @@
 """Eye and mouth metrics over one person's time-sorted samples: blinks, PERCLOS, yawns.
 
-Everything is measured against a per-person open-eye baseline (the eye aspect ratio, EAR,
-of that person's open eyes), because EAR differs between faces, cameras and head poses:
-one fixed "closed below 0.2" threshold misses narrow eyes and over-counts wide ones.
+The eyes are read from ``eye_closed``, the eye-state network's probability that a face's
+eyes are closed (``workers/vision/eyestate.py``), not from the eye aspect ratio: a smile or
+a squint lowers the EAR as much as a closure does. A sample without ``eye_closed`` (a face
+too small for its eyes to be read) says nothing about the eyes and is skipped here; a
+window with no readable sample has unknown blinks and PERCLOS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import NamedTuple
 
-OPEN_EYE_PERCENTILE = 95.0
-"""The window's open-eye level: a high percentile, so blinks and closures do not lower it
-and a single landmark glitch (one huge EAR) does not raise it."""
-
-BASELINE_ALPHA = 0.3
-"""Weight of the newest window in the running baseline: a drowsy window (eyes half shut
-most of the time) moves the baseline only a little, so PERCLOS still sees the closure."""
-
-MIN_SECONDS_BETWEEN_BLINKS = 1.0
-"""Dips closer together than this are one blink: landmark jitter during a single closure
-crosses the threshold more than once."""
-
-PERCLOS_EAR_RATIO = 0.4
-"""Eyes are "at least 80% closed" when EAR <= 0.4 x baseline. A fully closed eye does not
-give EAR 0 (the lid landmarks stay a lid's thickness apart): it sits near 0.25 x the open
-value, so 80% of the way from open (1.0) to closed (0.25) is 1.0 - 0.8 x 0.75 = 0.4."""
+CLOSED_AT = 0.5
+"""A sample shows closed eyes when ``eye_closed`` >= this: the network's own decision
+threshold (it was trained on as many closed eyes as open ones)."""
+REOPENED_BELOW = 0.3
+"""A closure ends at the first sample under this (hysteresis): a probability wavering
+around 0.5 during one closure does not split it into two blinks."""
+BLINK_MIN_SECONDS = 0.05
+BLINK_MAX_SECONDS = 0.5
+"""A closure is a blink when it lasts 50-500 ms, from its first closed sample to the first
+open one after it. One closed frame at 30 fps (33 ms) is too short to be a blink; at 6 fps
+(167 ms) it is one. Longer closures are not blinks; PERCLOS counts them."""
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolation percentile (numpy's default method) of a non-empty sequence."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def updated_baseline(previous: float | None, ears: Sequence[float]) -> float | None:
-    """The open-eye baseline after one more window of EAR samples."""
-    if not ears:
-        return previous
-    level = percentile(ears, OPEN_EYE_PERCENTILE)
-    if previous is None:
-        return level
-    return previous + BASELINE_ALPHA * (level - previous)
+class Blink(NamedTuple):
+    start: float
+    """Capture time of the first closed sample."""
+    end: float
+    """Capture time of the last closed sample."""
 
 
 class BlinkCarry(NamedTuple):
-    """Blink detector state at the end of a window, carried into the next."""
+    """A closure still open at the end of a window: it is counted in the window where it
+    ends, once."""
 
-    closed: bool = False
-    last_blink_at: float | None = None
-
-
-def jitter(ears: Sequence[float], baseline: float) -> float:
-    """Typical sample-to-sample EAR change relative to the baseline (median of |step|)."""
-    if len(ears) < 2 or baseline <= 0:
-        return 0.0
-    steps = [abs(b - a) for a, b in pairwise(ears)]
-    return percentile(steps, 50) / baseline
+    closed_since: float | None = None
+    last_closed_at: float | None = None
 
 
 def detect_blinks(
-    times: Sequence[float],
-    ears: Sequence[float],
-    baseline: float,
-    min_dip_ratio: float,
-    carry: BlinkCarry,
-) -> tuple[list[float], BlinkCarry]:
-    """Times of the blinks that start in this series, and the state to carry on.
+    times: Sequence[float], eye_closed: Sequence[float], carry: BlinkCarry
+) -> tuple[list[Blink], BlinkCarry]:
+    """The blinks that end in this series of readable samples, and the state to carry on.
 
-    A blink starts when EAR falls by at least ``dip`` x baseline and ends when EAR is back
-    within ``dip / 2`` of it (hysteresis: jitter around one threshold is not a second
-    blink). ``dip`` is ``min_dip_ratio`` or, on a noisy series (small, blurred faces), the
-    series' typical sample-to-sample change when that is larger, so landmark noise alone
-    does not count as blinking. A closure already open at the end of the previous window
-    is not counted again.
+    A closure starts at a sample with ``eye_closed`` >= ``CLOSED_AT`` and ends at the first
+    sample under ``REOPENED_BELOW``; it is a blink when that takes 50-500 ms.
     """
-    dip = max(min_dip_ratio, jitter(ears, baseline))
-    close_below = (1.0 - dip) * baseline
-    reopen_above = (1.0 - dip / 2.0) * baseline
-    closed, last_blink_at = carry
-    blinks: list[float] = []
-    for t, ear in zip(times, ears, strict=True):
-        if not closed and ear <= close_below:
-            closed = True
-            if last_blink_at is None or t - last_blink_at >= MIN_SECONDS_BETWEEN_BLINKS:
-                blinks.append(t)
-                last_blink_at = t
-        elif closed and ear > reopen_above:
-            closed = False
-    return blinks, BlinkCarry(closed, last_blink_at)
+    closed_since, last_closed_at = carry
+    blinks: list[Blink] = []
+    for t, closed in zip(times, eye_closed, strict=True):
+        if closed_since is None:
+            if closed >= CLOSED_AT:
+                closed_since = last_closed_at = t
+        elif closed < REOPENED_BELOW:
+            assert last_closed_at is not None
+            if BLINK_MIN_SECONDS <= t - closed_since <= BLINK_MAX_SECONDS:
+                blinks.append(Blink(closed_since, last_closed_at))
+            closed_since = last_closed_at = None
+        else:
+            last_closed_at = t
+    return blinks, BlinkCarry(closed_since, last_closed_at)
 
 
-def perclos(ears: Sequence[float], baseline: float) -> float:
-    """Share of samples with the eyes at least 80% closed (EAR <= 0.4 x baseline)."""
-    if not ears:
-        return 0.0
-    closed_at = PERCLOS_EAR_RATIO * baseline
-    return sum(1 for ear in ears if ear <= closed_at) / len(ears)
+def perclos(eye_closed: Sequence[float]) -> float | None:
+    """Share of readable samples with the eyes closed (``eye_closed`` >= ``CLOSED_AT``);
+    None when there is none."""
+    if not eye_closed:
+        return None
+    return sum(1 for closed in eye_closed if closed >= CLOSED_AT) / len(eye_closed)
 
 
 class YawnCarry(NamedTuple):

@@ -28,7 +28,7 @@ Sample = tuple[
     str,
     int,
     int,
-    float,
+    float | None,
     float,
     float,
     float,
@@ -36,8 +36,9 @@ Sample = tuple[
     str | None,
     str | None,
 ]
-"""One face in one frame: (captured_at, camera_id, frame_seq, face_index, EAR (mean of both
-eyes), MAR, yaw, pitch, expression probabilities, expression label, expression intensity)."""
+"""One face in one frame: (captured_at, camera_id, frame_seq, face_index, eye_closed (None:
+eyes not readable), MAR, yaw, pitch, expression probabilities, expression label, expression
+intensity)."""
 
 _ROLE_RANK: dict[str, int] = {"unknown": 0, "student": 1, "teacher": 2}
 
@@ -67,6 +68,7 @@ def event_problem(event: FaceEvent) -> str | None:
         and event.captured_at > 0
         and min(event.ear_left, event.ear_right, event.mar) >= 0
         and event.expression_label in _LABELS
+        and (event.eye_closed is None or 0 <= event.eye_closed <= 1)
     ):
         expression = event.expression
         if expression is None:
@@ -94,6 +96,8 @@ def _explain_problem(event: FaceEvent) -> str | None:
         return f"captured_at {event.captured_at} is not a UTC epoch time"
     if min(event.ear_left, event.ear_right, event.mar) < 0:
         return "eye and mouth aspect ratios cannot be negative"
+    if event.eye_closed is not None and not 0 <= event.eye_closed <= 1:
+        return f"eye_closed {event.eye_closed} is not a probability (0-1) or null"
     if event.expression is not None:
         if len(event.expression) != len(EXPRESSIONS):
             return f"expression has {len(event.expression)} probabilities, not {len(EXPRESSIONS)}"
@@ -112,7 +116,7 @@ def sample_of(event: FaceEvent) -> Sample:
         event.camera_id,
         event.frame_seq,
         event.face_index,
-        (event.ear_left + event.ear_right) / 2.0,
+        event.eye_closed,
         event.mar,
         event.yaw,
         event.pitch,
@@ -123,7 +127,8 @@ def sample_of(event: FaceEvent) -> Sample:
 
 
 def _sample_order(sample: Sample) -> tuple[float, str, int, int, float, float, float, float]:
-    return sample[:8]  # type: ignore[return-value]
+    eye_closed = -1.0 if sample[4] is None else sample[4]  # None does not compare
+    return (*sample[:4], eye_closed, *sample[5:8])  # type: ignore[return-value]
 
 
 def unique_sorted(samples: list[Sample]) -> list[Sample]:

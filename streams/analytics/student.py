@@ -13,7 +13,7 @@ from schemas.events import StudentWindow
 from .carry import PersonCarry
 from .concentration import band, concentration_index
 from .expression import dominant_expression, emotion_weight, expression_mix, intensity_class
-from .eyes import detect_blinks, detect_yawns, perclos, updated_baseline
+from .eyes import detect_blinks, detect_yawns, perclos
 from .head import detect_look_around, facing_front, front_cone, side_of
 from .state import StudentWindowState, unique_sorted
 
@@ -44,7 +44,7 @@ def finalize(
     if carry is None:
         carry = PersonCarry.first(state)
     times = [s[0] for s in samples]
-    ears = [s[4] for s in samples]
+    readable = [(s[0], s[4]) for s in samples if s[4] is not None]
     mars = [s[5] for s in samples]
     cones: dict[str, FrontCone] = {
         cam: front_cone(settings, cam) for cam in {s[1] for s in samples}
@@ -63,12 +63,13 @@ def finalize(
         carry.look,
     )
 
-    baseline = updated_baseline(carry.ear_baseline, ears)
-    assert baseline is not None  # there are samples, so there is a level
-    blinks, blink = detect_blinks(times, ears, baseline, settings.blink_dip_ratio, carry.blink)
-    observed_minutes = presence * state.window_seconds / 60.0
-    blink_rate = len(blinks) / observed_minutes
-    eyes_closed_share = perclos(ears, baseline)
+    blinks, blink = detect_blinks(
+        [t for t, _ in readable], [closed for _, closed in readable], carry.blink
+    )
+    eyes_closed_share = perclos([closed for _, closed in readable])
+    eyes_known = eyes_closed_share is not None
+    # The eyes were readable in the share `len(readable) / len(samples)` of the time seen.
+    read_minutes = presence * state.window_seconds / 60.0 * len(readable) / len(samples)
     yawns, yawn = detect_yawns(
         times, mars, settings.yawn_mar_threshold, settings.yawn_min_seconds, carry.yawn
     )
@@ -100,11 +101,12 @@ def finalize(
         presence=presence,
         attention=attention,
         look_around_episodes=len(look_starts),
-        blinks=len(blinks),
-        blink_rate_per_min=blink_rate,
+        blinks=len(blinks) if eyes_known else None,
+        blink_rate_per_min=len(blinks) / read_minutes if eyes_known else None,
         perclos=eyes_closed_share,
+        blink_starts=tuple(b.start for b in blinks),
+        blink_ends=tuple(b.end for b in blinks),
         yawns=yawns,
-        ear_baseline=baseline,
         expression_mix=mix,
         dominant_expression=dominant_expression(mix) if mix is not None else None,
         emotion_weight=weight,
@@ -115,7 +117,6 @@ def finalize(
         carry,
         role=state.role,
         last_seen_at=max(carry.last_seen_at, times[-1]),
-        ear_baseline=baseline,
         blink=blink,
         yawn=yawn,
         look=look,
@@ -142,8 +143,8 @@ def absent_window(
 ) -> StudentWindow:
     """The window of a known person not seen in it: presence 0, so concentration 0 (low).
 
-    The eye and mouth detectors keep their state: a blink cannot span an absence, but
-    the baseline still describes this person's open eyes when they come back.
+    Eyes unseen are unknown: blinks and PERCLOS are None. The eye and mouth detectors
+    keep their state for when the person comes back.
     """
     return StudentWindow(
         school_id=school_id,
@@ -159,11 +160,10 @@ def absent_window(
         presence=0.0,
         attention=0.0,
         look_around_episodes=0,
-        blinks=0,
-        blink_rate_per_min=0.0,
-        perclos=0.0,
+        blinks=None,
+        blink_rate_per_min=None,
+        perclos=None,
         yawns=0,
-        ear_baseline=carry.ear_baseline or 0.0,
         concentration=0.0,
         band="low",
     )

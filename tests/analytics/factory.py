@@ -39,6 +39,7 @@ def face_event(
         "ear_left": ear,
         "ear_right": ear,
         "mar": 0.2,
+        "eye_closed": 0.02,
         "yaw": 0.0,
         "pitch": 0.0,
         "roll": 0.0,

@@ -28,7 +28,7 @@ def roundtrip(value, kind):
 
 def test_batches_merged_into_tables_give_the_same_windows_as_the_engine() -> None:
     events = [
-        face_event(i / 2, p, yaw=45.0 * ((i // 3) % 3 - 1), ear=0.1 if i % 9 == 0 else 0.3)
+        face_event(i / 2, p, yaw=45.0 * ((i // 3) % 3 - 1), eye_closed=0.9 if i % 9 == 0 else 0.02)
         for i in range(60)
         for p in ("s1", "s2")
     ]

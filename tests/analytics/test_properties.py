@@ -22,6 +22,7 @@ face = st.fixed_dictionaries(
         "frame": st.integers(0, 199),  # 10 fps over [0, 20): two 10 s windows or one 20 s window
         "person": st.sampled_from(["s1", "s2", "s3"]),
         "ear": st.floats(0.0, 0.5),
+        "eye_closed": st.none() | st.floats(0.0, 1.0),
         "mar": st.floats(0.0, 1.2),
         "yaw": st.floats(-90, 90),
         "pitch": st.floats(-60, 60),
@@ -39,6 +40,7 @@ def to_events(drawn: list[dict]) -> list[FaceEvent]:
             seq=f["frame"],
             face_index=int(f["person"][1:]),
             ear=f["ear"],
+            eye_closed=f["eye_closed"],
             mar=f["mar"],
             yaw=f["yaw"],
             pitch=f["pitch"],
@@ -68,10 +70,16 @@ def test_every_number_stays_within_its_bounds(drawn: list[dict], emotion: bool) 
     end = analytics.close_session("lesson-1")
     for w in out.student_windows + end.student_windows:
         assert 0 < w.frames_seen <= w.frames_sampled or w.presence == 0
-        for share in (w.presence, w.attention, w.perclos):
+        for share in (w.presence, w.attention):
             assert 0.0 <= share <= 1.0
         assert 0.0 <= w.concentration <= 100.0 and w.band == band(w.concentration)
-        assert w.blinks >= 0 and w.blink_rate_per_min >= 0 and w.yawns >= 0
+        assert w.yawns >= 0
+        # the eyes are known in a window exactly when some sample had readable eyes
+        eyes = (w.perclos, w.blinks, w.blink_rate_per_min)
+        assert all(v is None for v in eyes) or all(v is not None for v in eyes)
+        if w.perclos is not None:
+            assert 0.0 <= w.perclos <= 1.0 and w.blinks >= 0 and w.blink_rate_per_min >= 0
+        assert len(w.blink_starts) == len(w.blink_ends) == (w.blinks or 0)
         if w.emotion_weight is not None:
             assert 0.2 <= w.emotion_weight <= 0.9
             assert abs(sum(w.expression_mix.values()) - 1.0) < 1e-9

@@ -62,18 +62,30 @@ def test_concentration_with_emotion_applies_the_sharma_weight() -> None:
 
 
 def test_eyes_blinks_rate_perclos_and_yawns() -> None:
-    # 20 samples at 2 Hz; EAR 0.3 open, dips to 0.1 at 2 s and 6 s; mouth open 4-5.5 s
-    ears = {4: 0.1, 12: 0.1}
+    # 20 samples at 2 Hz; eyes closed at 2 s and 6 s (one sample each); mouth open 4-5.5 s
+    closed_at = {4, 12}
     events = [
-        face_event(i / 2, "s1", ear=ears.get(i, 0.3), mar=0.8 if 8 <= i <= 11 else 0.2)
+        face_event(
+            i / 2,
+            "s1",
+            eye_closed=0.9 if i in closed_at else 0.02,
+            mar=0.8 if 8 <= i <= 11 else 0.1,
+        )
         for i in range(20)
     ]
     window = windows_of(run(events), "s1")[0]
-    assert window.ear_baseline == pytest.approx(0.3)
     assert window.blinks == 2 and window.blink_rate_per_min == pytest.approx(12.0)
+    assert window.blink_starts == (T0 + 2.0, T0 + 6.0) and window.blink_ends == window.blink_starts
     assert window.perclos == pytest.approx(2 / 20)
     assert window.yawns == 1
     assert window.concentration == pytest.approx(100 * (1 - 0.1))
+
+
+def test_unreadable_eyes_give_unknown_blinks_and_perclos_and_leave_them_out_of_concentration():
+    events = [face_event(i / 2, "s1", eye_closed=None) for i in range(20)]
+    window = windows_of(run(events), "s1")[0]
+    assert window.blinks is None and window.blink_rate_per_min is None and window.perclos is None
+    assert window.concentration == pytest.approx(100.0)  # presence x attention, no eye factor
 
 
 def test_class_window_statistics() -> None:
@@ -150,7 +162,7 @@ def test_bad_events_are_rejected_with_a_reason_and_lose_nothing_else() -> None:
 
 def test_fatigue_raises_one_alert_once_sustained_30_seconds() -> None:
     # every window: 2 of 10 samples with eyes closed -> PERCLOS 0.2 >= 0.15
-    events = [face_event(i, "s1", ear=0.1 if i % 10 in (3, 7) else 0.3) for i in range(50)]
+    events = [face_event(i, "s1", eye_closed=0.9 if i % 10 in (3, 7) else 0.02) for i in range(50)]
     out = run(events)
     [alert] = out.alerts
     assert (alert.kind, alert.person_id) == ("fatigue", "s1")

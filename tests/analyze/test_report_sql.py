@@ -45,7 +45,7 @@ def student_window(
         **IDS, person_id=person, role=role, window_start=start, window_seconds=seconds,
         frames_sampled=100, frames_seen=100, presence=1.0, attention=0.8,
         look_around_episodes=0, blinks=3, blink_rate_per_min=18.0, perclos=0.05, yawns=0,
-        ear_baseline=0.3, expression_mix={"happy": 0.75, "neutral": 0.25},
+        expression_mix={"happy": 0.75, "neutral": 0.25},
         dominant_expression="happy", emotion_weight=0.6, concentration=value,
         band="high" if value > 65 else "nominal",
     )  # fmt: skip

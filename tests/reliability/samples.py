@@ -32,7 +32,7 @@ def valid_events(jpeg: bytes) -> list[Event]:
         StudentWindow(
             **window, person_id="s-1", frames_sampled=50, frames_seen=48, presence=0.96,
             attention=0.8, look_around_episodes=1, blinks=3, blink_rate_per_min=18.0,
-            perclos=0.05, yawns=0, ear_baseline=0.3, expression_mix={"happy": 1.0},
+            perclos=0.05, yawns=0, expression_mix={"happy": 1.0},
             dominant_expression="happy", emotion_weight=0.9, concentration=71.0, band="nominal",
         ),
         ClassWindow(

@@ -257,6 +257,7 @@ def lesson_event(frame: int, face: int):  # -> FaceEvent
     return face_event(
         frame, face, frame_faces=8, yaw=45.0 if looking_away else 5.0,
         ear_left=0.12 if blinking else 0.3, ear_right=0.12 if blinking else 0.3,
+        eye_closed=0.95 if blinking else 0.02,
     )  # fmt: skip
 
 

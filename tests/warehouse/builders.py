@@ -79,7 +79,6 @@ def student_window(
         "blink_rate_per_min": 12.0,
         "perclos": 0.05,
         "yawns": 0,
-        "ear_baseline": 0.31,
         "expression_mix": {label: 1 / len(EXPRESSIONS) for label in EXPRESSIONS},
         "dominant_expression": "neutral",
         "emotion_weight": 0.1,

@@ -5,7 +5,8 @@ detect faces in all frames at once (every ``vision.detect_every``-th frame of a 
 the frames between follow the previous frame's faces by their tracks); track them per
 camera; 68 landmarks, eye and mouth openness, head pose and sharpness per face; identity
 by policy, dropping the faces of people without consent before anything else is read from
-them; expression for all kept faces of the batch in one forward pass (never loaded under
+them; eye closure (both eyes of all kept faces large enough to read them, one forward pass)
+and expression for all kept faces of the batch in one forward pass (never loaded under
 ``policy.emotion == "off"``).
 """
 
@@ -26,6 +27,7 @@ from schemas.events import EXPRESSIONS, FaceEvent
 from workers.vision.detectors import Detector, FaceBox, create_detector
 from workers.vision.device import resolve_device
 from workers.vision.expression import ExpressionClassifier
+from workers.vision.eyestate import EyeStateClassifier
 from workers.vision.frames import DecodedFrame, FrameError, FrameMeta, FrameResult, checked_bgr
 from workers.vision.headpose import head_pose
 from workers.vision.identity import Encoder, Roster, Student, create_face_encoder
@@ -36,7 +38,8 @@ from workers.vision.landmarks import (
     mouth_aspect_ratio,
     sharpness,
 )
-from workers.vision.tracking import FaceTracker
+from workers.vision.shotcut import ShotCutDetector
+from workers.vision.tracking import FaceTracker, face_look
 
 
 @dataclass
@@ -95,17 +98,19 @@ class VisionEngine:
             if policy.emotion == "on"
             else None
         )
+        self.eye_state = EyeStateClassifier(vision.eye_state_model)
         self.encoder = create_face_encoder(vision) if policy.identity == "face" else None
         if self.encoder is not None and roster is not None:
             roster.check_embeddings_model(vision.identity_model)
         self.trackers: dict[str, FaceTracker] = {}
+        self.shot_cuts: dict[str, ShotCutDetector] = {}
         self.detection_clocks: dict[str, DetectionClock] = {}
         self.previous_faces: dict[str, dict[int, FaceBox]] = {}
         """Per camera, the faces of its latest frame by track id: followed between detections."""
         self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
         self.stage_seconds: dict[str, float] = defaultdict(float)
-        """Time spent so far per stage (detect, track, landmarks, identity, expression,
-        pose): for benchmarks and the workers' metrics."""
+        """Time spent so far per stage (detect, track, landmarks, identity, eyes,
+        expression, pose): for benchmarks and the workers' metrics."""
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -148,12 +153,17 @@ class VisionEngine:
         ]
         with self._stage("expression"):
             probabilities = self.expression.predict(crops) if self.expression else None
+        with self._stage("eyes"):
+            eyes_closed = self._eyes_closed(
+                [(grays[index], face) for index in order for face in faces_per_frame[index]]
+            )
         next_crop = 0
         for index in order:
             frame_faces = faces_per_frame[index]
             image = images[index]
             for face_index, face in enumerate(frame_faces):
                 probs = probabilities[next_crop] if probabilities is not None else None
+                eye_closed = eyes_closed[next_crop]
                 next_crop += 1
                 results[index].events.append(
                     self._event(
@@ -164,10 +174,29 @@ class VisionEngine:
                         face_index,
                         len(frame_faces),
                         probs,
+                        eye_closed,
                     )
                 )
                 results[index].landmarks.append(face.points)
         return results
+
+    def _eyes_closed(self, faces: list[tuple[np.ndarray, Face]]) -> list[float | None]:
+        """Per face (with its frame's gray image), the probability that its eyes are
+        closed; None for a face under ``vision.eyes_min_face_px``, whose eyes are too few
+        pixels to be read (docs/metrics.md, "Eyes")."""
+        readable = [
+            position
+            for position, (_, face) in enumerate(faces)
+            if min(face.box.x2 - face.box.x1, face.box.y2 - face.box.y1)
+            >= self.vision.eyes_min_face_px
+        ]
+        closed = self.eye_state.faces_closed(
+            [(faces[p][0], faces[p][1].points) for p in readable]
+        )
+        eyes_closed: list[float | None] = [None] * len(faces)
+        for position, value in zip(readable, closed, strict=True):
+            eyes_closed[position] = round(value, 4)
+        return eyes_closed
 
     def largest_face_descriptor(self, image: np.ndarray, encoder: Encoder) -> np.ndarray | None:
         """128-D identity descriptor of the largest face in a BGR image (for enrolment)."""
@@ -217,20 +246,34 @@ class VisionEngine:
     def _read_faces(
         self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox] | None
     ) -> list[Face]:
-        """Tracked, landmarked, identified faces of one frame; no-consent faces removed.
-        ``boxes`` None: no detection ran on this frame; follow the previous frame's faces."""
+        """Tracked, landmarked, identified faces of one frame; no-consent faces and tentative
+        tracks (doubtful new faces not confirmed yet, ``FaceTracker``) removed. ``boxes``
+        None: no detection ran on this frame; follow the previous frame's faces, unless the
+        shot cut here."""
         meta = frame.meta
-        tracker = self.trackers.get(meta.camera_id)
-        if tracker is None:
-            tracker = self.trackers[meta.camera_id] = FaceTracker(self.vision.track_lost_seconds)
+        tracker = self._tracker(meta.camera_id)
+        with self._stage("track"):
+            cut = self._starts_new_shot(meta, gray)
+        if cut and boxes is None:
+            with self._stage("detect"):
+                boxes = self.detector.detect([rgb])[0]
         if boxes is None:
             with self._stage("track"):
                 boxes = self._followed_boxes(meta.camera_id, tracker, meta.captured_at, rgb)
         corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
         with self._stage("track"):
-            track_ids = tracker.update(corners, meta.captured_at)
+            track_ids = tracker.update(
+                corners,
+                meta.captured_at,
+                scores=np.array([b.score for b in boxes]),
+                seen=np.array([b.seen for b in boxes], bool),
+                looks=[face_look(rgb, corner) for corner in corners],
+            )
             self._forget_lost_tracks(meta.camera_id, tracker)
             self.previous_faces[meta.camera_id] = dict(zip(track_ids, boxes, strict=True))
+        reported = [i for i, track_id in enumerate(track_ids) if tracker.is_confirmed(track_id)]
+        boxes = [boxes[i] for i in reported]
+        track_ids = [track_ids[i] for i in reported]
         with self._stage("landmarks"):
             fitted = self.landmarks.fit(gray, boxes, self.detector.landmark_box_adjust)
         with self._stage("identity"):
@@ -241,10 +284,35 @@ class VisionEngine:
         for box, track_id, landmarks, (student, source) in zip(
             boxes, track_ids, fitted, students, strict=True
         ):
-            if student is not None and not student.consent:
+            # Consent is opt-in, so under face identity a track not recognised yet (whose
+            # consent is unknown) leaves no face either, until it is recognised.
+            consented = student.consent if student else self.policy.identity != "face"
+            if not consented:
                 continue
             faces.append(Face(box, track_id, landmarks.points, student, source))
         return faces
+
+    def _tracker(self, camera_id: str) -> FaceTracker:
+        tracker = self.trackers.get(camera_id)
+        if tracker is None:
+            tracker = self.trackers[camera_id] = FaceTracker(
+                self.vision.track_lost_seconds,
+                relink_seconds=self.vision.track_relink_seconds,
+                confirm_score=self.vision.track_confirm_score,
+            )
+        return tracker
+
+    def _starts_new_shot(self, meta: FrameMeta, gray: np.ndarray) -> bool:
+        """Whether this frame starts a new shot of its camera. At a cut every track of the
+        camera ends (no re-linking: nobody is where they were) and the detection clock
+        restarts here, so the frames after it follow this frame's faces."""
+        detector = self.shot_cuts.setdefault(meta.camera_id, ShotCutDetector())
+        if not detector.is_cut(gray):
+            return False
+        self._tracker(meta.camera_id).end_all()
+        self.previous_faces[meta.camera_id] = {}
+        self.detection_clocks[meta.camera_id] = DetectionClock(0, meta.captured_at)
+        return True
 
     def _forget_lost_tracks(self, camera_id: str, tracker: FaceTracker) -> None:
         """Drop what face identity knew about tracks that ended: the student is free to be
@@ -311,6 +379,7 @@ class VisionEngine:
         face_index: int,
         frame_faces: int,
         probs: np.ndarray | None,
+        eye_closed: float | None,
     ) -> FaceEvent:
         meta = frame.meta
         box = face.box
@@ -352,6 +421,7 @@ class VisionEngine:
             ear_left=round(ear_left, 4),
             ear_right=round(ear_right, 4),
             mar=round(mouth_aspect_ratio(face.points), 4),
+            eye_closed=eye_closed,
             yaw=round(yaw, 2),
             pitch=round(pitch, 2),
             roll=round(roll, 2),

@@ -1,0 +1,47 @@
+"""Eyes too small to read are unknown (None), never a guess; the same video with the same
+settings gives the same rows."""
+
+from __future__ import annotations
+
+from classroom.settings import PolicySettings, VisionSettings
+from workers.vision.blink import read_video
+from workers.vision.engine import VisionEngine
+
+from .conftest import FOCUS, LOW_FPS
+
+FRAMES = 48
+
+
+def fresh_engine() -> VisionEngine:
+    """An engine with no history: tracks and detection clocks carry over between videos
+    read by one engine under the same camera id."""
+    return VisionEngine.from_settings(VisionSettings(), PolicySettings(emotion="off"))
+
+
+def test_the_same_video_gives_the_same_eye_rows() -> None:
+    video = FOCUS / f"{LOW_FPS[-1]}.avi"
+    first = read_video(video, fresh_engine(), frames=FRAMES)
+    again = read_video(video, fresh_engine(), frames=FRAMES)
+    assert first.eye_closed == again.eye_closed and first.mar == again.mar
+    assert all(value is not None for value in first.eye_closed)
+    # the control: the next frames of the same video give other rows
+    later = read_video(video, fresh_engine(), frames=2 * FRAMES)
+    assert later.eye_closed[FRAMES:] != first.eye_closed
+
+
+def test_a_face_under_the_readable_size_has_unknown_eyes() -> None:
+    video = FOCUS / f"{LOW_FPS[-1]}.avi"
+    full = read_video(video, fresh_engine(), frames=8)
+    limit = VisionSettings().eyes_min_face_px
+    scale = 0.9 * limit / max(px for px in full.face_px if px)
+    settings = VisionSettings(min_face_px=12)  # the detector still finds the small face
+    small = read_video(
+        video,
+        VisionEngine.from_settings(settings, PolicySettings(emotion="off")),
+        scale=scale,
+        frames=8,
+    )
+    assert any(px for px in small.face_px) and all(px < limit for px in small.face_px if px)
+    assert all(value is None for value in small.eye_closed)
+    # the control: the same frames at full size are read
+    assert all(value is not None for value in full.eye_closed)
