@@ -64,12 +64,19 @@ def detect_blinks(
     return blinks, BlinkCarry(closed_since, last_closed_at)
 
 
-def perclos(eye_closed: Sequence[float]) -> float | None:
+MIN_READABLE_SHARE = 0.5
+"""A window's blinks and PERCLOS are known only when the eyes were readable in at least
+this share of its samples. A few readable frames in a window of laughing or turned faces
+say nothing about how long the eyes were shut, and a PERCLOS from them would be a guess."""
+
+
+def perclos(eye_closed: Sequence[float | None]) -> float | None:
     """Share of readable samples with the eyes closed (``eye_closed`` >= ``CLOSED_AT``);
-    None when there is none."""
-    if not eye_closed:
+    None when fewer than ``MIN_READABLE_SHARE`` of the samples are readable."""
+    readable = [closed for closed in eye_closed if closed is not None]
+    if not readable or len(readable) < MIN_READABLE_SHARE * len(eye_closed):
         return None
-    return sum(1 for closed in eye_closed if closed >= CLOSED_AT) / len(eye_closed)
+    return sum(1 for closed in readable if closed >= CLOSED_AT) / len(readable)
 
 
 class YawnCarry(NamedTuple):

@@ -66,7 +66,7 @@ def finalize(
     blinks, blink = detect_blinks(
         [t for t, _ in readable], [closed for _, closed in readable], carry.blink
     )
-    eyes_closed_share = perclos([closed for _, closed in readable])
+    eyes_closed_share = perclos([s[4] for s in samples])
     eyes_known = eyes_closed_share is not None
     # The eyes were readable in the share `len(readable) / len(samples)` of the time seen.
     read_minutes = presence * state.window_seconds / 60.0 * len(readable) / len(samples)
@@ -104,8 +104,8 @@ def finalize(
         blinks=len(blinks) if eyes_known else None,
         blink_rate_per_min=len(blinks) / read_minutes if eyes_known else None,
         perclos=eyes_closed_share,
-        blink_starts=tuple(b.start for b in blinks),
-        blink_ends=tuple(b.end for b in blinks),
+        blink_starts=tuple(b.start for b in blinks) if eyes_known else (),
+        blink_ends=tuple(b.end for b in blinks) if eyes_known else (),
         yawns=yawns,
         expression_mix=mix,
         dominant_expression=dominant_expression(mix) if mix is not None else None,

@@ -89,12 +89,6 @@ def test_blink_f1_on_every_30_fps_recording() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured F1 0.79 (P 0.85, R 0.73) on the 6-17 fps recordings: a blink caught "
-    "mid-closure at low frame rates is a half-shut eye, which the CEW-trained network reads "
-    "as open (docs/metrics.md, 'Eyes')",
-)
 def test_blink_f1_on_the_low_fps_recordings() -> None:
     assert group_score(LOW_FPS, noise=True).f1 < 0.8
     measured = group_score(LOW_FPS)

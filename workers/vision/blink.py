@@ -197,7 +197,8 @@ def blinks_in_stretches(detected: Sequence[Span], stretches: Sequence[Span]) -> 
 
 
 def readable_perclos(eye_closed: Sequence[float | None]) -> float | None:
-    """PERCLOS of a per-frame series as the analytics compute it (readable frames only)."""
+    """PERCLOS over the readable frames of a whole per-frame series (the windows also ask
+    that enough of their frames be readable: ``streams.analytics.eyes.perclos``)."""
     return perclos([value for value in eye_closed if value is not None])
 
 

@@ -27,7 +27,7 @@ from schemas.events import EXPRESSIONS, FaceEvent
 from workers.vision.detectors import Detector, FaceBox, create_detector
 from workers.vision.device import resolve_device
 from workers.vision.expression import ExpressionClassifier
-from workers.vision.eyestate import EyeStateClassifier
+from workers.vision.eyestate import EyeStateClassifier, eyes_readable
 from workers.vision.frames import DecodedFrame, FrameError, FrameMeta, FrameResult, checked_bgr
 from workers.vision.headpose import head_pose
 from workers.vision.identity import Encoder, Roster, Student, create_face_encoder
@@ -390,6 +390,8 @@ class VisionEngine:
             yaw, pitch, roll = head_pose(
                 face.points, image.shape[1], image.shape[0], face.box.keypoints
             )
+        if not eyes_readable(face.points, yaw, pitch):
+            eye_closed = None  # turned, looking down or smiling: the eyes cannot be read
         expression = label = intensity = None
         if probs is not None:
             expression = tuple(round(float(p), 4) for p in probs)

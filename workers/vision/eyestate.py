@@ -28,6 +28,35 @@ EYE_CORNERS = ((36, 39), (42, 45))
 """Landmark indices of the outer and inner corners of each eye (iBUG 300-W layout)."""
 MIN_EYE_PX = 1.0
 
+MAX_READABLE_YAW = 30.0
+"""Degrees. A head turned further shows one eye edge-on and the other foreshortened: the
+patch no longer holds an eye the way CEW frames one."""
+MAX_READABLE_PITCH_DOWN = 10.0
+"""Degrees below the camera's axis. Past this the camera looks onto the upper lids of a
+lowered gaze, and an open eye reading a page looks like a closed one."""
+MAX_READABLE_SMILE = 0.675
+"""Mouth width over the outer-eye-corner distance. Above it the face smiles broadly, the
+cheeks narrow the eyes (a Duchenne smile) and a 24 px patch cannot tell the squint from a
+closure. 0.675 is the 90th percentile of FER2013 Training's neutral faces, where it is
+exceeded by 68% of the happy ones (``bench/smile_gate.py``)."""
+
+
+def smile_width(points: np.ndarray) -> float:
+    """Mouth-corner distance over outer-eye-corner distance (68 landmarks): ~0.58 for a
+    neutral face, ~0.72 for a smiling one, and unchanged by the face's size or yaw."""
+    eyes = float(np.linalg.norm(points[45] - points[36]))
+    return float(np.linalg.norm(points[54] - points[48])) / max(eyes, 1e-6)
+
+
+def eyes_readable(points: np.ndarray, yaw: float, pitch: float) -> bool:
+    """Whether eye closure can be read from this face at all: roughly frontal, not looking
+    down past the camera, not in a broad smile. Elsewhere the eye state is unknown."""
+    return (
+        abs(yaw) <= MAX_READABLE_YAW
+        and pitch >= -MAX_READABLE_PITCH_DOWN
+        and smile_width(points) <= MAX_READABLE_SMILE
+    )
+
 
 class EyeStateNet(nn.Module):
     """Three conv-BN-ReLU-pool stages (24 -> 12 -> 6 -> 3) and a linear layer: one logit,
