@@ -65,6 +65,12 @@ def main() -> None:
         help="vision.detect_every",
     )
     parser.add_argument(
+        "--min-face-px",
+        type=int,
+        default=VisionSettings().min_face_px,
+        help="vision.min_face_px: the smallest face looked for",
+    )
+    parser.add_argument(
         "--processes", type=int, default=1, help="engine processes, each on its share of frames"
     )
     parser.add_argument("--skip-fer", action="store_true")
@@ -76,7 +82,9 @@ def main() -> None:
         jpegs.append((frame.seq, frame.captured_at, cv2.imencode(".jpg", frame.image)[1].tobytes()))
         if len(jpegs) == args.frames:
             break
-    vision = VisionSettings(torch_threads=args.threads, detect_every=args.detect_every)
+    vision = VisionSettings(
+        torch_threads=args.threads, detect_every=args.detect_every, min_face_px=args.min_face_px
+    )
     policy = PolicySettings(emotion=args.emotion, identity=args.identity)
 
     load_before = os.getloadavg()[0]
@@ -96,7 +104,8 @@ def main() -> None:
     table = Table(
         title=f"vision engine, {len(jpegs)} frames of classroom.mp4 (1280x720), "
         f"batches of {BATCH}, {args.processes} process(es) x {args.threads} torch thread(s), "
-        f"detect every {args.detect_every} frame(s), identity {args.identity}, "
+        f"detect every {args.detect_every} frame(s), faces from {args.min_face_px} px, "
+        f"identity {args.identity}, "
         f"emotion {args.emotion}"
     )
     table.add_column("stage")

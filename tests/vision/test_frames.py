@@ -57,5 +57,5 @@ def test_bad_frames_do_not_stop_the_batch(engine_factory, classroom_frames):
     assert len(errors) == len(BAD_IMAGES)
     assert all(isinstance(r.error, FrameError) and not r.events for r in errors)
     by_seq = {r.meta.seq: r for r in results}
-    assert by_seq[10].error is None and len(by_seq[10].events) >= 7
+    assert by_seq[10].error is None and len(by_seq[10].events) >= 6
     assert by_seq[11].error is None and len(by_seq[11].events) >= 5  # gray works too

@@ -7,6 +7,7 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 
 from classroom.settings import VisionSettings
 from workers.vision.detectors import create_detector
@@ -21,11 +22,13 @@ from workers.vision.headpose import (
 from workers.vision.landmarks import LandmarkModel, shape_points
 
 
-def test_yaw_error_on_aflw2000(shared_data):
+@pytest.fixture(scope="module")
+def aflw_poses(shared_data) -> tuple[np.ndarray, np.ndarray]:
+    """(estimated, true) yaw, pitch, roll of the 10 AFLW2000 faces, one row each."""
     folder = shared_data / "headpose" / "aflw2000"
     detector = create_detector(VisionSettings())
     landmarks = LandmarkModel()
-    errors = []
+    estimated, truth = [], []
     with open(folder / "poses.csv") as handle:
         for row in csv.DictReader(handle):
             image = cv2.imread(str(folder / row["image"]))
@@ -34,11 +37,28 @@ def test_yaw_error_on_aflw2000(shared_data):
             gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             shape = landmarks.shapes(gray, [face], detector.landmark_box_adjust)[0]
             pose = head_pose(shape_points(shape), image.shape[1], image.shape[0], face.keypoints)
-            truth = [float(row[k]) for k in ("yaw_deg", "pitch_deg", "roll_deg")]
-            errors.append(np.abs(np.subtract(pose, truth)))
-    yaw, pitch, roll = np.mean(errors, axis=0)
+            estimated.append(pose)
+            truth.append([float(row[k]) for k in ("yaw_deg", "pitch_deg", "roll_deg")])
+    return np.array(estimated), np.array(truth)
+
+
+def pose_holds(estimated: np.ndarray, truth: np.ndarray) -> bool:
+    """MAE within yaw 13, pitch 12, roll 6 degrees (measured 11.9, 9.7, 3.5; one extreme
+    profile of the ten moves yaw by 1.5, docs/vision.md "Head pitch")."""
+    return bool(np.all(np.abs(estimated - truth).mean(axis=0) <= (13, 12, 6)))
+
+
+def test_pose_error_on_aflw2000(aflw_poses):
+    estimated, truth = aflw_poses
+    yaw, pitch, roll = np.abs(estimated - truth).mean(axis=0)
     print(f"AFLW2000 MAE: yaw {yaw:.1f}, pitch {pitch:.1f}, roll {roll:.1f} degrees")
-    assert yaw <= 12
+    assert pose_holds(estimated, truth)
+
+
+def test_poses_of_other_faces_fail_the_check(aflw_poses):
+    """Control: each face's estimate compared with another face's truth."""
+    estimated, truth = aflw_poses
+    assert not pose_holds(np.roll(estimated, 1, axis=0), truth)
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:

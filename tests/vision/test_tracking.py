@@ -67,3 +67,33 @@ def test_each_camera_has_its_own_tracks(engine_factory, classroom_frames):
     )
     assert [e.track_id for e in one.events] == [e.track_id for e in two.events]
     assert {e.person_id.split("/")[0] for e in two.events} == {"cam-b"}
+
+
+def test_a_box_of_another_size_does_not_continue_a_track():
+    tracker = FaceTracker()
+    assert tracker.update(np.array([[0, 0, 50, 50]], float), at=0.0) == [1]
+    # IoU 0.31 (enough alone) but 1.8 times the height: another, nearer face.
+    assert tracker.update(np.array([[0, 0, 90, 90]], float), at=0.04) == [2]
+
+
+def test_a_box_of_a_similar_size_continues_it():
+    """Control for the test above: 1.2 times the height, same place."""
+    tracker = FaceTracker()
+    tracker.update(np.array([[0, 0, 50, 50]], float), at=0.0)
+    assert tracker.update(np.array([[0, 0, 60, 60]], float), at=0.04) == [1]
+
+
+def test_a_doubtful_first_detection_is_tentative_until_seen_again():
+    tracker = FaceTracker(confirm_score=0.99)
+    box = np.array([[0, 0, 50, 50]], float)
+    tracker.update(box, at=0.0, scores=np.array([0.93]))
+    assert not tracker.is_confirmed(1)
+    # Predictions the detector did not confirm do not count as sightings.
+    for step in range(1, 5):
+        tracker.update(box, at=step * 0.04, scores=np.array([0.93]), seen=np.array([False]))
+    assert not tracker.is_confirmed(1)
+    for step in range(5, 9):
+        tracker.update(box, at=step * 0.04, scores=np.array([0.93]))
+    assert tracker.is_confirmed(1)
+    tracker.update(np.array([[200, 0, 250, 50]], float), at=0.4, scores=np.array([0.995]))
+    assert tracker.is_confirmed(2)

@@ -36,15 +36,18 @@ class FaceBox:
     keypoints: np.ndarray | None = None
     """(5, 2) eye centres, nose tip, mouth corners (image left first), if the detector
     gives them (MTCNN does). They survive profiles, where the 68 landmarks collapse."""
+    seen: bool = True
+    """False for a box that tracking predicted and the detector did not confirm here."""
 
     def moved_to(self, corners: np.ndarray) -> FaceBox:
-        """This face with its box at ``corners`` (x1, y1, x2, y2), keypoints carried along."""
+        """This face predicted at ``corners`` (x1, y1, x2, y2), keypoints carried along; not
+        ``seen`` until a detector confirms it."""
         x1, y1, x2, y2 = (float(value) for value in corners)
         keypoints = None
         if self.keypoints is not None:
             scale = np.array([(x2 - x1) / (self.x2 - self.x1), (y2 - y1) / (self.y2 - self.y1)])
             keypoints = (self.keypoints - (self.x1, self.y1)) * scale + (x1, y1)
-        return FaceBox(x1, y1, x2, y2, self.score, keypoints)
+        return FaceBox(x1, y1, x2, y2, self.score, keypoints, seen=False)
 
 
 class Detector(Protocol):
