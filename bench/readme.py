@@ -170,10 +170,27 @@ def analyze_table(results: Path) -> str:
     return "\n".join(lines)
 
 
+def signals_table(results: Path) -> str:
+    record = load("signals", results)
+    if record is None:
+        return "Not measured yet: run `.venv/bin/python bench/signals.py`."
+    values = record["values"]
+    header = values["header"]
+    lines = [
+        "| " + " | ".join(row) + " |"
+        for row in (header, ["---"] * len(header), *values["rows"])
+    ]
+    lines.append("")
+    lines.append(f"Measured {_when(record)}, with `{record['command']}`.")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, tuple[str, Callable[[Path], str]]] = {
     # marker name: (file under the repository root, its table from the results folder)
     "readme": ("README.md", readme_table),
     "analyze": ("docs/analyze.md", analyze_table),
+    "signals": ("docs/metrics.md", signals_table),
+    "readme-signals": ("README.md", signals_table),
 }
 
 

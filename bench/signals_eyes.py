@@ -200,7 +200,9 @@ def smiling_rows() -> Iterator[Row]:
     readable = [v for v in values if v is not None]
     stored = [perclos(series) for series in faces.eye_closed_by_track.values()]
     known = [p for p in stored if p is not None]
-    noise = [perclos(noise_like(s, NOISE_SEED)) for s in faces.eye_closed_by_track.values()]
+    # The control reads every frame, as a reader with no readability gate would, as noise.
+    generator = np.random.default_rng(NOISE_SEED)
+    noise = [perclos(list(generator.random(len(s)))) for s in faces.eye_closed_by_track.values()]
     noise_known = [p for p in noise if p is not None]
     yield (
         "PERCLOS",

@@ -84,7 +84,7 @@ LESSON_COLUMNS = f"""
 """
 
 FACE_EVENTS = f"""
-INSERT INTO face_events
+INSERT INTO face_events (* EXCEPT (stored_at))
 SELECT
     concat(classroom, '/', toString(frame), '/', toString(student)) AS event_id,
     'school-1', classroom, concat(classroom, '-cam'), session, subject,
@@ -92,6 +92,7 @@ SELECT
     student, $S, student, concat(classroom, '/s', toString(student)), 'student', 'seat',
     100 + student * 40, 200, 60, 64, 0.9 + (rand32(1) % 100) / 1000, 60, 100,
     0.25 + (rand32(2) % 100) / 1000, 0.25 + (rand32(3) % 100) / 1000, (rand32(4) % 50) / 100,
+    (rand32(8) % 100) / 1000,
     toFloat32(rand32(5) % 60) - 30, toFloat32(rand32(6) % 40) - 20, 0,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     ['neutral', 'happy', 'surprise', 'sad'][1 + rand32(7) % 4], 'weak'
@@ -103,11 +104,12 @@ FROM (
 """
 
 STUDENT_WINDOWS = f"""
-INSERT INTO student_windows
+INSERT INTO student_windows (* EXCEPT (stored_at))
 SELECT
     'school-1', classroom, session, subject, concat(classroom, '/s', toString(student)),
     'student', toDateTime64(lesson_start + window * 10, 3), 10, 50, 45, 0.9,
-    concentration, rand32(1) % 3, rand32(2) % 5, 12, (rand32(3) % 30) / 100, rand32(4) % 2, 0.3,
+    concentration, rand32(1) % 3, rand32(2) % 5, 12, (rand32(3) % 30) / 100, [], [],
+    rand32(4) % 2, NULL,
     map(), NULL, NULL, concentration,
     multiIf(concentration < 0.4, 'low', concentration < 0.75, 'nominal', 'high')
 FROM (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import KafkaSettings, ServiceSettings, Settings
+from classroom.settings import KafkaSettings, ServiceSettings, Settings, load_settings
 from workers import kafka, service
 
 
@@ -63,12 +63,11 @@ def test_sasl_ssl_settings_reach_the_kafka_clients(
     secret = tmp_path / "password"
     secret.write_text("from-a-file\n")
     monkeypatch.setenv("CLASSROOM_KAFKA__SASL_PASSWORD_FILE", str(secret))
-    settings = KafkaSettings(
-        bootstrap_servers="kafka-1:9093,kafka-2:9093",
-        security_protocol="SASL_SSL",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username="classroom",
-    )
+    monkeypatch.setenv("CLASSROOM_KAFKA__BOOTSTRAP_SERVERS", "kafka-1:9093,kafka-2:9093")
+    monkeypatch.setenv("CLASSROOM_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CLASSROOM_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("CLASSROOM_KAFKA__SASL_USERNAME", "classroom")
+    settings = load_settings().kafka  # secret files are read where settings are loaded
     options = kafka.client_options(settings)
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
