@@ -17,7 +17,6 @@ Rows (``rows()``, also printed by ``bench/signals.py``):
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,8 +35,7 @@ from workers.vision.detection_eval import (
     score_detector,
 )
 from workers.vision.detectors import create_detector
-from workers.vision.headpose import head_pose
-from workers.vision.landmarks import LandmarkModel, shape_points
+from workers.vision.pose_eval import labelled_poses
 from workers.vision.shotcut import ShotCutDetector
 from workers.vision.track_eval import (
     read_frames,
@@ -166,22 +164,9 @@ def size_rows(data: str, real: SizeScores, noise: SizeScores) -> list[Row]:
 
 
 def pose_rows() -> list[Row]:
-    folder = DATA / "headpose" / "aflw2000"
-    detector = create_detector(VisionSettings())
-    landmarks = LandmarkModel()
-    errors, guess_errors, signed_pitch = [], [], []
-    with open(folder / "poses.csv") as handle:
-        for row in csv.DictReader(handle):
-            image = cv2.imread(str(folder / row["image"]))
-            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-            face = max(detector.detect([rgb])[0], key=lambda f: f.x2 - f.x1)
-            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            shape = landmarks.shapes(gray, [face], detector.landmark_box_adjust)[0]
-            pose = head_pose(shape_points(shape), image.shape[1], image.shape[0], face.keypoints)
-            truth = np.array([float(row[k]) for k in ("yaw_deg", "pitch_deg", "roll_deg")])
-            errors.append(np.abs(np.subtract(pose, truth)))
-            guess_errors.append(np.abs(truth))
-            signed_pitch.append(pose[1] - truth[1])
+    estimated, truth = labelled_poses(DATA / "headpose" / "aflw2000")
+    errors, guess_errors = np.abs(estimated - truth), np.abs(truth)
+    signed_pitch = estimated[:, 1] - truth[:, 1]
     mae, guess = np.mean(errors, axis=0), np.mean(guess_errors, axis=0)
     data = f"headpose/aflw2000, {len(errors)} faces"
     rows = [

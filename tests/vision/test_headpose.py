@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import math
 
-import cv2
 import numpy as np
 import pytest
 
-from classroom.settings import VisionSettings
-from workers.vision.detectors import create_detector
 from workers.vision.headpose import (
     LANDMARK_INDICES,
     MODEL_POINTS,
@@ -19,27 +15,13 @@ from workers.vision.headpose import (
     keypoint_yaw,
     wrap90,
 )
-from workers.vision.landmarks import LandmarkModel, shape_points
+from workers.vision.pose_eval import labelled_poses
 
 
 @pytest.fixture(scope="module")
 def aflw_poses(shared_data) -> tuple[np.ndarray, np.ndarray]:
     """(estimated, true) yaw, pitch, roll of the 10 AFLW2000 faces, one row each."""
-    folder = shared_data / "headpose" / "aflw2000"
-    detector = create_detector(VisionSettings())
-    landmarks = LandmarkModel()
-    estimated, truth = [], []
-    with open(folder / "poses.csv") as handle:
-        for row in csv.DictReader(handle):
-            image = cv2.imread(str(folder / row["image"]))
-            rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-            face = max(detector.detect([rgb])[0], key=lambda f: f.x2 - f.x1)
-            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            shape = landmarks.shapes(gray, [face], detector.landmark_box_adjust)[0]
-            pose = head_pose(shape_points(shape), image.shape[1], image.shape[0], face.keypoints)
-            estimated.append(pose)
-            truth.append([float(row[k]) for k in ("yaw_deg", "pitch_deg", "roll_deg")])
-    return np.array(estimated), np.array(truth)
+    return labelled_poses(shared_data / "headpose" / "aflw2000")
 
 
 def pose_holds(estimated: np.ndarray, truth: np.ndarray) -> bool:
