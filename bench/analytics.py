@@ -15,9 +15,9 @@ from record import save
 from rich.console import Console
 from rich.table import Table
 
-from classroom.settings import AnalyticsSettings
+from core.analytics import ClassroomAnalytics
 from schemas.events import FaceEvent
-from streams.analytics import ClassroomAnalytics
+from schemas.settings import AnalyticsSettings
 
 STUDENTS = 30
 FPS = 5

@@ -21,13 +21,13 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from classroom.settings import VisionSettings
-from workers.vision.detectors import create_detector
-from workers.vision.device import resolve_device
-from workers.vision.expression import ExpressionClassifier
-from workers.vision.identity import create_face_encoder
-from workers.vision.landmarks import LandmarkModel
-from workers.vision.weights import dlib_model
+from core.vision.detectors import create_detector
+from core.vision.device import resolve_device
+from core.vision.expression import ExpressionClassifier
+from core.vision.identity import create_face_encoder
+from core.vision.landmarks import LandmarkModel
+from core.vision.weights import dlib_model
+from schemas.settings import VisionSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BATCHES = (1, 8, 32)

@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
 
-from workers.vision.expression import EXPRESSION_MODELS
-from workers.vision.training.data import epoch_batches, load_face_folder, steps_per_epoch
-from workers.vision.training.models import ARCHITECTURES, create_model
+from core.vision.expression import EXPRESSION_MODELS
+from core.vision.training.data import epoch_batches, load_face_folder, steps_per_epoch
+from core.vision.training.models import ARCHITECTURES, create_model
 
 TRAINING = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "Training"
 BATCH = 64

@@ -20,11 +20,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from classroom.settings import PolicySettings, VisionSettings
+from core.capture import sample_frames
+from core.vision import DecodedFrame, FrameMeta, VisionEngine
+from core.vision.tracking import iou_matrix
 from schemas.events import FaceEvent
-from workers.capture import sample_frames
-from workers.vision import DecodedFrame, FrameMeta, VisionEngine
-from workers.vision.tracking import iou_matrix
+from schemas.settings import PolicySettings, VisionSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BATCH = 8

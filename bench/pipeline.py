@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from record import save  # noqa: E402
 
-from classroom.settings import KafkaSettings  # noqa: E402
 from schemas.events import FaceEvent, FaceEventBatch, encode, frame_batches  # noqa: E402
+from schemas.settings import KafkaSettings  # noqa: E402
 from tests.services import free_port, tansu_broker  # noqa: E402
 from workers import kafka  # noqa: E402
 
@@ -201,7 +201,7 @@ def base_env(topics: KafkaSettings, data: Path) -> dict[str, str]:
 
 def agent_logic_rate(frames: list[FaceEventBatch]) -> float:
     """Faces/s of the agent's own work (decode, analytics, checkpoint), without Faust."""
-    from classroom.settings import Settings
+    from schemas.settings import Settings
     from streams.app import TAKE_MAX, ClassroomWindows
 
     messages = [

@@ -177,8 +177,7 @@ def signals_table(results: Path) -> str:
     values = record["values"]
     header = values["header"]
     lines = [
-        "| " + " | ".join(row) + " |"
-        for row in (header, ["---"] * len(header), *values["rows"])
+        "| " + " | ".join(row) + " |" for row in (header, ["---"] * len(header), *values["rows"])
     ]
     lines.append("")
     lines.append(f"Measured {_when(record)}, with `{record['command']}`.")

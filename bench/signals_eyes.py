@@ -27,9 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from classroom.settings import AnalyticsSettings, PolicySettings, VisionSettings
-from streams.analytics.eyes import perclos
-from workers.vision.blink import (
+from core.analytics.eyes import perclos
+from core.vision.blink import (
     BlinkScore,
     EyeReading,
     blink_free_stretches,
@@ -41,10 +40,11 @@ from workers.vision.blink import (
     runs,
     score_blinks,
 )
-from workers.vision.engine import VisionEngine
-from workers.vision.eyestate import EyeStateClassifier
-from workers.vision.frames import DecodedFrame, FrameMeta
-from workers.vision.training.eyes import load_eye_set
+from core.vision.engine import VisionEngine
+from core.vision.eyestate import EyeStateClassifier
+from core.vision.frames import DecodedFrame, FrameMeta
+from core.vision.training.eyes import load_eye_set
+from schemas.settings import AnalyticsSettings, PolicySettings, VisionSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FOCUS = DATA / "blink" / "focus"
@@ -193,7 +193,7 @@ def classroom_faces() -> ClassroomFaces:
 
 
 def smiling_rows() -> Iterator[Row]:
-    """PERCLOS as the windows store it (``streams.analytics.eyes.perclos``: unknown unless
+    """PERCLOS as the windows store it (``core.analytics.eyes.perclos``: unknown unless
     the eyes were readable in enough of the samples), per track over its smiling frames."""
     faces = classroom_faces()
     values = [v for series in faces.eye_closed_by_track.values() for v in series]

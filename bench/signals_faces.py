@@ -25,25 +25,25 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from classroom.settings import PolicySettings, VisionSettings
-from workers.vision import VisionEngine
-from workers.vision.detection_eval import (
+from core.vision import VisionEngine
+from core.vision.detection_eval import (
     LabelledImage,
     SizeScores,
     random_boxes,
     read_truth,
     score_detector,
 )
-from workers.vision.detectors import create_detector
-from workers.vision.pose_eval import labelled_poses
-from workers.vision.shotcut import ShotCutDetector
-from workers.vision.track_eval import (
+from core.vision.detectors import create_detector
+from core.vision.pose_eval import labelled_poses
+from core.vision.shotcut import ShotCutDetector
+from core.vision.track_eval import (
     read_frames,
     read_person_labels,
     score_tracks,
     shuffled_ids,
     tracked_boxes,
 )
+from schemas.settings import PolicySettings, VisionSettings
 
 PROJECT = Path(__file__).resolve().parents[1]
 DATA = PROJECT.parent / "shared" / "data"

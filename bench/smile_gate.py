@@ -1,5 +1,5 @@
 """Where a smile makes eye closure unreadable: mouth width over eye width (the
-``smile_width`` of ``workers/vision/eyestate.py``) on FER2013 Training faces per expression.
+``smile_width`` of ``core/vision/eyestate.py``) on FER2013 Training faces per expression.
 
     .venv/bin/python bench/smile_gate.py [--per-class 800]
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from workers.vision.detectors import FaceBox
-from workers.vision.eyestate import MAX_READABLE_SMILE, smile_width
-from workers.vision.landmarks import LandmarkModel
+from core.vision.detectors import FaceBox
+from core.vision.eyestate import MAX_READABLE_SMILE, smile_width
+from core.vision.landmarks import LandmarkModel
 
 TRAINING = Path(__file__).resolve().parents[1].parent / "shared/data/fer2013/Training"
 UPSCALED_PX = 144

@@ -26,11 +26,11 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from classroom.settings import PolicySettings, VisionSettings
-from workers.capture import sample_frames
-from workers.vision import DecodedFrame, FrameMeta, VisionEngine, decode_jpeg, load_roster
-from workers.vision.evaluate import evaluate_folder
-from workers.vision.identity import FaceEncoder, save_embeddings
+from core.capture import sample_frames
+from core.vision import DecodedFrame, FrameMeta, VisionEngine, decode_jpeg, load_roster
+from core.vision.evaluate import evaluate_folder
+from core.vision.identity import FaceEncoder, save_embeddings
+from schemas.settings import PolicySettings, VisionSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BATCH = 8

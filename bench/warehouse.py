@@ -33,9 +33,9 @@ from record import save
 from rich.console import Console
 from rich.table import Table
 
-from classroom.settings import WarehouseSettings
+from core.warehouse import Warehouse
 from schemas.events import FaceEvent
-from schemas.warehouse import Warehouse
+from schemas.settings import WarehouseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 ANALYST_GUIDE = ROOT / "docs" / "analysts.md"

@@ -39,12 +39,12 @@ from rich.progress import (
 from classroom.annotate import VideoAnnotator
 from classroom.pipeline import EmbeddedPipeline, PipelineError, SessionInfo
 from classroom.report import ReportError, write_report
-from classroom.settings import Settings, load_settings
 from classroom.warehouse_options import warehouse_options, with_warehouse
-from schemas.warehouse import Warehouse, WarehouseError
-from streams.analytics import ClassroomAnalytics
-from workers.capture import SourceError, is_live, open_source
-from workers.vision import Roster, RosterError, load_roster
+from core.analytics import ClassroomAnalytics
+from core.capture import SourceError, is_live, open_source
+from core.vision import Roster, RosterError, load_roster
+from core.warehouse import Warehouse, WarehouseError
+from schemas.settings import Settings, load_settings
 
 DEFAULT_SAMPLE_FPS = 10.0
 """Blinks last 100-400 ms, so the eye metrics need about 10 samples a second; every other
@@ -262,7 +262,7 @@ class Run:
         self.pipeline_seconds = 0.0
 
     def execute(self, report_path: Path, annotate_path: Path | None) -> None:
-        from workers.vision import VisionEngine  # torch: loaded once the source is known good
+        from core.vision import VisionEngine  # torch: loaded once the source is known good
 
         settings = self.settings
         with console.status("loading models and opening the warehouse"):

@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from classroom.private_files import PRIVATE_FILE, private_dir
+from core.analytics.eyes import CLOSED_AT
+from core.private_files import PRIVATE_FILE, private_dir
+from core.vision import FrameResult
 from schemas.events import FaceEvent
-from streams.analytics.eyes import CLOSED_AT
-from workers.vision import FrameResult
 
 MOSAIC_PX = 24
 """Side of the pixelation blocks: a face 100 px high becomes 4 x 4 colours."""

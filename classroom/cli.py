@@ -22,16 +22,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "analyze",
         "Analyse a lesson video or camera on this machine.",
     ),
-    "faces": ("workers.vision.cli", "faces", "Print the faces found in images or videos."),
-    "model": ("workers.vision.cli", "model", "Evaluate (and train) expression models."),
-    "roster": ("workers.vision.cli", "roster", "Enroll students for face identity."),
+    "faces": ("classroom.vision_cli", "faces", "Print the faces found in images or videos."),
+    "model": ("classroom.vision_cli", "model", "Evaluate (and train) expression models."),
+    "roster": ("classroom.vision_cli", "roster", "Enroll students for face identity."),
     "camera": ("workers.camera", "camera", "Camera agent: publish sampled frames to Kafka."),
     "infer": ("workers.infer", "infer", "Inference worker: frames to face events."),
     "streams": ("streams.app", "streams", "Faust worker: face events to windows and alerts."),
     "sink": ("workers.sink", "sink", "ClickHouse sink: topics to warehouse tables."),
-    "db": ("schemas.cli", "db", "Warehouse migrations and status."),
-    "sql": ("schemas.cli", "sql", "Run SQL against the warehouse."),
-    "schemas": ("schemas.cli", "schemas", "Export the event JSON Schemas."),
+    "db": ("classroom.db_cli", "db", "Warehouse migrations and status."),
+    "sql": ("classroom.db_cli", "sql", "Run SQL against the warehouse."),
+    "schemas": ("classroom.db_cli", "schemas", "Export the event JSON Schemas."),
     "dashboards": ("dashboards.cli", "dashboards", "Generate and push Grafana dashboards."),
 }
 
@@ -130,7 +130,7 @@ def one_line_error(exc: Exception) -> str:
         )
         return (
             f"invalid setting ({problems}): fix the CLASSROOM_* environment variable "
-            "or the CLASSROOM_CONFIG file (classroom/settings.py documents each field)"
+            "or the CLASSROOM_CONFIG file (schemas/settings.py documents each field)"
         )
     first_line = (str(exc).strip().splitlines() or [""])[0]
     reason = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__

@@ -4,8 +4,8 @@
     (thread)   Queue    (thread)       Queue           (thread)
 
 Each arrow is a bounded ``queue.Queue`` where the distributed deployment has a Kafka topic;
-each stage calls the same code as its distributed worker (``workers.capture``, the vision
-engine, ``streams.analytics``, ``schemas.warehouse``). Bounded queues keep memory flat: a
+each stage calls the same code as its distributed worker (``core.capture``, the vision
+engine, ``core.analytics``, ``core.warehouse``). Bounded queues keep memory flat: a
 file source waits for inference, a live camera drops its oldest frame (and counts it), as
 the camera agent does when the broker is slow.
 
@@ -32,16 +32,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from classroom.settings import ServiceSettings
+from core.analytics import AnalyticsOutput, ClassroomAnalytics
+from core.capture import CapturedFrame, is_live, sample_frames
+from core.vision import DecodedFrame, FrameMeta, FrameResult
+from core.warehouse import Warehouse, WarehouseError
 from schemas.events import Event, FaceEvent, WorkerHealth
-from schemas.warehouse import Warehouse, WarehouseError
-from streams.analytics import AnalyticsOutput, ClassroomAnalytics
-from workers.capture import CapturedFrame, is_live, sample_frames
+from schemas.settings import ServiceSettings
 from workers.service import HealthCounters, worker_id
-from workers.vision import DecodedFrame, FrameMeta, FrameResult
 
 if TYPE_CHECKING:
-    from workers.vision import VisionEngine
+    from core.vision import VisionEngine
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from classroom import charts
-from classroom.private_files import write_private
+from core.analytics import band
+from core.private_files import write_private
 from schemas.events import EXPRESSIONS, INTENSITY_CLASSES
-from streams.analytics import band
 
 if TYPE_CHECKING:
-    from schemas.warehouse import Warehouse
+    from core.warehouse import Warehouse
 
 SECTIONS: tuple[str, ...] = (
     "overview",

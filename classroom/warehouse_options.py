@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import click
 
-from classroom.settings import Settings
+from schemas.settings import Settings
 
 Command = TypeVar("Command", bound=Callable[..., object])
 

@@ -16,6 +16,7 @@ COPY docker/constraints.txt /tmp/constraints.txt
 COPY pyproject.toml README.md /src/
 COPY classroom /src/classroom
 COPY schemas /src/schemas
+COPY core /src/core
 COPY workers /src/workers
 COPY streams /src/streams
 COPY dashboards /src/dashboards

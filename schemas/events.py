@@ -18,6 +18,8 @@ from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
+from schemas.ids import ID_CHARACTERS, ID_MAX_LENGTH, ID_PATTERN
+
 SCHEMA_VERSION = 1
 
 EXPRESSIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -28,12 +30,6 @@ INTENSITY_CLASSES: tuple[str, ...] = (
     *(f"{label}_{level}" for label in EXPRESSIONS[:-1] for level in ("weak", "strong")),
 )
 """The 13-class intensity view: neutral plus weak/strong of the six other expressions."""
-
-ID_CHARACTERS = "A-Za-z0-9_.:/-"
-"""Letters, digits and ``_ . : / -``: enough for ``cam-1/t3`` and ``2026-11-22T08:15``,
-and nothing that can end a quoted string or a comment in SQL, or a line in a log."""
-ID_PATTERN = f"^[{ID_CHARACTERS}]+$"
-ID_MAX_LENGTH = 128
 
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
 """School, classroom, camera, session and person ids, event and alert ids. Checked when a

@@ -328,9 +328,7 @@ class Migrator:
             match = re.search(r"toIntervalDay\((\d+)\)", str(stored))
             if match is None or int(match[1]) == days:
                 continue
-            alter = (
-                f"ALTER TABLE {table} MODIFY TTL {TTL_COLUMN} + INTERVAL {days} DAY"
-            )
+            alter = f"ALTER TABLE {table} MODIFY TTL {TTL_COLUMN} + INTERVAL {days} DAY"
             statements = clusterize([alter + ";"], self.cluster)[0] if self.cluster else [alter]
             for statement in statements:
                 self.client.command(statement, settings={"materialize_ttl_after_modify": 0})

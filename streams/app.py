@@ -1,7 +1,7 @@
 """The Faust app: face events in; student windows, class windows, alerts and session
 scores out. Run it with ``classroom streams`` or ``faust -A streams.app worker -l warn``.
 
-The metric maths lives in ``streams.analytics``; this module moves events in and out.
+The metric maths lives in ``core.analytics``; this module moves events in and out.
 Per-message work in Faust costs more than the maths, so a message carries every face of
 one frame (``FaceEventBatch``), and the agent takes messages in batches (``take_events``),
 decodes them with msgspec and feeds each classroom's analytics once per batch. Each
@@ -28,9 +28,9 @@ from faust.types import EventT
 from faust.types.tuples import FutureMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from classroom.settings import KafkaSettings, Settings, load_settings
+from core.analytics import AnalyticsOutput, ClassroomAnalytics
 from schemas.events import EventError, FaceEvent, FaceEventBatch, decode, encode
-from streams.analytics import AnalyticsOutput, ClassroomAnalytics
+from schemas.settings import KafkaSettings, Settings, load_settings
 from workers import kafka, service
 from workers.kafka import LocalMessage
 

@@ -30,7 +30,7 @@ def classroom_video(shared_data: Path) -> Path:
 
 class AnalyzedWarehouse(NamedTuple):
     dsn: str
-    """``chdb://…/warehouse``: open it with ``schemas.warehouse.Warehouse.connect_dsn`` and
+    """``chdb://…/warehouse``: open it with ``core.warehouse.Warehouse.connect_dsn`` and
     close it after use (chdb opens one data directory per process at a time)."""
     report: Path
     session_id: str

@@ -16,8 +16,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from classroom.settings import KafkaSettings, WarehouseSettings
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
+from schemas.settings import KafkaSettings, WarehouseSettings
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT
 from workers import kafka
 

@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from classroom.settings import MAX_FRAME_PIXELS, CameraSettings, Settings, load_settings
+from core.capture import SourceError, open_source, sample_frames
 from schemas.events import Frame, encode
+from schemas.settings import MAX_FRAME_PIXELS, CameraSettings, Settings, load_settings
 from workers import kafka, service
-from workers.capture import SourceError, open_source, sample_frames
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import click
 from aiokafka import AIOKafkaConsumer
 
-from classroom.settings import MAX_FRAME_PIXELS, Settings, load_settings
 from schemas.events import (
     DeadLetter,
     EventError,
@@ -30,6 +29,7 @@ from schemas.events import (
     encode,
     frame_batches,
 )
+from schemas.settings import MAX_FRAME_PIXELS, Settings, load_settings
 from workers import kafka, service
 
 log = logging.getLogger(__name__)
@@ -57,14 +57,14 @@ class InferenceStage:
 
     @classmethod
     def from_settings(cls, settings: Settings, worker_id: str) -> InferenceStage:
-        from workers.vision import VisionEngine, load_roster  # torch: only when inferring
+        from core.vision import VisionEngine, load_roster  # torch: only when inferring
 
         roster = load_roster(settings.policy.roster_path) if settings.policy.roster_path else None
         engine = VisionEngine.from_settings(settings.vision, settings.policy, roster)
         return cls(engine, worker_id, settings.vision.max_frame_pixels)
 
     def run_batch(self, messages: Sequence[kafka.Message]) -> StageOutput:
-        from workers.vision import DecodedFrame, FrameError, FrameMeta, decode_jpeg
+        from core.vision import DecodedFrame, FrameError, FrameMeta, decode_jpeg
 
         output = StageOutput()
         decoded: list[DecodedFrame] = []

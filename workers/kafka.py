@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
 
-from classroom.settings import KafkaSettings
 from schemas.events import DeadLetter
+from schemas.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def client_options(kafka: KafkaSettings) -> dict[str, Any]:
     if kafka.security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = ssl_context(kafka)
     if kafka.security_protocol.startswith("SASL"):
-        password = kafka.sasl_password  # or from its _FILE: see classroom.settings.SecretFiles
+        password = kafka.sasl_password  # or from its _FILE: see schemas.settings.SecretFiles
         options["sasl_mechanism"] = kafka.sasl_mechanism or "PLAIN"
         options["sasl_plain_username"] = kafka.sasl_username
         options["sasl_plain_password"] = password.get_secret_value() if password else None

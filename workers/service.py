@@ -23,9 +23,9 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from classroom.redact import redact_all
-from classroom.settings import ServiceSettings, Settings
+from core.redact import redact_all
 from schemas.events import WorkerHealth, encode
+from schemas.settings import ServiceSettings, Settings
 
 log = logging.getLogger(__name__)
 

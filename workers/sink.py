@@ -24,7 +24,6 @@ from pathlib import Path
 
 import click
 
-from classroom.settings import KafkaSettings, Settings, load_settings
 from classroom.warehouse_options import warehouse_options, with_warehouse
 from schemas.events import (
     Alert,
@@ -41,6 +40,7 @@ from schemas.events import (
     decode,
     encode,
 )
+from schemas.settings import KafkaSettings, Settings, load_settings
 from workers import kafka, service
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class SinkBatcher:
         """Insert every pending batch. A warehouse that cannot be reached raises and leaves
         the batches not yet stored pending, so the caller can retry; rows it rejects become
         dead letters."""
-        from schemas.warehouse import WarehouseError
+        from core.warehouse import WarehouseError
 
         flushed = Flushed()
         for event_type in list(self._batches):
@@ -151,7 +151,7 @@ class SinkBatcher:
         return flushed
 
     def _insert_one_by_one(self, events: list[Event], sources: list[kafka.Message]) -> int:
-        from schemas.warehouse import WarehouseError
+        from core.warehouse import WarehouseError
 
         rows = 0
         for event, message in zip(events, sources, strict=True):
@@ -351,7 +351,7 @@ def _observe_freshness(records: Sequence, flushed: Flushed) -> None:
 
 
 async def _main(settings: Settings, health: service.HealthCounters) -> None:
-    from schemas.warehouse import Warehouse
+    from core.warehouse import Warehouse
 
     stop = service.stop_on_signals()
     await kafka.ensure_topics(settings.kafka)

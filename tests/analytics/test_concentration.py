@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.analytics.concentration import band, concentration_index
+from core.analytics.concentration import band, concentration_index
 
 
 def test_index_without_emotion_is_presence_attention_and_open_eyes() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.analytics.expression import (
+from core.analytics.expression import (
     dominant_expression,
     emotion_weight,
     expression_mix,

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from streams.analytics.eyes import (
+from core.analytics.eyes import (
     Blink,
     BlinkCarry,
     YawnCarry,

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from classroom.settings import AnalyticsSettings
-from streams.analytics import (
+from core.analytics import (
     ClassroomAnalytics,
     ClassWindowState,
     SessionCarry,
@@ -16,6 +15,7 @@ from streams.analytics import (
     new_session,
     session_scores,
 )
+from schemas.settings import AnalyticsSettings
 
 from .factory import face_event
 

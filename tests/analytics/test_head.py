@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from classroom.settings import AnalyticsSettings, FrontCone
-from streams.analytics.head import LookCarry, detect_look_around, facing_front, front_cone, side_of
+from core.analytics.head import LookCarry, detect_look_around, facing_front, front_cone, side_of
+from schemas.settings import AnalyticsSettings, FrontCone
 
 CONE = FrontCone(yaw_limit_deg=30, pitch_limit_deg=25)
 

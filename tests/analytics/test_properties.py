@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classroom.settings import AnalyticsSettings
+from core.analytics import ClassroomAnalytics, StudentWindowState, band
 from schemas.events import FaceEvent
-from streams.analytics import ClassroomAnalytics, StudentWindowState, band
+from schemas.settings import AnalyticsSettings
 
 from .factory import face_event
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from classroom.settings import AnalyticsSettings
+from core.analytics import AnalyticsOutput, ClassroomAnalytics
 from schemas.events import FaceEvent, StudentWindow
-from streams.analytics import AnalyticsOutput, ClassroomAnalytics
+from schemas.settings import AnalyticsSettings
 
 from .factory import T0, face_event
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.conftest import PROJECT_ROOT
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import cv2
 
 from classroom.report import SECTIONS
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.conftest import AnalyzedWarehouse
 
 

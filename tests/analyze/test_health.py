@@ -3,7 +3,7 @@ distributed role, counting what its stage did, so the Operations dashboard shows
 
 from __future__ import annotations
 
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.conftest import AnalyzedWarehouse
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.analyze.test_bad_input import analyze
 from tests.conftest import PROJECT_ROOT, write_teacher_photo
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from classroom.report import ReportError, load_report_data, write_report
+from core.warehouse import Warehouse
 from schemas.events import (
     EXPRESSIONS,
     INTENSITY_CLASSES,
@@ -19,7 +20,6 @@ from schemas.events import (
     StudentWindow,
     TeacherExpressionMix,
 )
-from schemas.warehouse import Warehouse
 
 START = float(int(time.time()) - 3600)
 """An hour ago: rows older than the face-event TTL (30 days) would be dropped."""

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.conftest import PROJECT_ROOT
 
 

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from classroom.pipeline import BROKEN_AFTER_REFUSALS, StorageBatcher
-from schemas.warehouse import Warehouse, WarehouseError
+from core.warehouse import Warehouse, WarehouseError
 from tests.analyze.test_report_sql import face
 from workers.service import HealthCounters
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from schemas.warehouse import TABLE_FOR_EVENT, Warehouse
+from core.warehouse import TABLE_FOR_EVENT, Warehouse
 from tests.conftest import PROJECT_ROOT
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 from tests.cli.conftest import Walk
 from tests.cli.doc_commands import PROJECT_ROOT
 

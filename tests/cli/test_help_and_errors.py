@@ -75,7 +75,7 @@ def test_every_subcommand_shows_examples_that_parse(
 
 def test_a_command_without_an_example_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """Control: with its examples gone, `classroom sql --help` fails the check above."""
-    from schemas.cli import sql
+    from classroom.db_cli import sql
 
     monkeypatch.setattr(sql, "epilog", None)
     monkeypatch.delitem(cli.EXAMPLES, "sql")

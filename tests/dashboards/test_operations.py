@@ -15,11 +15,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core.warehouse import Warehouse
 from dashboards.generate import GENERATED_DIR
 from dashboards.macros import QueryContext, render_query
 from dashboards.queries import panel_queries, resolve_variables
 from schemas.events import WorkerHealth
-from schemas.warehouse import Warehouse
 from workers.service import HealthCounters
 
 OPERATIONS = json.loads((GENERATED_DIR / "classroom-operations.json").read_text())

@@ -28,20 +28,20 @@ from deepface.models.demography.DemographyUtils import EMOTION_LABELS
 from deepface.models.demography.pytorch import Emotion
 from deepface.models.facial_recognition.pytorch import ArcFace, Facenet
 
-from classroom.settings import PolicySettings, VisionSettings
-from schemas.events import EXPRESSIONS
-from workers.vision import DecodedFrame, FrameMeta, VisionEngine, load_roster
-from workers.vision.deepface_backend import (
+from core.vision import DecodedFrame, FrameMeta, VisionEngine, load_roster
+from core.vision.deepface_backend import (
     DETECTOR_WEIGHTS,
     DeepfaceEncoder,
     DeepfaceWeightsMissing,
     weights_dir,
 )
-from workers.vision.detectors import DEEPFACE_DETECTORS, create_detector
-from workers.vision.expression import ExpressionClassifier
-from workers.vision.identity import create_face_encoder
-from workers.vision.landmarks import LandmarkModel
-from workers.vision.weights import dlib_model
+from core.vision.detectors import DEEPFACE_DETECTORS, create_detector
+from core.vision.expression import ExpressionClassifier
+from core.vision.identity import create_face_encoder
+from core.vision.landmarks import LandmarkModel
+from core.vision.weights import dlib_model
+from schemas.events import EXPRESSIONS
+from schemas.settings import PolicySettings, VisionSettings
 
 DEVICES = [
     "cpu",

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from classroom.settings import VisionSettings
-from workers.vision.detectors import DETECTORS, create_detector
-from workers.vision.expression import EXPRESSION_MODELS, expression_model_loader
-from workers.vision.identity import IDENTITY_MODELS, create_face_encoder
+from core.vision.detectors import DETECTORS, create_detector
+from core.vision.expression import EXPRESSION_MODELS, expression_model_loader
+from core.vision.identity import IDENTITY_MODELS, create_face_encoder
+from schemas.settings import VisionSettings
 
 
 def test_deepface_names_are_registered():
@@ -29,8 +29,8 @@ def test_defaults_are_not_deepface():
 def test_the_vision_engine_never_imports_deepface_unless_picked():
     code = (
         "import sys\n"
-        "import workers.vision.engine, workers.vision.cli\n"
-        "assert 'deepface' not in sys.modules and 'workers.vision.deepface_backend' not in "
+        "import core.vision.engine, classroom.vision_cli\n"
+        "assert 'deepface' not in sys.modules and 'core.vision.deepface_backend' not in "
         "sys.modules, sorted(m for m in sys.modules if 'deepface' in m)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, SecretStr
 
 from classroom.cli import main
-from classroom.settings import Settings
+from schemas.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCKER = PROJECT_ROOT / "docker"
@@ -135,9 +135,9 @@ def settings_problems(env: Mapping[str, str]) -> list[str]:
             path = path.removesuffix("_FILE")
         field = _field(Settings, path.lower().split("__"))
         if field is None:
-            problems.append(f"{name}: no such field in classroom.settings.Settings")
+            problems.append(f"{name}: no such field in schemas.settings.Settings")
         elif secret_file and not _is_secret(field):
-            # classroom.settings.SecretFiles reads the _FILE of every secret, and only those
+            # schemas.settings.SecretFiles reads the _FILE of every secret, and only those
             problems.append(f"{name}: {name[:-5]} is not a secret, so no _FILE is read for it")
     return problems
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from classroom.settings import KafkaSettings
+from schemas.settings import KafkaSettings
 from tests.deploy.contracts import (
     CONFIG,
     DOCKER,

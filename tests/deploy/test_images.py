@@ -167,7 +167,7 @@ from classroom.cli import SUBCOMMANDS
 for role in {SLIM_ROLES!r}:
     module, attribute, _ = SUBCOMMANDS[role]
     getattr(importlib.import_module(module), attribute)
-import schemas.warehouse
+import core.warehouse
 """
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from classroom.settings import InferSettings, KafkaSettings, ServiceSettings
+from schemas.settings import InferSettings, KafkaSettings, ServiceSettings
 from tests.deploy.contracts import (
     CONFIG,
     K8S,

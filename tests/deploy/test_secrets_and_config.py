@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import KafkaSettings
+from schemas.settings import KafkaSettings
 from tests.deploy.contracts import CONFIG, DOCKER, compose_config, run, tool
 from workers.kafka import ssl_context
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from classroom.settings import KafkaSettings
+from schemas.settings import KafkaSettings
 from tests.services import free_port, tansu_broker
 from workers import kafka
 

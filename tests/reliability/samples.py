@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 
+from core.capture import sample_frames
 from schemas.events import (
     Alert,
     ClassWindow,
@@ -17,7 +18,6 @@ from schemas.events import (
 )
 from tests.conftest import CLASSROOM_VIDEO
 from tests.spine.factories import face_event, frame_batch
-from workers.capture import sample_frames
 
 IDS = {"school_id": "school-1", "classroom_id": "room-1", "session_id": "s1"}
 

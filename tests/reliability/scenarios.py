@@ -15,16 +15,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from classroom.settings import KafkaSettings, Settings, SinkSettings, WarehouseSettings
+from core.capture import sample_frames
+from core.warehouse import Warehouse
 from schemas.events import Frame, decode, encode, frame_batches
-from schemas.warehouse import Warehouse
+from schemas.settings import KafkaSettings, Settings, SinkSettings, WarehouseSettings
 from tests.conftest import CLASSROOM_VIDEO
 from tests.reliability.harness import FaultResult, relayed_broker
 from tests.reliability.samples import classroom_jpegs
 from tests.services import Pipeline, read_topic, wait_for
 from tests.spine.factories import face_event, frame_batch
 from workers import kafka, service
-from workers.capture import sample_frames
 from workers.sink import run_sink
 
 CAMERA_FRAMES = 'classroom_frames_total{role="camera"}'

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.vision.frames import MAX_FRAME_PIXELS, FrameError, decode_jpeg
 from schemas.events import SCHEMA_VERSION, Event, EventError, Frame, decode, encode
 from tests.reliability.samples import classroom_jpegs, valid_events, with_declared_size
-from workers.vision.frames import MAX_FRAME_PIXELS, FrameError, decode_jpeg
 
 JPEGS = classroom_jpegs(2)
 SAMPLES = valid_events(JPEGS[0][:64])  # a JPEG's head: the fields are fuzzed, not the image

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from classroom.settings import KafkaSettings
+from schemas.settings import KafkaSettings
 from tests.conftest import PROJECT_ROOT
 from tests.services import Pipeline
 from workers import kafka

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import KafkaSettings
+from schemas.settings import KafkaSettings
 from tests.reliability import scenarios
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from classroom.settings import KafkaSettings
 from schemas.events import DeadLetter, FaceEventBatch, Frame, decode, encode
+from schemas.settings import KafkaSettings
 from tests.reliability.samples import classroom_jpegs, with_declared_size
 from tests.services import Pipeline, read_topic
 from workers import kafka

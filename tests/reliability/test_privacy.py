@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 
 from classroom.annotate import conceal_all_but
-from schemas.warehouse import Warehouse
+from core.vision.identity import embeddings_path
+from core.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT, write_teacher_photo
 from tests.reliability.warehouse_scan import (
     cells_with_jpeg_or_embedding_bytes,
@@ -35,7 +36,6 @@ from tests.reliability.warehouse_scan import (
     float_array_columns,
     media_files,
 )
-from workers.vision.identity import embeddings_path
 
 NO_CONSENT_SEAT = (440, 150, 110, 130)
 TIME_ARRAYS = {

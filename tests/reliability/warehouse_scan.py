@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 
 JPEG_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF"
 """How every JPEG that OpenCV (the camera) writes begins: ten bytes, no chance match."""

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from classroom.settings import KafkaSettings
+from core.warehouse import Warehouse
 from schemas.migrate import load_migrations
-from schemas.warehouse import Warehouse
+from schemas.settings import KafkaSettings
 from tests.deploy.contracts import CONFIG, DOCKER, PROJECT_ROOT, compose_config
 from workers.kafka import all_topics
 

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import pytest
 
+from core.capture import SourceError, open_source
+from core.vision.frames import MAX_FRAME_PIXELS, FrameError, decode_jpeg
 from tests.conftest import PROJECT_ROOT
-from workers.capture import SourceError, open_source
-from workers.vision.frames import MAX_FRAME_PIXELS, FrameError, decode_jpeg
 
 PEAK_RSS_LIMIT_MB = 700
 """A ``classroom`` command with its models loaded peaks at about 410 MB here."""

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import AnalyticsSettings, KafkaSettings, Settings
+from core.analytics import ClassroomAnalytics
 from schemas.events import DeadLetter, StudentWindow, decode, encode
-from streams.analytics import ClassroomAnalytics
+from schemas.settings import AnalyticsSettings, KafkaSettings, Settings
 from streams.app import ClassroomWindows
 from tests.services import Pipeline, read_topic
 from tests.spine.factories import face_event, frame_batch

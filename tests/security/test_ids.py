@@ -12,7 +12,6 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from classroom.settings import load_settings
 from schemas.events import (
     ID_MAX_LENGTH,
     EventError,
@@ -22,6 +21,7 @@ from schemas.events import (
     encode,
     frame_batches,
 )
+from schemas.settings import load_settings
 from tests.warehouse.builders import face_event
 
 HOSTILE_IDS = (

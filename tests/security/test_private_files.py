@@ -18,8 +18,8 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from classroom.annotate import MOSAIC_PX, conceal_all_but
-from classroom.private_files import private_dir, private_output, write_private
-from workers.vision.identity import RosterError, embeddings_path, load_roster, save_embeddings
+from core.private_files import private_dir, private_output, write_private
+from core.vision.identity import RosterError, embeddings_path, load_roster, save_embeddings
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import WarehouseSettings
+from core.warehouse import Warehouse
 from schemas.migrate import TTL_TABLES
-from schemas.warehouse import Warehouse
+from schemas.settings import WarehouseSettings
 from tests.warehouse.builders import face_event, student_window
 
 DAY = 86_400

@@ -24,11 +24,11 @@ import cv2
 import numpy as np
 import pytest
 
-from classroom.redact import redact
-from classroom.settings import Settings, load_settings, secret_file_variable, secret_paths
+from core.capture import sample_frames
+from core.redact import redact
+from schemas.settings import Settings, load_settings, secret_file_variable, secret_paths
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT
 from tests.services import free_port, listening, tansu_binary, tansu_broker, wait_for
-from workers.capture import sample_frames
 
 CAMERA_PASSWORD = "CamPass123"
 CAMERA_URL = f"rtsp://admin:{CAMERA_PASSWORD}@127.0.0.1:1/x"
@@ -118,7 +118,7 @@ def test_a_reconnecting_camera_logs_its_url_without_the_password(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://admin:{CAMERA_PASSWORD}@127.0.0.1:{server.server_address[1]}/clip.avi"
     try:
-        with caplog.at_level(logging.WARNING, logger="workers.capture"):
+        with caplog.at_level(logging.WARNING, logger="core.capture"):
             frames = sample_frames(url, 0, reconnect_backoff_s=(0.01, 0.01))
             for _, _ in zip(range(7), frames, strict=False):
                 pass
@@ -168,7 +168,7 @@ def test_the_sasl_path_logs_no_password(authenticating_broker: str, tmp_path: Pa
 def test_control_the_search_finds_a_password_that_is_logged() -> None:
     """The same JSON logging, given the raw URL instead of ``redact(url)``."""
     script = (
-        "import logging; from classroom.settings import ServiceSettings; "
+        "import logging; from schemas.settings import ServiceSettings; "
         "from workers.service import configure_logging; "
         "configure_logging(ServiceSettings(), 'camera'); "
         f"logging.getLogger('x').warning('camera %s stopped delivering', {CAMERA_URL!r})"

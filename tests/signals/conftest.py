@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 from functools import cache
 
-from classroom.settings import PolicySettings, VisionSettings
-from workers.vision.blink import EyeReading, read_video
-from workers.vision.engine import VisionEngine
+from core.vision.blink import EyeReading, read_video
+from core.vision.engine import VisionEngine
+from schemas.settings import PolicySettings, VisionSettings
 
 from ..conftest import SHARED_DATA
 

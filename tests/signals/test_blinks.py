@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.vision.blink import (
+from core.vision.blink import (
     BlinkScore,
     blink_free_stretches,
     blinks_in_stretches,

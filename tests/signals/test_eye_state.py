@@ -10,9 +10,9 @@ import torch
 from click.testing import CliRunner
 
 from classroom.cli import main
-from classroom.settings import VisionSettings
-from workers.vision.eyestate import EyeStateClassifier
-from workers.vision.training.eyes import load_eye_set, person_of, split_of, train_eye_net
+from core.vision.eyestate import EyeStateClassifier
+from core.vision.training.eyes import load_eye_set, person_of, split_of, train_eye_net
+from schemas.settings import VisionSettings
 
 from ..conftest import SHARED_DATA
 

@@ -1,7 +1,7 @@
 """Laughing pupils are not tired pupils: on ``classroom.mp4`` (seven pupils smiling and
 laughing, eyes open, turning their heads) no track may get a PERCLOS at the fatigue limit
 or blink more than a person does. Smiles, turned heads and lowered gazes make the eyes
-unreadable (``workers.vision.eyestate.eyes_readable``), and a window with too few readable
+unreadable (``core.vision.eyestate.eyes_readable``), and a window with too few readable
 frames has unknown PERCLOS rather than a guess. The control reads every frame as noise,
 which the same check must refuse."""
 
@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from classroom.settings import AnalyticsSettings
-from streams.analytics.eyes import perclos
-from workers.vision.blink import detected_blinks
-from workers.vision.frames import DecodedFrame, FrameMeta
+from core.analytics.eyes import perclos
+from core.vision.blink import detected_blinks
+from core.vision.frames import DecodedFrame, FrameMeta
+from schemas.settings import AnalyticsSettings
 
 from ..conftest import SHARED_DATA
 from .conftest import eye_engine

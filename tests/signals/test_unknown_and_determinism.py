@@ -3,9 +3,9 @@ settings gives the same rows."""
 
 from __future__ import annotations
 
-from classroom.settings import PolicySettings, VisionSettings
-from workers.vision.blink import read_video
-from workers.vision.engine import VisionEngine
+from core.vision.blink import read_video
+from core.vision.engine import VisionEngine
+from schemas.settings import PolicySettings, VisionSettings
 
 from .conftest import FOCUS, LOW_FPS
 

@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from classroom.settings import AnalyticsSettings
-from streams.analytics import ClassroomAnalytics
-from workers.vision.blink import detected_blinks, noise_like
-from workers.vision.frames import DecodedFrame, FrameMeta
+from core.analytics import ClassroomAnalytics
+from core.vision.blink import detected_blinks, noise_like
+from core.vision.frames import DecodedFrame, FrameMeta
+from schemas.settings import AnalyticsSettings
 
 from ..analytics.factory import face_event
 from ..conftest import SHARED_DATA

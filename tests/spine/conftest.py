@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import KafkaSettings
+from schemas.settings import KafkaSettings
 from tests.services import free_port, tansu_broker
 
 

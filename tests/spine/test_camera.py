@@ -11,11 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from classroom.settings import CameraSettings, KafkaSettings, Settings
+from core.capture import frame_count
 from schemas.events import Frame, decode
+from schemas.settings import CameraSettings, KafkaSettings, Settings
 from workers import kafka, service
 from workers.camera import FrameBuffer, run_camera, session_id
-from workers.capture import frame_count
 
 
 def make_frame(seq: int) -> Frame:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import KafkaSettings, Settings, VisionSettings, WarehouseSettings
+from core.warehouse import Warehouse
 from schemas.events import DeadLetter, Frame, StudentWindow, decode, encode
-from schemas.warehouse import Warehouse
+from schemas.settings import KafkaSettings, Settings, VisionSettings, WarehouseSettings
 from streams.app import ClassroomWindows
 from tests.services import Pipeline, read_topic
 from tests.spine.factories import frame_batch

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import KafkaSettings, ServiceSettings, Settings, load_settings
+from schemas.settings import KafkaSettings, ServiceSettings, Settings, load_settings
 from workers import kafka, service
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import msgspec
 
-from classroom.settings import KafkaSettings, Settings, SinkSettings, WarehouseSettings
+from core.warehouse import Warehouse
 from schemas.events import encode
-from schemas.warehouse import Warehouse
+from schemas.settings import KafkaSettings, Settings, SinkSettings, WarehouseSettings
 from tests.spine.factories import face_event, frame_batch
 from tests.warehouse.builders import class_window, student_window
 from workers import kafka, service

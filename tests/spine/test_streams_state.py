@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from classroom.settings import Settings
 from schemas.events import encode
+from schemas.settings import Settings
 from streams.app import Checkpoint, ClassroomWindows
 from tests.spine.factories import face_event, frame_batch
 from workers.kafka import LocalMessage

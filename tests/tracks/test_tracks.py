@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from classroom.settings import PolicySettings, VisionSettings
-from workers.vision import VisionEngine
-from workers.vision.shotcut import ShotCutDetector
-from workers.vision.track_eval import (
+from core.vision import VisionEngine
+from core.vision.shotcut import ShotCutDetector
+from core.vision.track_eval import (
     TrackedBox,
     TrackScores,
     read_frames,
@@ -21,6 +20,7 @@ from workers.vision.track_eval import (
     shuffled_ids,
     tracked_boxes,
 )
+from schemas.settings import PolicySettings, VisionSettings
 
 LABELS = Path(__file__).resolve().parents[1] / "labels" / "classroom_people.csv"
 

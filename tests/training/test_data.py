@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.vision.training.data import augment, epoch_batches, load_face_folder
 from schemas.events import EXPRESSIONS
-from workers.vision.training.data import augment, epoch_batches, load_face_folder
 
 
 @pytest.fixture(scope="module")

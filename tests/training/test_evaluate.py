@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from classroom.cli import main
+from core.vision.evaluate import evaluate_folder, scores_from_confusion
+from core.vision.training.evaluate import save_confusion_image, ten_crops
 from schemas.events import EXPRESSIONS
-from workers.vision.evaluate import evaluate_folder, scores_from_confusion
-from workers.vision.training.evaluate import save_confusion_image, ten_crops
 
 
 def test_scores_of_a_hand_made_confusion_matrix() -> None:

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from schemas.events import EXPRESSIONS
-from workers.vision.expression import ExpressionClassifier, expression_model_loader
-from workers.vision.training.checkpoints import (
+from core.vision.expression import ExpressionClassifier, expression_model_loader
+from core.vision.training.checkpoints import (
     CheckpointError,
     load_model,
     model_payload,
     save_atomically,
 )
-from workers.vision.training.models import ARCHITECTURES, create_model
+from core.vision.training.models import ARCHITECTURES, create_model
+from schemas.events import EXPRESSIONS
 
 
 @pytest.fixture(scope="module", params=sorted(ARCHITECTURES))

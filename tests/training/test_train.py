@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from workers.vision.training.checkpoints import read_checkpoint
-from workers.vision.training.train import (
+from core.vision.training.checkpoints import read_checkpoint
+from core.vision.training.train import (
     ResumeError,
     RunState,
     TrainConfig,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import PolicySettings, VisionSettings
-from workers.capture import sample_frames
-from workers.vision import DecodedFrame, FrameMeta, VisionEngine
+from core.capture import sample_frames
+from core.vision import DecodedFrame, FrameMeta, VisionEngine
+from schemas.settings import PolicySettings, VisionSettings
 
 
 def meta(seq: int = 0, at: float = 0.0, camera_id: str = "cam-1") -> FrameMeta:

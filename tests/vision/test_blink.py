@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from classroom.settings import VisionSettings
-from workers.capture import sample_frames
-from workers.vision import ear_series
-from workers.vision.detectors import create_detector
-from workers.vision.landmarks import LandmarkModel
+from core.capture import sample_frames
+from core.vision import ear_series
+from core.vision.detectors import create_detector
+from core.vision.landmarks import LandmarkModel
+from schemas.settings import VisionSettings
 
 CLEARLY_BELOW = 0.85
 """A clip shows a blink when its lowest EAR is under 85% of the more open of its first and

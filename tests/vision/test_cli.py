@@ -7,7 +7,7 @@ import json
 import cv2
 from click.testing import CliRunner
 
-from workers.vision.cli import faces
+from classroom.vision_cli import faces
 
 
 def test_faces_json_on_an_image(shared_data):

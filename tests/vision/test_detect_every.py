@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from classroom.settings import VisionSettings
-from workers.vision import DecodedFrame
+from core.vision import DecodedFrame
+from schemas.settings import VisionSettings
 
 
 def blanked(frame: DecodedFrame) -> DecodedFrame:

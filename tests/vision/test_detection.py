@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from classroom.settings import VisionSettings
-from workers.vision.detection_eval import SizeScores, random_boxes, read_truth, score_detector
-from workers.vision.detectors import create_detector
+from core.vision.detection_eval import SizeScores, random_boxes, read_truth, score_detector
+from core.vision.detectors import create_detector
+from schemas.settings import VisionSettings
 
 PHOTO_LABELS = Path(__file__).resolve().parents[1] / "labels" / "faces_photos.csv"
 SMALL_FACES = VisionSettings(min_face_px=20)

@@ -7,11 +7,11 @@ import numpy as np
 import torch
 from click.testing import CliRunner
 
+from classroom.vision_cli import model as model_command
+from core.vision.evaluate import evaluate_folder
+from core.vision.expression import TFSamePool, fold_batch_norms, load_keras_mini_xception
+from core.vision.weights import mini_xception_weights
 from schemas.events import EXPRESSIONS
-from workers.vision.cli import model as model_command
-from workers.vision.evaluate import evaluate_folder
-from workers.vision.expression import TFSamePool, fold_batch_norms, load_keras_mini_xception
-from workers.vision.weights import mini_xception_weights
 
 
 def test_every_keras_weight_is_loaded_once():

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from core.vision import DecodedFrame, FrameError, decode_jpeg
+from core.vision.frames import checked_bgr
 from tests.vision.conftest import meta
-from workers.vision import DecodedFrame, FrameError, decode_jpeg
-from workers.vision.frames import checked_bgr
 
 BAD_IMAGES = {
     "empty": np.zeros((0, 0, 3), np.uint8),

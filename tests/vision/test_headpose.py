@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from workers.vision.headpose import (
+from core.vision.headpose import (
     LANDMARK_INDICES,
     MODEL_POINTS,
     euler_angles,
@@ -15,7 +15,7 @@ from workers.vision.headpose import (
     keypoint_yaw,
     wrap90,
 )
-from workers.vision.pose_eval import labelled_poses
+from core.vision.pose_eval import labelled_poses
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from workers.vision import DecodedFrame, RosterError, load_roster
-from workers.vision.cli import roster as roster_command
-from workers.vision.identity import FaceEncoder, save_embeddings
+from classroom.vision_cli import roster as roster_command
+from core.vision import DecodedFrame, RosterError, load_roster
+from core.vision.identity import FaceEncoder, save_embeddings
 
 
 def write_roster(path, students):

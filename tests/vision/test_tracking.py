@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.vision import DecodedFrame
+from core.vision.tracking import FaceTracker
 from tests.vision.conftest import meta
-from workers.vision import DecodedFrame
-from workers.vision.tracking import FaceTracker
 
 
 def test_tracks_are_stable_over_the_first_100_frames(classroom_results):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from classroom.cli import main
-from schemas.warehouse import Warehouse
+from core.warehouse import Warehouse
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from core.warehouse import Warehouse
 from schemas.migrate import Migrator, clusterize
-from schemas.warehouse import Warehouse
 
 CLUSTER = "district"
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from core.warehouse import TABLE_FOR_EVENT, RosterRow, Warehouse, WarehouseError
 from schemas.events import DeadLetter, Frame, WorkerHealth
 from schemas.migrate import split_statements
-from schemas.warehouse import TABLE_FOR_EVENT, RosterRow, Warehouse, WarehouseError
 from tests.conftest import PROJECT_ROOT
 from tests.warehouse.builders import (
     LESSON_START,

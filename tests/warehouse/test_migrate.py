@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from classroom.settings import WarehouseSettings
+from core.warehouse import Warehouse, WarehouseError
 from schemas.migrate import Migration, MigrationError, Migrator, load_migrations, render
-from schemas.warehouse import Warehouse, WarehouseError
+from schemas.settings import WarehouseSettings
 
 EXPECTED_TABLES = {
     "face_events",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from schemas.cli import JSONSCHEMA_DIR, json_schemas
+from classroom.db_cli import JSONSCHEMA_DIR, json_schemas
+from core.warehouse import Warehouse
 from schemas.migrate import load_migrations, split_statements
-from schemas.warehouse import Warehouse
 from tests.conftest import PROJECT_ROOT
 
 ROLES = PROJECT_ROOT / "schemas" / "roles.sql"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from core.warehouse import Warehouse
 from schemas.events import Event
-from schemas.warehouse import Warehouse
 from tests.conftest import PROJECT_ROOT
 from tests.warehouse.builders import (
     LESSON_START,

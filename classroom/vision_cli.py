@@ -1,0 +1,295 @@
+"""``classroom faces``, ``classroom model eval`` and ``classroom roster enroll``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import msgspec
+import numpy as np
+from rich.console import Console
+
+from classroom.train_cli import train_command
+from classroom.train_eyes_cli import eval_eyes, is_eye_folder, train_eyes_command
+from core.capture import SourceError, sample_frames
+from core.vision.engine import VisionEngine
+from core.vision.frames import (
+    DecodedFrame,
+    FrameError,
+    FrameMeta,
+    FrameResult,
+    checked_bgr,
+    read_image_file,
+)
+from core.vision.identity import (
+    RosterError,
+    create_face_encoder,
+    load_roster,
+    save_embeddings,
+)
+from schemas.settings import PolicySettings, Settings, load_settings
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+BATCH_FRAMES = 8
+
+
+def engine_for(settings: Settings) -> VisionEngine:
+    roster = None
+    if settings.policy.identity != "off":
+        if settings.policy.roster_path is None:
+            raise click.UsageError(
+                f"policy.identity={settings.policy.identity} needs CLASSROOM_POLICY__ROSTER_PATH"
+            )
+        roster = load_roster(settings.policy.roster_path)
+    return VisionEngine.from_settings(settings.vision, settings.policy, roster)
+
+
+def frames_of(path: Path) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(frame index, seconds into the video, BGR image) of an image file (one frame) or of
+    every video frame."""
+    max_pixels = load_settings().vision.max_frame_pixels
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        try:
+            image = read_image_file(path, max_pixels)
+        except FrameError as exc:
+            raise click.ClickException(str(exc)) from exc
+        yield 0, 0.0, image
+        return
+    try:
+        for frame in sample_frames(str(path), 0, start_time=0.0, max_pixels=max_pixels):
+            yield frame.seq, frame.captured_at, frame.image
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def results_of(
+    engine: VisionEngine, path: Path, *, every: int = 1, limit: int | None = None
+) -> Iterator[FrameResult]:
+    """The engine's result for every ``every``-th frame of ``path``, at most ``limit``."""
+    batch: list[DecodedFrame] = []
+    taken = 0
+    for index, seconds, image in frames_of(path):
+        if index % every:
+            continue
+        if limit is not None and taken == limit:
+            break
+        taken += 1
+        batch.append(DecodedFrame(FrameMeta("", "", path.name, "", "", index, seconds), image))
+        if len(batch) == BATCH_FRAMES:
+            yield from engine.process(batch)
+            batch = []
+    if batch:
+        yield from engine.process(batch)
+
+
+class FaceSummary:
+    """What ``--summary`` prints for one file: frames, faces per frame, tracks, errors."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.faces_per_frame: list[int] = []
+        self.tracks: set[str] = set()
+        self.errors = 0
+
+    def add(self, result: FrameResult) -> None:
+        if result.error is not None:
+            self.errors += 1
+            return
+        self.faces_per_frame.append(len(result.events))
+        self.tracks.update(event.person_id for event in result.events)
+
+    def line(self) -> str:
+        counts = self.faces_per_frame
+        if not counts:
+            return f"{self.path}: no frame analysed ({self.errors} could not be read)"
+        spread = f"{min(counts)}-{max(counts)} per frame, mean {sum(counts) / len(counts):.1f}"
+        return (
+            f"{self.path}: {len(counts)} frames, {sum(counts)} faces ({spread}), "
+            f"{len(self.tracks)} people tracked, {self.errors} frame errors"
+        )
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per face and line.")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Analyse every N-th frame of a video (25 on a 25 fps video: one frame a second).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most N analysed frames per file.")
+@click.option(
+    "--summary", is_flag=True, help="One line per file (frames, faces, tracks) instead of faces."
+)
+def faces(
+    paths: tuple[Path, ...], as_json: bool, every: int, limit: int | None, summary: bool
+) -> None:
+    """Print the faces found in images or videos (every frame of a video, unless --every
+    or --limit say otherwise).
+
+    Models and policy come from the usual settings, e.g. CLASSROOM_POLICY__EMOTION=off.
+    """
+    engine = engine_for(load_settings())
+    for path in paths:
+        totals = FaceSummary(path)
+        for result in results_of(engine, path, every=every, limit=limit):
+            totals.add(result)
+            if summary:
+                continue
+            if result.error is not None:
+                click.echo(f"{path} frame {result.meta.seq}: {result.error}", err=True)
+                continue
+            for event in result.events:
+                click.echo(
+                    _face_json(path, result.meta.seq, event)
+                    if as_json
+                    else describe(path, result.meta.seq, event)
+                )
+        if summary:
+            click.echo(totals.line())
+
+
+def _face_json(path: Path, frame: int, event: msgspec.Struct) -> str:
+    record = {"path": str(path), "frame": frame}
+    record.update(msgspec.to_builtins(event))
+    for key in ("school_id", "classroom_id", "session_id", "course", "version"):
+        record.pop(key)
+    return json.dumps(record)
+
+
+def describe(path: Path, frame: int, event: msgspec.Struct) -> str:
+    expression = (
+        f" {event.expression_label}"
+        + (f" ({event.expression_intensity})" if event.expression_intensity else "")
+        if event.expression_label
+        else ""
+    )
+    return (
+        f"{path.name} #{frame} {event.person_id} box={list(event.box)} "
+        f"score={event.det_score:.2f} EAR={event.ear_left:.2f}/{event.ear_right:.2f} "
+        f"MAR={event.mar:.2f} yaw={event.yaw:+.0f} pitch={event.pitch:+.0f} "
+        f"roll={event.roll:+.0f}{expression}"
+    )
+
+
+@click.group()
+def model() -> None:
+    """Expression and eye-state models."""
+
+
+@model.command("eval")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", "model_name", default=None, help="Registered model (default: settings).")
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A .pt checkpoint of `classroom model train` instead of a registered model.",
+)
+@click.option("--tta", is_flag=True, help="Average ten crops of each face (10x slower).")
+@click.option(
+    "--confusion",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the confusion matrix as an image (e.g. confusion.png).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
+@click.option(
+    "--split",
+    type=click.Choice(["all", "train", "val", "test"]),
+    default="all",
+    show_default=True,
+    help="Eye folders only: the by-person split of `train-eyes` to score (test: held out).",
+)
+def eval_command(
+    folder: Path,
+    model_name: str | None,
+    checkpoint: str | None,
+    tta: bool,
+    confusion: Path | None,
+    as_json: bool,
+    split: str,
+) -> None:
+    """Accuracy, per-class accuracy and macro F1 on FOLDER/<label>/*.jpg.
+
+    A FOLDER of exactly open/ and closed/ holds eye patches: the eye-state model
+    (``vision.eye_state_model`` or --model) is scored instead."""
+    from core.vision.evaluate import evaluate_folder
+    from core.vision.training.evaluate import save_confusion_image
+
+    if model_name and checkpoint:
+        raise click.UsageError("give --model or --checkpoint, not both")
+    settings = load_settings()
+    if is_eye_folder(folder):
+        eval_eyes(folder, model_name or settings.vision.eye_state_model, split, as_json)
+        return
+    try:
+        scores = evaluate_folder(
+            folder,
+            checkpoint or model_name or settings.vision.expression_model,
+            settings.vision.device,
+            tta=tta,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if confusion is not None:
+        title = f"{Path(scores.model).name} on {folder.name}" + (" (ten-crop)" if tta else "")
+        save_confusion_image(scores.confusion, confusion, title)
+    if as_json:
+        record = {
+            "model": scores.model,
+            "images": scores.images,
+            "tta": tta,
+            "accuracy": scores.accuracy,
+            "macro_f1": scores.macro_f1,
+            "per_class_accuracy": scores.per_class_accuracy,
+            "confusion": scores.confusion.tolist(),
+        }
+        sys.stdout.write(json.dumps(record) + "\n")
+        return
+    Console().print(scores.table(str(folder)))
+
+
+model.add_command(train_command)
+model.add_command(train_eyes_command)
+
+
+@click.group()
+def roster() -> None:
+    """Class rosters for identity by seat or face."""
+
+
+@roster.command()
+@click.option(
+    "--roster", "roster_path", required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option("--student", "student_id", required=True, help="Student id in the roster.")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None:
+    """Add face embeddings of STUDENT from PHOTOS (the largest face of each photo).
+
+    The embeddings go to <roster>.embeddings.npz beside the roster, never to the warehouse.
+    """
+    settings = load_settings()
+    engine = VisionEngine.from_settings(settings.vision, PolicySettings(emotion="off"))
+    encoder = create_face_encoder(settings.vision)
+    descriptors = []
+    for photo in photos:
+        try:
+            image = read_image_file(photo, settings.vision.max_frame_pixels)
+        except FrameError as exc:
+            raise click.ClickException(str(exc)) from exc
+        descriptor = engine.largest_face_descriptor(checked_bgr(image), encoder)
+        if descriptor is None:
+            raise click.ClickException(f"no face found in {photo}")
+        descriptors.append(descriptor)
+    try:
+        target = save_embeddings(
+            roster_path, student_id, np.stack(descriptors), model=settings.vision.identity_model
+        )
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"enrolled {student_id} from {len(descriptors)} photo(s) into {target}")

@@ -1,0 +1,230 @@
+"""``ClassroomAnalytics``: the whole metric maths over a stream of face events, in memory.
+
+The embedded runner (``classroom analyze``) feeds it batches of events; the Faust app
+builds the same flow from the same pieces (``StudentWindowState``, ``ClassWindowState``,
+``close_window``) with its state in tables. Windows are tumbling and keyed by event time.
+
+Watermark: per session, the latest ``captured_at`` seen minus the allowed lateness (a
+classroom's events share one Kafka partition, so they arrive roughly in time order, while
+two classrooms' cameras may lag each other). Per session rather than per classroom, so a
+camera whose clock runs ahead (its events dated in the future) cannot close the windows
+of another lesson and make its events late. A window closes once the watermark reaches
+its end; an event whose window has already closed is counted in ``late_dropped`` and
+dropped, never added to another window.
+
+One instance handles one window size. The embedded runner uses two, live (10 s) and
+history (60 s), and takes alerts and session scores from the live one only: the history
+instance raises the same episodes, dated to its coarser windows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import msgspec
+
+from schemas.events import (
+    Alert,
+    ClassWindow,
+    FaceEvent,
+    SessionScore,
+    StudentWindow,
+    TeacherExpressionMix,
+)
+from schemas.settings import AnalyticsSettings
+
+from .carry import SessionCarry
+from .close import close_window, new_session
+from .session import session_scores, teacher_mixes
+from .state import ClassWindowState, StudentWindowState, event_problem, is_late, window_start
+
+
+class RejectedEvent(NamedTuple):
+    event: FaceEvent
+    reason: str
+
+
+@dataclass
+class AnalyticsOutput:
+    student_windows: list[StudentWindow] = field(default_factory=list)
+    class_windows: list[ClassWindow] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    session_scores: list[SessionScore] = field(default_factory=list)
+    teacher_mixes: list[TeacherExpressionMix] = field(default_factory=list)
+    late_dropped: int = 0
+    """Events whose window had closed (watermark past its end), counted and dropped."""
+    rejected: list[RejectedEvent] = field(default_factory=list)
+    """Events that cannot enter the maths (e.g. a NaN angle), with the reason: dead-letter them."""
+
+
+@dataclass
+class _OpenWindow:
+    state: ClassWindowState
+    students: dict[str, StudentWindowState] = field(default_factory=dict)
+
+
+@dataclass
+class _Session:
+    carry: SessionCarry | None = None
+    windows: dict[float, _OpenWindow] = field(default_factory=dict)
+    closed_until: float = -math.inf
+    """End of the last window closed: flush closes windows ahead of the watermark."""
+    latest: float = -math.inf
+    """The latest event time seen in this session: its watermark is this minus lateness."""
+
+
+class _SessionSnapshot(msgspec.Struct, array_like=True):
+    carry: SessionCarry | None
+    windows: dict[float, tuple[ClassWindowState, dict[str, StudentWindowState]]]
+    closed_until: float
+    latest: float
+
+
+class _Snapshot(msgspec.Struct, array_like=True):
+    rooms: dict[str, dict[str, _SessionSnapshot]]
+    closed: list[tuple[str, str]]
+
+
+class ClassroomAnalytics:
+    def __init__(
+        self,
+        settings: AnalyticsSettings,
+        *,
+        emotion: bool = True,
+        window_seconds: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.emotion = emotion
+        self.window_seconds = settings.window_seconds if window_seconds is None else window_seconds
+        if self.window_seconds <= 0:
+            raise ValueError(f"window_seconds must be positive, not {self.window_seconds}")
+        self._rooms: dict[str, dict[str, _Session]] = {}
+        """classroom id -> session id -> open session."""
+        self._closed: set[tuple[str, str]] = set()
+        """(classroom, session) pairs already closed by close_session."""
+
+    def add(self, events: Iterable[FaceEvent]) -> AnalyticsOutput:
+        """Add a batch of events; return whatever the advanced watermark closes."""
+        out = AnalyticsOutput()
+        width = self.window_seconds
+        lateness = self.settings.allowed_lateness_seconds
+        advanced: set[tuple[str, str]] = set()
+        for event in events:
+            problem = event_problem(event)
+            if problem is not None:
+                out.rejected.append(RejectedEvent(event, problem))
+                continue
+            room = event.classroom_id
+            sessions = self._rooms.setdefault(room, {})
+            session = sessions.get(event.session_id)
+            watermark = -math.inf
+            if session is not None:
+                watermark = max(session.latest - lateness, session.closed_until)
+            if (room, event.session_id) in self._closed or is_late(
+                event.captured_at, width, watermark
+            ):
+                out.late_dropped += 1
+                continue
+            if session is None:
+                session = sessions[event.session_id] = _Session()
+            start = window_start(event.captured_at, width)
+            window = session.windows.get(start)
+            if window is None:
+                window = session.windows[start] = _OpenWindow(ClassWindowState.open(event, width))
+            window.state.add(event)
+            student = window.students.get(event.person_id)
+            if student is None:
+                student = window.students[event.person_id] = StudentWindowState.open(event, width)
+            student.add(event)
+            if event.captured_at > session.latest:
+                session.latest = event.captured_at
+                advanced.add((room, event.session_id))
+        for room, session_id in advanced:
+            session = self._rooms[room][session_id]
+            self._close_windows(room, session_id, session.latest - lateness, out)
+        return out
+
+    def flush(self) -> AnalyticsOutput:
+        """End of stream: close every open window (sessions stay open for their scores)."""
+        out = AnalyticsOutput()
+        for room, sessions in self._rooms.items():
+            for session_id in list(sessions):
+                self._close_windows(room, session_id, math.inf, out)
+        return out
+
+    def close_session(self, session_id: str) -> AnalyticsOutput:
+        """Close the session's windows, then emit its session scores and teacher mixes.
+
+        Later events of this session are counted as late and dropped."""
+        out = AnalyticsOutput()
+        for room, sessions in self._rooms.items():
+            if session_id not in sessions:
+                continue
+            self._close_windows(room, session_id, math.inf, out)
+            carry = sessions.pop(session_id).carry
+            self._closed.add((room, session_id))
+            if carry is not None:
+                out.session_scores += session_scores(carry)
+                out.teacher_mixes += teacher_mixes(carry)
+        return out
+
+    def session_ids(self) -> list[str]:
+        """Sessions with events that close_session has not closed yet."""
+        return sorted({session_id for sessions in self._rooms.values() for session_id in sessions})
+
+    def snapshot(self) -> bytes:
+        """All open state (windows and carries) as MessagePack, for a Faust table or a
+        checkpoint; ``restore`` it into an instance with the same settings."""
+        rooms = {
+            room: {
+                session_id: _SessionSnapshot(
+                    session.carry,
+                    {start: (w.state, w.students) for start, w in session.windows.items()},
+                    session.closed_until,
+                    session.latest,
+                )
+                for session_id, session in sessions.items()
+            }
+            for room, sessions in self._rooms.items()
+        }
+        return msgspec.msgpack.encode(_Snapshot(rooms, sorted(self._closed)))
+
+    def restore(self, snapshot: bytes) -> None:
+        """Replace this instance's state with a ``snapshot()``."""
+        state = msgspec.msgpack.decode(snapshot, type=_Snapshot)
+        self._closed = set(state.closed)
+        self._rooms = {
+            room: {
+                session_id: _Session(
+                    session.carry,
+                    {
+                        start: _OpenWindow(class_state, students)
+                        for start, (class_state, students) in session.windows.items()
+                    },
+                    session.closed_until,
+                    session.latest,
+                )
+                for session_id, session in sessions.items()
+            }
+            for room, sessions in state.rooms.items()
+        }
+
+    def _close_windows(
+        self, room: str, session_id: str, watermark: float, out: AnalyticsOutput
+    ) -> None:
+        session = self._rooms[room][session_id]
+        for start in sorted(session.windows):
+            if start + self.window_seconds > watermark:
+                break
+            window = session.windows.pop(start)
+            session.closed_until = start + self.window_seconds
+            carry = session.carry or new_session(window.state)
+            closed, session.carry = close_window(
+                window.state, window.students, carry, self.settings, emotion=self.emotion
+            )
+            out.student_windows += closed.student_windows
+            out.class_windows.append(closed.class_window)
+            out.alerts += closed.alerts

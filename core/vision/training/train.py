@@ -1,0 +1,291 @@
+"""The training loop: SGD with Nesterov momentum, a cosine or step LR schedule, mixed
+precision on CUDA, and checkpoints that resume exactly where training stopped.
+
+A run lives in one output folder. ``last.pt`` is written after every epoch and every
+``checkpoint_every`` steps within one, so a crash or Ctrl-C loses at most that many
+steps; ``best.pt`` holds the network with the best validation accuracy so far.
+
+Exactness of a resumed run (same weights, bit for bit, on the same device and torch
+build) rests on three things: every stateful object is saved (model, optimizer with its
+momentum, scheduler, grad scaler); the random states of python, numpy and torch are saved
+and restored (dropout draws from torch's); and the data order and augmentation of each
+batch are a function of (seed, epoch, step) alone (``data.epoch_batches``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.vision.device import resolve_device
+from core.vision.training.checkpoints import (
+    CheckpointError,
+    model_payload,
+    read_checkpoint,
+    save_atomically,
+)
+from core.vision.training.data import (
+    FaceSet,
+    epoch_batches,
+    load_face_folder,
+    steps_per_epoch,
+    to_model_input,
+)
+from core.vision.training.models import create_model
+
+Schedule = Literal["cosine", "step"]
+EVAL_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str
+    data: str
+    """Training folder, ``<label>/*.jpg``."""
+    val: str
+    """Validation folder: picks ``best.pt``; never a test split."""
+    epochs: int
+    batch_size: int = 64
+    lr: float = 0.01
+    schedule: Schedule = "cosine"
+    weight_decay: float = 5e-4
+    limit_per_class: int | None = None
+    """First K faces of each label in both folders, for quick runs."""
+    seed: int = 0
+    checkpoint_every: int = 200
+    """Steps between the checkpoints written within an epoch."""
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2 or self.checkpoint_every < 1:
+            raise ValueError("epochs and checkpoint_every must be >= 1, batch_size >= 2")
+        if self.schedule not in ("cosine", "step"):
+            raise ValueError(f"schedule must be 'cosine' or 'step', not {self.schedule!r}")
+
+
+@dataclass
+class EpochSummary:
+    epoch: int
+    """1-based number of the finished epoch."""
+    train_loss: float
+    val_accuracy: float
+    lr: float
+
+
+@dataclass
+class RunState:
+    epoch: int = 0
+    """Epochs finished."""
+    step: int = 0
+    """Optimizer steps finished within the current epoch."""
+    best_accuracy: float = -1.0
+    history: list[EpochSummary] = field(default_factory=list)
+    loss_sum: float = 0.0
+    """Sum of the training losses of the current epoch so far."""
+
+
+class TrainingObserver:
+    """Hooks for progress display; the defaults do nothing."""
+
+    def started(self, state: RunState, steps_per_epoch: int, config: TrainConfig) -> None:
+        pass
+
+    def step(self, state: RunState, loss: float) -> None:
+        pass
+
+    def epoch(self, summary: EpochSummary, is_best: bool) -> None:
+        pass
+
+
+class ResumeError(CheckpointError):
+    """``--resume`` with no run to resume, or with settings that differ from the run's."""
+
+
+def lr_factor(schedule: Schedule, total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Multiplier of the base LR after a given number of steps: a linear warm-up (large
+    first steps of SGD on a fresh network diverge easily), then cosine to zero, or x0.1
+    at 50% and 75% of the run."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        if schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+
+    return factor
+
+
+def random_states() -> dict[str, Any]:
+    name, keys, position, has_gauss, gaussian = np.random.get_state()
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        # As a tensor: checkpoints load with weights_only=True, which refuses numpy arrays.
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gaussian),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: dict[str, Any]) -> None:
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, position, has_gauss, gaussian = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, gaussian))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def accuracy(model: nn.Module, faces: FaceSet, device: torch.device) -> float:
+    model.eval()
+    hits = 0
+    with torch.inference_mode(), torch.autocast(device.type, enabled=device.type == "cuda"):
+        for start in range(0, len(faces), EVAL_BATCH_SIZE):
+            images = to_model_input(faces.images[start : start + EVAL_BATCH_SIZE]).to(device)
+            predicted = model(images).argmax(dim=1).cpu().numpy()
+            hits += int((predicted == faces.labels[start : start + EVAL_BATCH_SIZE]).sum())
+    model.train()
+    return hits / len(faces)
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    resume: bool = False,
+    observer: TrainingObserver | None = None,
+) -> list[EpochSummary]:
+    """Train ``config.arch`` into the folder ``out``; the summaries of all epochs so far."""
+    out = Path(out)
+    observer = observer or TrainingObserver()
+    device = resolve_device(config.device)
+    use_amp = device.type == "cuda"
+    train_faces = load_face_folder(config.data, config.limit_per_class)
+    val_faces = load_face_folder(config.val, config.limit_per_class)
+    steps = steps_per_epoch(train_faces, config.batch_size)
+    if steps == 0:
+        raise ValueError(
+            f"{len(train_faces)} training faces do not fill one batch of {config.batch_size}"
+        )
+
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    model = create_model(config.arch).to(device)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor(config.schedule, config.epochs * steps, warmup_steps=steps)
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    state = RunState()
+
+    def checkpoint() -> dict[str, Any]:
+        return {
+            **model_payload(model, config.arch),
+            "config": asdict(config),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "epoch": state.epoch,
+            "step": state.step,
+            "loss_sum": state.loss_sum,
+            "best_accuracy": state.best_accuracy,
+            "history": [asdict(summary) for summary in state.history],
+            "random": random_states(),
+        }
+
+    if resume:
+        saved = read_resumable(out / "last.pt", config)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        state = RunState(
+            epoch=saved["epoch"],
+            step=saved["step"],
+            best_accuracy=saved["best_accuracy"],
+            history=[EpochSummary(**summary) for summary in saved["history"]],
+            loss_sum=saved["loss_sum"],
+        )
+        restore_random_states(saved["random"])
+    elif (out / "last.pt").exists():
+        raise ResumeError(f"{out} already holds a run: pass --resume, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    observer.started(state, steps, config)
+
+    model.train()
+    while state.epoch < config.epochs:
+        batches = epoch_batches(
+            train_faces, config.batch_size, config.seed, state.epoch, state.step
+        )
+        for images, labels in batches:
+            images, labels = images.to(device), labels.to(device)
+            with torch.autocast(device.type, enabled=use_amp):
+                loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            state.step += 1
+            state.loss_sum += loss.item()
+            if state.step % config.checkpoint_every == 0:
+                save_atomically(checkpoint(), out / "last.pt")
+            observer.step(state, loss.item())
+
+        summary = EpochSummary(
+            epoch=state.epoch + 1,
+            train_loss=state.loss_sum / steps,
+            val_accuracy=accuracy(model, val_faces, device),
+            lr=scheduler.get_last_lr()[0],
+        )
+        state.history.append(summary)
+        state.epoch, state.step, state.loss_sum = state.epoch + 1, 0, 0.0
+        is_best = summary.val_accuracy > state.best_accuracy
+        if is_best:
+            state.best_accuracy = summary.val_accuracy
+            best = model_payload(model, config.arch)
+            best["validation"] = {"folder": config.val, "accuracy": summary.val_accuracy}
+            best["epoch"] = summary.epoch
+            best["config"] = asdict(config)
+            save_atomically(best, out / "best.pt")
+        save_atomically(checkpoint(), out / "last.pt")
+        observer.epoch(summary, is_best)
+    return state.history
+
+
+def read_resumable(path: Path, config: TrainConfig) -> dict[str, Any]:
+    """The run's ``last.pt``, refused if it was started with other settings: a resumed run
+    is only exact if nothing changed (``device`` may: a run may move to a GPU)."""
+    if not path.is_file():
+        raise ResumeError(f"nothing to resume: {path} does not exist")
+    saved = read_checkpoint(path)
+    now = asdict(config)
+    changed = [
+        f"{name} {value!r} -> {now[name]!r}"
+        for name, value in saved["config"].items()
+        if name != "device" and now.get(name) != value
+    ]
+    if changed:
+        raise ResumeError(
+            f"the run in {path.parent} was started with other settings: " + "; ".join(changed)
+        )
+    return saved
