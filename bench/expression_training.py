@@ -21,9 +21,8 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
 
-from core.vision.expression import EXPRESSION_MODELS
+from core.vision.registry import create_model, list_models
 from core.vision.training.data import epoch_batches, load_face_folder, steps_per_epoch
-from core.vision.training.models import ARCHITECTURES, create_model
 
 TRAINING = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "Training"
 BATCH = 64
@@ -78,9 +77,9 @@ def main() -> None:
         "epoch (CPU min)", "faces / wall s", "faces / CPU s",
     ):  # fmt: skip
         table.add_column(column, justify="left" if column == "model" else "right")
-    for name in ARCHITECTURES:
+    for name in list_models("expression", trainable=True):
         torch.manual_seed(0)
-        model = create_model(name)
+        model = create_model("expression", name, pretrained=False)
         params = sum(p.numel() for p in model.parameters()) / 1e6
         wall, cpu, timed = seconds_per_step(model, epoch_batches(faces, BATCH, seed=0, epoch=0))
         epoch_minutes = cpu * steps_per_epoch(faces, BATCH) / 60
@@ -90,7 +89,7 @@ def main() -> None:
             f"{epoch_minutes:.0f}", f"{speed:.0f}", f"{cpu_speed:.0f}",
         )  # fmt: skip
         console.print(f"{name} done")
-    reference = EXPRESSION_MODELS["mini_xception"]()
+    reference = create_model("expression", "mini_xception.fer2013")
     params = sum(p.numel() for p in reference.parameters()) / 1e6
     speed, cpu_speed = faces_per_second(reference, 64)
     table.add_row(

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.capture import sample_frames
-from core.vision import DecodedFrame, FrameMeta, VisionEngine
+from core.vision import DecodedFrame, FrameHeader, VisionEngine
 from core.vision.tracking import iou_matrix
 from schemas.events import FaceEvent
 from schemas.settings import PolicySettings, VisionSettings
@@ -33,7 +33,7 @@ BATCH = 8
 def read_frames(fps: float) -> list[DecodedFrame]:
     return [
         DecodedFrame(
-            FrameMeta("school", "room", "cam", "lesson", "", frame.seq, frame.captured_at),
+            FrameHeader("school", "room", "cam", "lesson", "", frame.seq, frame.captured_at),
             frame.image,
         )
         for frame in sample_frames(str(DATA / "video" / "classroom.mp4"), fps, start_time=1.7e9)

@@ -42,7 +42,7 @@ from core.vision.blink import (
 )
 from core.vision.engine import VisionEngine
 from core.vision.eyestate import EyeStateClassifier
-from core.vision.frames import DecodedFrame, FrameMeta
+from core.vision.frames import DecodedFrame, FrameHeader
 from core.vision.training.eyes import load_eye_set
 from schemas.settings import AnalyticsSettings, PolicySettings, VisionSettings
 
@@ -177,7 +177,7 @@ def classroom_faces() -> ClassroomFaces:
     while True:
         ok, image = capture.read()
         if ok:
-            meta = FrameMeta("", "", "classroom", "", "", number, 1.0 + number / fps)
+            meta = FrameHeader("", "", "classroom", "", "", number, 1.0 + number / fps)
             frames.append(DecodedFrame(meta, image))
             number += 1
         if frames and (len(frames) == 8 or not ok):
@@ -247,7 +247,7 @@ def largest_face_mars(folder: Path) -> list[float]:
     engine = eye_engine()
     mars = []
     for number, path in enumerate(sorted(folder.glob("*.jpg"))):
-        meta = FrameMeta("", "", f"yawn:{path.name}", "", "", number, 1.0)
+        meta = FrameHeader("", "", f"yawn:{path.name}", "", "", number, 1.0)
         result = engine.process([DecodedFrame(meta, cv2.imread(str(path)))])[0]
         if result.events:
             mars.append(max(result.events, key=lambda event: event.face_px).mar)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.capture import sample_frames
-from core.vision import DecodedFrame, FrameMeta, VisionEngine, decode_jpeg, load_roster
+from core.vision import DecodedFrame, FrameHeader, VisionEngine, decode_jpeg, load_roster
 from core.vision.evaluate import evaluate_folder
 from core.vision.identity import FaceEncoder, save_embeddings
 from schemas.settings import PolicySettings, VisionSettings
@@ -143,7 +143,7 @@ def run_engine(
     if policy.identity == "face":
         roster = enrolled_roster(Path(f"/tmp/bench-vision-roster-{os.getpid()}.yaml"), jpegs[0][2])
     engine = VisionEngine.from_settings(vision, policy, roster)
-    warm = [DecodedFrame(FrameMeta("", "", "warm-up", "", "", 0, 0.0), decode_jpeg(jpegs[0][2]))]
+    warm = [DecodedFrame(FrameHeader("", "", "warm-up", "", "", 0, 0.0), decode_jpeg(jpegs[0][2]))]
     engine.process(warm)
     engine.stage_seconds.clear()
     if ready is not None:
@@ -160,7 +160,7 @@ def run_engine(
             tick = time.perf_counter()
             image = decode_jpeg(data)
             decode_seconds += time.perf_counter() - tick
-            batch.append(DecodedFrame(FrameMeta("s", "r", "cam-1", "l", "", seq, at), image))
+            batch.append(DecodedFrame(FrameHeader("s", "r", "cam-1", "l", "", seq, at), image))
         faces += sum(len(result.events) for result in engine.process(batch))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start

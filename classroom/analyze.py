@@ -39,12 +39,11 @@ from rich.progress import (
 from classroom.annotate import VideoAnnotator
 from classroom.pipeline import EmbeddedPipeline, PipelineError, SessionInfo
 from classroom.report import ReportError, write_report
-from classroom.warehouse_options import warehouse_options, with_warehouse
-from core.analytics import ClassroomAnalytics
 from core.capture import SourceError, is_live, open_source
 from core.vision import Roster, RosterError, load_roster
 from core.warehouse import Warehouse, WarehouseError
 from schemas.settings import Settings, load_settings
+from workers.warehouse_options import warehouse_options, with_warehouse
 
 DEFAULT_SAMPLE_FPS = 10.0
 """Blinks last 100-400 ms, so the eye metrics need about 10 samples a second; every other
@@ -271,7 +270,6 @@ class Run:
         try:
             warehouse.migrate()
             emotion = settings.policy.emotion == "on"
-            analytics = ClassroomAnalytics(settings.analytics, emotion=emotion)
             annotator = None
             if annotate_path is not None:
                 annotator = VideoAnnotator(
@@ -286,7 +284,8 @@ class Run:
                 start_time=self.started,
                 session=self.session,
                 engine=engine,
-                analytics=analytics,
+                analytics=settings.analytics,
+                emotion=emotion,
                 warehouse=warehouse,
                 batch_size=settings.infer.batch_size,
                 live_buffer_frames=settings.camera.buffer_frames,

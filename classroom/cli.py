@@ -33,6 +33,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "sql": ("classroom.db_cli", "sql", "Run SQL against the warehouse."),
     "schemas": ("classroom.db_cli", "schemas", "Export the event JSON Schemas."),
     "dashboards": ("dashboards.cli", "dashboards", "Generate and push Grafana dashboards."),
+    "settings": (
+        "classroom.settings_cli",
+        "settings",
+        "Print every setting: variable, default, current value, what it does.",
+    ),
 }
 
 VIDEO = "../shared/data/video/classroom.mp4"
@@ -50,6 +55,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "model": ("classroom model eval ../shared/data/fer2013/PublicTest",),
     "model eval": ("classroom model eval ../shared/data/fer2013/PublicTest --json",),
+    "model list": ("classroom model list",),
     "model train": (
         "classroom model train --arch resnet_cbam --data ../shared/data/fer2013/Training "
         "--val ../shared/data/fer2013/PublicTest --epochs 150 --out runs/resnet_cbam",
@@ -80,6 +86,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "dashboards generate": ("classroom dashboards generate --out /tmp/dashboards",),
     "dashboards push": (
         "GRAFANA_TOKEN=... classroom dashboards push --url https://grafana.school.example",
+    ),
+    "settings": (
+        "classroom settings",
+        "CLASSROOM_POLICY__EMOTION=off classroom settings --format markdown",
+        "classroom settings --doc docs/settings.md --check",
     ),
 }
 

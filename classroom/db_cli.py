@@ -11,14 +11,14 @@ import click
 import msgspec
 
 from classroom.sql_output import FORMATS, render, row_count
-from classroom.warehouse_options import (
+from core.warehouse import Warehouse, WarehouseError
+from schemas import events
+from schemas.settings import Settings, load_settings
+from workers.warehouse_options import (
     require_written_warehouse,
     warehouse_options,
     with_warehouse,
 )
-from core.warehouse import Warehouse, WarehouseError
-from schemas import events
-from schemas.settings import Settings, load_settings
 
 JSONSCHEMA_DIR = Path(events.__file__).resolve().parent / "jsonschema"
 

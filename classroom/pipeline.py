@@ -1,19 +1,21 @@
 """The embedded runner: the distributed pipeline in one process, for ``classroom analyze``.
 
-    capture ──frames──▶ inference ──face events──▶ analytics + storage
-    (thread)   Queue    (thread)       Queue           (thread)
+    capture ──frames──▶ inference ──face-event batches──▶ windows + storage
+    (thread)   Queue    (thread)           Queue              (thread)
 
 Each arrow is a bounded ``queue.Queue`` where the distributed deployment has a Kafka topic;
-each stage calls the same code as its distributed worker (``core.capture``, the vision
-engine, ``core.analytics``, ``core.warehouse``). Bounded queues keep memory flat: a
-file source waits for inference, a live camera drops its oldest frame (and counts it), as
-the camera agent does when the broker is slow.
+each stage is the same class its distributed worker runs (``core.capture``, and the
+transport-free stages ``core.stages.infer``, ``core.stages.windows`` and
+``core.stages.store``), so both runtimes compute and store the same rows. Bounded queues
+keep memory flat: a file source waits for inference, a live camera drops its oldest frame
+(and counts it), as the camera agent does when the broker is slow.
 
 Stopping (Ctrl-C, or ``stop()``) ends capture at once, skips the frames still queued for
 inference, and lets analytics close every window and the session, so what was analysed is
 stored and scored. A failing stage stops the others the same way, and ``wait`` raises
-``PipelineError`` with its cause once everything downstream is flushed. A broken warehouse
-stops the run within a few inserts: nothing more can be stored, so nothing more is tried.
+``PipelineError`` with its cause once everything downstream is flushed. A warehouse that
+fails as a service (``core.stages.store``) stops the run at the insert that meets it:
+nothing more can be stored, so nothing more is tried.
 
 Each stage keeps the ``HealthCounters`` of its distributed role (camera, infer, streams,
 sink) and a ``WorkerHealth`` row per role is stored every ``health_interval_s`` and at the
@@ -26,18 +28,19 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from core.analytics import AnalyticsOutput, ClassroomAnalytics
+from core.analytics import AnalyticsOutput
 from core.capture import CapturedFrame, is_live, sample_frames
-from core.vision import DecodedFrame, FrameMeta, FrameResult
+from core.stages.infer import FrameObserver, InferenceStage
+from core.stages.store import Store
+from core.stages.windows import WindowStage
+from core.vision import DecodedFrame, FrameHeader
 from core.warehouse import Warehouse, WarehouseError
-from schemas.events import Event, FaceEvent, WorkerHealth
-from schemas.settings import ServiceSettings
+from schemas.events import Event, FaceEvent, FaceEventBatch, WorkerHealth
+from schemas.settings import AnalyticsSettings, ServiceSettings
 from workers.service import HealthCounters, worker_id
 
 if TYPE_CHECKING:
@@ -50,9 +53,6 @@ _END = object()
 
 ROLES = ("camera", "infer", "streams", "sink")
 """The distributed roles whose work the stages do, named alike in ``pipeline_health``."""
-
-BROKEN_AFTER_REFUSALS = 5
-"""Rows refused one after another that mean a broken warehouse rather than bad rows."""
 
 
 class PipelineError(RuntimeError):
@@ -88,103 +88,9 @@ class PipelineStats:
     rejected: int = 0
     """Face events the analytics core refused (e.g. a NaN angle); not stored."""
     rows_refused: int = 0
-    """Rows the warehouse refused one by one (see ``StorageBatcher``)."""
+    """Rows the warehouse refused one by one (see ``core.stages.store``)."""
     last_captured_at: float | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
-
-
-FrameObserver = Callable[[np.ndarray, FrameResult], None]
-"""Called with each analysed frame's image and result (the annotated video uses it)."""
-
-
-class StorageBatcher:
-    """Groups events by type and inserts each group when it is big or old enough.
-
-    The same rules as the ClickHouse sink: fewer, larger inserts make fewer parts for the
-    engine to merge, and a row the warehouse refuses costs only itself: its batch is then
-    stored row by row and the refused rows are counted. Rows refused one after another
-    (a whole small batch, or ``BROKEN_AFTER_REFUSALS`` in a row) are not bad rows but a
-    broken warehouse: the error is raised at once, as trying every row alone against a
-    broken warehouse would take minutes, and ``failure`` keeps it.
-    """
-
-    def __init__(
-        self,
-        warehouse: Warehouse,
-        batch_rows: int,
-        max_wait_s: float,
-        health: HealthCounters | None = None,
-    ) -> None:
-        self._warehouse = warehouse
-        self._batch_rows = batch_rows
-        self._max_wait_s = max_wait_s
-        self._pending: dict[type[Event], list[Event]] = {}
-        self._oldest: float | None = None
-        self.health = health or HealthCounters("storage", "sink")
-        self.refused = 0
-        self.last_refusal = ""
-        self.stored = 0
-        self.failure: WarehouseError | None = None
-        self.in_doubt = 0
-        """Rows of the insert that failed for good: an insert that raised may still have
-        landed (the engine can fail after writing the part), so they may or may not be
-        stored."""
-
-    def add(self, events: Iterable[Event]) -> int:
-        """Queue ``events``; insert everything queued if it is due. Rows stored now."""
-        for event in events:
-            self._pending.setdefault(type(event), []).append(event)
-            if self._oldest is None:
-                self._oldest = time.monotonic()
-        size = sum(len(batch) for batch in self._pending.values())
-        too_old = self._oldest is not None and time.monotonic() - self._oldest >= self._max_wait_s
-        return self.flush() if size >= self._batch_rows or too_old else 0
-
-    def flush(self) -> int:
-        """Insert everything queued; rows stored. Raises if the warehouse is broken."""
-        if not self._pending:
-            return 0
-        pending, self._pending, self._oldest = self._pending, {}, None
-        started, refused_before, stored_before = time.monotonic(), self.refused, self.stored
-        faces = 0
-        for event_type, batch in pending.items():
-            try:
-                stored = self._insert(batch)
-            except WarehouseError as exc:
-                self.failure, self.in_doubt = exc, len(batch)
-                raise
-            faces += stored if event_type is FaceEvent else 0
-        self.health.count_batch(
-            items=sum(len(batch) for batch in pending.values()),
-            faces=faces,
-            errors=self.refused - refused_before,
-            seconds=time.monotonic() - started,
-        )
-        return self.stored - stored_before
-
-    def _insert(self, batch: list[Event]) -> int:
-        try:
-            stored = self._warehouse.insert(batch)
-        except WarehouseError as batch_error:
-            return self._insert_one_by_one(batch, batch_error)
-        self.stored += stored
-        return stored
-
-    def _insert_one_by_one(self, batch: list[Event], batch_error: WarehouseError) -> int:
-        stored = refused_in_a_row = 0
-        for event in batch:
-            try:
-                stored += self._warehouse.insert([event])
-                self.stored += 1
-                refused_in_a_row = 0
-            except WarehouseError as exc:
-                log.warning("%s not stored: %s", type(event).__name__, exc)
-                self.refused += 1
-                self.last_refusal = str(exc)
-                refused_in_a_row += 1
-                if refused_in_a_row == min(len(batch), BROKEN_AFTER_REFUSALS):
-                    raise batch_error from exc
-        return stored
 
 
 def output_events(output: AnalyticsOutput) -> list[Event]:
@@ -209,7 +115,8 @@ class EmbeddedPipeline:
         start_time: float,
         session: SessionInfo,
         engine: VisionEngine,
-        analytics: ClassroomAnalytics,
+        analytics: AnalyticsSettings,
+        emotion: bool,
         warehouse: Warehouse,
         batch_size: int = 8,
         live_buffer_frames: int = 50,
@@ -224,16 +131,24 @@ class EmbeddedPipeline:
         self._sample_fps = sample_fps
         self._start_time = start_time
         self._engine = engine
-        self._analytics = analytics
+        self._inference = InferenceStage(engine, observer)
+        # The same window stage as the Faust app. Its clock is the source's: a video file
+        # dates its frames from its start time, and analysed faster than real time they
+        # run ahead of the wall clock without any camera's clock being wrong.
+        self._windows = WindowStage(
+            analytics, emotion=emotion, now=lambda: self.stats.last_captured_at or time.time()
+        )
         service = service or ServiceSettings()
         self.health = {role: HealthCounters(worker_id(service, role), role) for role in ROLES}
         self._health_interval_s = service.health_interval_s
-        self._batcher = StorageBatcher(
-            warehouse, storage_batch_rows, storage_max_wait_s, self.health["sink"]
+        # The sink's storage stage; no source to hand back with a refused row in-process.
+        self._storage: Store[None] = Store(
+            warehouse, batch_rows=storage_batch_rows, max_wait_s=storage_max_wait_s
         )
+        self._storage_failure: WarehouseError | None = None
+        self._last_refusal = ""
         self._storage_max_wait_s = storage_max_wait_s
         self._batch_size = batch_size
-        self._observer = observer
         self._live = is_live(source)
         # A file waits for inference, so a small queue suffices; a live camera needs room
         # to ride out a slow batch before it starts dropping frames.
@@ -270,12 +185,12 @@ class EmbeddedPipeline:
     @property
     def storage_failure(self) -> WarehouseError | None:
         """Why the warehouse stopped storing, if it did: the run then ends with nothing more."""
-        return self._batcher.failure
+        return self._storage_failure
 
     @property
     def last_refusal(self) -> str:
         """Why the warehouse refused the latest refused row."""
-        return self._batcher.last_refusal
+        return self._last_refusal
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for every stage to finish; False if still running after ``timeout``."""
@@ -340,15 +255,11 @@ class EmbeddedPipeline:
         self.stats.frames_dropped += 1
 
     def _decoded(self, captured: CapturedFrame) -> DecodedFrame:
-        meta = FrameMeta(
-            school_id=self.session.school_id,
-            classroom_id=self.session.classroom_id,
-            camera_id=self.session.camera_id,
-            session_id=self.session.session_id,
-            course=self.session.course,
-            seq=captured.seq,
-            captured_at=captured.captured_at,
-        )
+        session = self.session
+        meta = FrameHeader(
+            session.school_id, session.classroom_id, session.camera_id, session.session_id,
+            session.course, captured.seq, captured.captured_at,
+        )  # fmt: skip
         return DecodedFrame(meta=meta, image=captured.image)
 
     def _infer(self) -> None:
@@ -381,25 +292,18 @@ class EmbeddedPipeline:
             batch.append(item)
         return batch, False
 
-    def _infer_batch(self, batch: list[DecodedFrame]) -> list[FaceEvent]:
-        started = time.monotonic()
-        results = self._engine.process(batch)
-        events: list[FaceEvent] = []
-        errors = 0
-        for frame, result in zip(batch, results, strict=True):
-            if result.error is not None:
-                errors += 1
-                log.warning("frame %d could not be analysed: %s", frame.meta.seq, result.error)
-                continue
-            events.extend(result.events)
-            if self._observer is not None:
-                self._observer(frame.image, result)
+    def _infer_batch(self, batch: list[DecodedFrame]) -> list[FaceEventBatch]:
+        """The faces of a batch of frames, as the inference worker would publish them."""
+        output = self._inference.run(batch)
+        failures = output.failures
+        for failure in failures:
+            log.warning("frame %d could not be analysed: %s", failure.header.seq, failure.reason)
+        faces = len(output.events)
         self.stats.frames_analysed += len(batch)
-        self.stats.frame_errors += errors
-        self.stats.faces += len(events)
-        elapsed = time.monotonic() - started
-        self.health["infer"].count_batch(len(batch), len(events), errors, elapsed)
-        return events
+        self.stats.frame_errors += len(failures)
+        self.stats.faces += faces
+        self.health["infer"].count_batch(len(batch), faces, len(failures), output.seconds)
+        return output.batches
 
     def _analyse(self) -> None:
         next_health = time.monotonic() + self._health_interval_s
@@ -423,26 +327,32 @@ class EmbeddedPipeline:
         finally:
             # Close windows and the session even after a failure upstream: what was
             # analysed is stored and scored. A broken warehouse can store nothing more.
-            if self._batcher.failure is None:
-                self._store_output(self._analytics.close_session(self.session.session_id))
+            if self._storage_failure is None:
+                self._store_output(self._windows.close_session(self.session.session_id))
                 self._store(self.health_records())
                 self._store_all()
 
-    def _analyse_batch(self, events: list[FaceEvent]) -> None:
+    def _analyse_batch(self, frames: list[FaceEventBatch]) -> None:
         started = time.monotonic()
-        output = self._analytics.add(events)
-        # What the maths rejects (e.g. a NaN angle) would also fail the warehouse's checks
-        # and with it the whole insert: it is logged and counted instead, where the
-        # distributed pipeline dead-letters it.
-        rejected = {id(r.event) for r in output.rejected}
-        for r in output.rejected:
+        events = [face for frame in frames for face in frame.faces]
+        result = self._windows.add(frames)
+        # What the stage refuses (a face with a NaN angle, a frame dated in the future) is
+        # logged and counted instead of stored, where the distributed pipeline
+        # dead-letters it: such a face would also fail the warehouse's checks, and with it
+        # the whole insert.
+        rejected = {id(r.event) for r in result.analytics.rejected}
+        for r in result.analytics.rejected:
             log.warning("face event %s rejected: %s", r.event.event_id, r.reason)
+        for refused in result.refused:
+            frame = frames[refused.index]
+            log.warning("frame %d refused: %s", frame.frame_seq, refused.reason)
+            rejected |= {id(face) for face in frame.faces}
         self.stats.rejected += len(rejected)
         self.health["streams"].count_batch(
             len(events), len(events), len(rejected), time.monotonic() - started
         )
         self._store([event for event in events if id(event) not in rejected])
-        self._store_output(output)
+        self._store_output(result.analytics)
 
     def health_records(self) -> list[WorkerHealth]:
         """One ``WorkerHealth`` per role, as its distributed worker would send now."""
@@ -453,18 +363,39 @@ class EmbeddedPipeline:
         self._store(output_events(output))
 
     def _store_all(self) -> None:
-        try:
-            self._batcher.flush()
-        finally:
-            self._count_stored()
+        if self._storage:
+            self._flush_storage()
 
     def _store(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` to the storage stage; insert what it holds if that is due."""
+        for event in events:
+            self._storage.add(event, None)
+        if self._storage.due():
+            self._flush_storage()
+
+    def _flush_storage(self) -> None:
+        """Insert what the stage holds, as one batch of the sink role. Refused rows are
+        logged and counted; a warehouse that fails as a service raises and stays failed:
+        the run stores nothing more, as trying again would only delay the stop."""
+        started, rows = time.monotonic(), len(self._storage)
         try:
-            self._batcher.add(events)
+            flushed = self._storage.flush()
+        except WarehouseError as exc:
+            self._storage_failure = exc
+            raise
         finally:
             self._count_stored()
+        for rejected in flushed.rejected:
+            log.warning("%s not stored: %s", type(rejected.event).__name__, rejected.error)
+            self._last_refusal = str(rejected.error)
+        self.health["sink"].count_batch(
+            items=rows,
+            faces=flushed.rows.get(FaceEvent, 0),
+            errors=len(flushed.rejected),
+            seconds=time.monotonic() - started,
+        )
 
     def _count_stored(self) -> None:
-        self.stats.rows_stored = self._batcher.stored
-        self.stats.rows_in_doubt = self._batcher.in_doubt
-        self.stats.rows_refused = self._batcher.refused
+        self.stats.rows_stored = self._storage.stored
+        self.stats.rows_in_doubt = self._storage.in_doubt
+        self.stats.rows_refused = self._storage.refused

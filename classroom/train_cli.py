@@ -16,8 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from core.vision.registry import list_models
 from core.vision.training.checkpoints import CheckpointError
-from core.vision.training.models import ARCHITECTURES
 from core.vision.training.train import (
     EpochSummary,
     RunState,
@@ -62,7 +62,7 @@ class ProgressBar(TrainingObserver):
 
 
 @click.command("train")
-@click.option("--arch", type=click.Choice(sorted(ARCHITECTURES)), required=True)
+@click.option("--arch", type=click.Choice(list_models("expression", trainable=True)), required=True)
 @click.option(
     "--data",
     required=True,

@@ -31,7 +31,8 @@ def is_eye_folder(folder: Path) -> bool:
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Weights file to write, e.g. core/vision/checkpoints/eyes/eye_cnn.pt.",
+    help="Weights file to write: runs/eye_cnn.pt, scored by `classroom model eval DATA "
+    "--model runs/eye_cnn.pt`; core/vision/checkpoints/eyes/eye_cnn.pt replaces eye_cnn.cew.",
 )
 def train_eyes_command(data: Path, epochs: int, out: Path) -> None:
     """Train the open/closed eye network on DATA, split by person: 70% to train, 10% to

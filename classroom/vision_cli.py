@@ -19,7 +19,7 @@ from core.vision.engine import VisionEngine
 from core.vision.frames import (
     DecodedFrame,
     FrameError,
-    FrameMeta,
+    FrameHeader,
     FrameResult,
     checked_bgr,
     read_image_file,
@@ -30,6 +30,7 @@ from core.vision.identity import (
     load_roster,
     save_embeddings,
 )
+from core.vision.registry import PLUGINS, Kind, list_models
 from schemas.settings import PolicySettings, Settings, load_settings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -77,7 +78,7 @@ def results_of(
         if limit is not None and taken == limit:
             break
         taken += 1
-        batch.append(DecodedFrame(FrameMeta("", "", path.name, "", "", index, seconds), image))
+        batch.append(DecodedFrame(FrameHeader("", "", path.name, "", "", index, seconds), image))
         if len(batch) == BATCH_FRAMES:
             yield from engine.process(batch)
             batch = []
@@ -179,12 +180,44 @@ def describe(path: Path, frame: int, event: msgspec.Struct) -> str:
 
 @click.group()
 def model() -> None:
-    """Expression and eye-state models."""
+    """Vision models: list, evaluate and train them."""
+
+
+SETTING_OF_KIND: dict[Kind, str] = {
+    "detector": "detector",
+    "expression": "expression_model",
+    "eye_state": "eye_state_model",
+    "identity": "identity_model",
+}
+"""Kind -> the ``vision`` setting that picks a model of that kind."""
+
+
+@model.command("list")
+def list_command() -> None:
+    """The registered models of each kind, as ``arch.tag`` where the tag names the weights
+    (a bare ``arch`` means its first tag), under the setting that picks one and its value;
+    then the architectures `classroom model train` trains and the optional plug-ins."""
+    vision = load_settings().vision
+    for kind, setting in SETTING_OF_KIND.items():
+        click.echo(f"{kind} (vision.{setting} = {getattr(vision, setting)})")
+        for name in list_models(kind):
+            click.echo(f"  {name}")
+        for name in list_models(kind, trainable=True):
+            click.echo(f"  {name}  (architecture to train: classroom model train --arch {name})")
+        for prefix, plugin in PLUGINS.items():
+            if kind in plugin.kinds:
+                click.echo(f"  {prefix}_*  (plug-in {plugin.module}, loaded when named)")
 
 
 @model.command("eval")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--model", "model_name", default=None, help="Registered model (default: settings).")
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    help="A model of `classroom model list`, e.g. mini_xception.fer2013 (default: settings); "
+    "for eye folders also a weights file of `classroom model train-eyes`.",
+)
 @click.option(
     "--checkpoint",
     type=click.Path(exists=True, dir_okay=False),

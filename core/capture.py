@@ -77,18 +77,6 @@ def open_source(source: str, max_pixels: int = MAX_FRAME_PIXELS) -> cv2.VideoCap
     return capture
 
 
-def frame_count(source: str) -> int | None:
-    """Number of frames in a video file, or None for live sources and unknown lengths."""
-    if is_live(source):
-        return None
-    capture = open_source(source)
-    try:
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
-    return count if count > 0 else None
-
-
 def _reopen(
     source: str, capture: cv2.VideoCapture, delay: float, max_pixels: int
 ) -> cv2.VideoCapture:

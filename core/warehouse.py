@@ -5,9 +5,16 @@ embedded engine on a data directory (one process at a time); ``http(s)://host:po
 talks to a ClickHouse server with the configured user and password. The rest of the code
 is the same for both.
 
-Inserts take a list of one event type and write it column by column. The whole batch is
-validated first (types, finite numbers, vector lengths, known keys), so a bad batch raises
-``WarehouseError`` and writes nothing. Raw frames are never stored.
+Inserts take a list of one event type and write it column by column, reusing one insert
+context per table and column list (its column types are read from the warehouse once, not
+before every insert). The whole batch is validated first (types, finite numbers, vector
+lengths, known keys), so a bad batch raises ``RowsRefused`` and writes nothing. Raw frames
+are never stored.
+
+Errors are typed for the callers' retry policy: ``RowsRefused`` blames the rows (the same
+rows would fail again), ``WarehouseUnavailable`` the service (the same rows may be stored
+later); both are ``WarehouseError`` and carry ClickHouse's error ``code`` and ``name`` when
+known.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from typing import Any
 import clickhouse_connect
 import msgspec
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DataError
+from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.query import QueryResult
 
 from core.private_files import private_dir
@@ -73,8 +81,49 @@ OPTIONAL_MAP_FIELDS = frozenset({"expression_mix"})
 """Optional dict fields stored in Map columns, which cannot be NULL: None is stored as {}."""
 
 
+REFUSED_DATA_CODES = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        26,  # CANNOT_PARSE_QUOTED_STRING
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  # CANNOT_PARSE_DATE
+        41,  # CANNOT_PARSE_DATETIME
+        53,  # TYPE_MISMATCH
+        69,  # ARGUMENT_OUT_OF_BOUND
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        131,  # TOO_LARGE_STRING_SIZE
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        469,  # VIOLATED_CONSTRAINT
+    }
+)
+"""ClickHouse error codes that blame the rows, not the server: the same rows would fail
+again on any retry."""
+
+
 class WarehouseError(RuntimeError):
-    """The warehouse refused an operation; the message says which table and why."""
+    """The warehouse failed an operation; the message says which table and why.
+
+    ``code`` and ``name`` are ClickHouse's error code and symbolic name (e.g. 469,
+    ``VIOLATED_CONSTRAINT``) when the error came from ClickHouse and said so, else None.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.name = name
+
+
+class RowsRefused(WarehouseError):
+    """The warehouse refused the rows themselves: our checks before the insert, a value the
+    client cannot serialise, or a ClickHouse data error (``REFUSED_DATA_CODES``). The same
+    rows would fail again on any retry; nothing of the insert was written."""
+
+
+class WarehouseUnavailable(WarehouseError):
+    """The warehouse failed as a service (unreachable, disk, memory, too many parts, ...):
+    the same rows may be stored later. The insert may or may not have landed."""
 
 
 class RosterRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -94,6 +143,8 @@ class Warehouse:
     def __init__(self, client: Client, settings: WarehouseSettings) -> None:
         self.client = client
         self.settings = settings
+        self._insert_contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
+        """Per table and column list: the column types, read from the warehouse once."""
 
     @classmethod
     def connect(cls, settings: WarehouseSettings) -> Warehouse:
@@ -105,7 +156,9 @@ class Warehouse:
                 private_dir(data_dir)  # personal data: owner-only
                 client = clickhouse_connect.get_client(interface="chdb", path=str(data_dir))
             except (ClickHouseError, RuntimeError, OSError) as exc:
-                raise WarehouseError(f"cannot open the warehouse at {dsn}: {exc}{hint}") from exc
+                raise WarehouseUnavailable(
+                    f"cannot open the warehouse at {dsn}: {exc}{hint}"
+                ) from exc
         elif dsn.startswith(("http://", "https://")):
             try:
                 client = clickhouse_connect.get_client(
@@ -115,7 +168,9 @@ class Warehouse:
                 )
             except (ClickHouseError, OSError) as exc:
                 # redact: the DSN, and the client's message quoting it, may hold user:password
-                raise WarehouseError(redact(f"cannot reach the warehouse at {dsn}: {exc}")) from exc
+                raise WarehouseUnavailable(
+                    redact(f"cannot reach the warehouse at {dsn}: {exc}")
+                ) from exc
         else:
             raise WarehouseError(
                 f"warehouse dsn {redact(dsn)!r} is neither chdb://DIR nor http(s)://host:port/db"
@@ -172,13 +227,13 @@ class Warehouse:
             return 0
         event_type = type(events[0])
         if event_type is Frame:
-            raise WarehouseError("raw frames are never stored in the warehouse")
+            raise RowsRefused("raw frames are never stored in the warehouse")
         table = TABLE_FOR_EVENT.get(event_type)
         if table is None:
-            raise WarehouseError(f"no warehouse table for {event_type.__name__}")
+            raise RowsRefused(f"no warehouse table for {event_type.__name__}")
         others = {type(e).__name__ for e in events if type(e) is not event_type}
         if others:
-            raise WarehouseError(
+            raise RowsRefused(
                 f"one insert takes one event type: got {event_type.__name__} mixed with "
                 f"{', '.join(sorted(others))}"
             )
@@ -261,7 +316,7 @@ class Warehouse:
                 for row in rows
             ]
         except msgspec.ValidationError as exc:
-            raise WarehouseError(f"roster: {exc}") from exc
+            raise RowsRefused(f"roster: {exc}") from exc
         column_names = list(RosterRow.__struct_fields__)
         return self.insert_rows(
             "roster", column_names, [msgspec.structs.astuple(row) for row in roster]
@@ -274,17 +329,22 @@ class Warehouse:
         columns: list[list[Any]],
         dedup_token: str | None,
     ) -> int:
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        key = (table, tuple(column_names))
         try:
-            self.client.insert(
-                table,
-                columns,
-                column_names=column_names,
-                column_oriented=True,
-                settings=settings,
-            )
+            context = self._insert_contexts.get(key)
+            if context is None:
+                context = self.client.create_insert_context(
+                    table, column_names=column_names, column_oriented=True
+                )
+            context.settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}
+            context.data = columns
+            self.client.insert(context=context)
         except (ClickHouseError, ValueError, TypeError, OverflowError) as exc:
-            raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+            # A failed insert may leave the context half-used, or the table may have
+            # changed: the next insert reads the column types again.
+            self._insert_contexts.pop(key, None)
+            raise _insert_error(f"insert into {table} failed: {exc}", exc) from exc
+        self._insert_contexts[key] = context
         return len(columns[0])
 
     # --- reading --------------------------------------------------------------------------
@@ -293,13 +353,32 @@ class Warehouse:
         try:
             return self.client.query(sql, parameters=parameters)
         except ClickHouseError as exc:
-            raise WarehouseError(str(exc)) from exc
+            raise _error(WarehouseError, str(exc), exc) from exc
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         try:
             return self.client.command(sql, parameters=parameters)
         except ClickHouseError as exc:
-            raise WarehouseError(str(exc)) from exc
+            raise _error(WarehouseError, str(exc), exc) from exc
+
+
+def _insert_error(message: str, exc: Exception) -> WarehouseError:
+    """The typed error for a failed insert: whether the rows or the service are to blame.
+
+    A value the client cannot serialise (``DataError``, ``ValueError``, ...) and
+    ClickHouse's data errors are the rows' fault. Any other ClickHouse error is the
+    service's: retrying a good batch costs time, refusing it would lose data.
+    """
+    refused = (
+        not isinstance(exc, ClickHouseError)
+        or isinstance(exc, DataError)
+        or getattr(exc, "code", None) in REFUSED_DATA_CODES
+    )
+    return _error(RowsRefused if refused else WarehouseUnavailable, message, exc)
+
+
+def _error(kind: type[WarehouseError], message: str, exc: Exception) -> WarehouseError:
+    return kind(message, code=getattr(exc, "code", None), name=getattr(exc, "name", None))
 
 
 # --- events to columns ----------------------------------------------------------------------
@@ -311,13 +390,13 @@ def _validated(events: Sequence[Event], event_type: type[Event], table: str) -> 
     try:
         checked = msgspec.json.decode(msgspec.json.encode(events), type=list[event_type])
     except (msgspec.ValidationError, msgspec.EncodeError, TypeError) as exc:
-        raise WarehouseError(
+        raise RowsRefused(
             f"{table}: batch violates the {event_type.__name__} schema: {exc}; nothing inserted"
         ) from exc
     for index, event in enumerate(checked):
         problem = _problem(event)
         if problem:
-            raise WarehouseError(
+            raise RowsRefused(
                 f"{table}: batch violates the {event_type.__name__} schema at $[{index}]: "
                 f"{problem}; nothing inserted"
             )

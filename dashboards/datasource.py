@@ -18,7 +18,6 @@ from grafana_foundation_sdk.models import dashboard
 
 PLUGIN_ID = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "classroom-clickhouse"
-DATASOURCE_NAME = "Classroom ClickHouse"
 
 CLICKHOUSE = dashboard.DataSourceRef(type_val=PLUGIN_ID, uid=DATASOURCE_UID)
 

@@ -14,6 +14,7 @@ keyed by event time. ``schemas/jsonschema/`` holds the exported JSON Schemas.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -47,6 +48,39 @@ class Event(msgspec.Struct, kw_only=True, frozen=True):
     version: int = SCHEMA_VERSION
 
 
+@dataclass(frozen=True)
+class FrameHeader:
+    """Who and where a frame was taken, and when: what every message about the frame repeats.
+
+    Not a message itself: on the wire ``Frame``, ``FaceEvent`` and ``FaceEventBatch`` carry
+    these fields flat, as their own (``FaceEvent`` names ``seq`` ``frame_seq``), and their
+    ids are checked when those are decoded. Each copy between the header and a message is
+    made here, one place per direction: ``Frame.from_header``, ``Frame.header`` and
+    ``FrameHeader.event_fields``.
+    """
+
+    school_id: str
+    classroom_id: str
+    camera_id: str
+    session_id: str
+    course: str
+    seq: int
+    """Index of the sampled frame in its camera's source, from 0."""
+    captured_at: float
+
+    def event_fields(self) -> dict[str, str | int | float]:
+        """The header as a ``FaceEvent`` or ``FaceEventBatch`` names it (``FRAME_FIELDS``)."""
+        return {
+            "school_id": self.school_id,
+            "classroom_id": self.classroom_id,
+            "camera_id": self.camera_id,
+            "session_id": self.session_id,
+            "course": self.course,
+            "frame_seq": self.seq,
+            "captured_at": self.captured_at,
+        }
+
+
 class Frame(Event, kw_only=True, frozen=True):
     """``classroom.frames.v1``, key: camera id. One sampled, JPEG-encoded camera frame."""
 
@@ -58,6 +92,17 @@ class Frame(Event, kw_only=True, frozen=True):
     seq: int
     captured_at: float
     jpeg: bytes
+
+    @classmethod
+    def from_header(cls, header: FrameHeader, jpeg: bytes) -> Frame:
+        return cls(**asdict(header), jpeg=jpeg)
+
+    @property
+    def header(self) -> FrameHeader:
+        return FrameHeader(
+            self.school_id, self.classroom_id, self.camera_id, self.session_id,
+            self.course, self.seq, self.captured_at,
+        )  # fmt: skip
 
 
 class FaceEvent(Event, kw_only=True, frozen=True):
@@ -339,15 +384,3 @@ def decode(data: bytes, event_type: type[E]) -> E:
     if isinstance(event, FaceEventBatch):
         _check_batch(event)
     return event  # type: ignore[return-value]
-
-
-TOPIC_EVENT_TYPES: dict[str, type[Event]] = {
-    "frames": Frame,
-    "face-events": FaceEventBatch,
-    "student-metrics": StudentWindow,
-    "class-metrics": ClassWindow,
-    "alerts": Alert,
-    "pipeline-health": WorkerHealth,
-    "dead-letter": DeadLetter,
-}
-"""Topic role (the part of ``classroom.<role>.v1``) to its event type."""

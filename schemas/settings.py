@@ -6,6 +6,9 @@ A YAML or TOML file named by ``CLASSROOM_CONFIG`` supplies defaults that the env
 overrides. Secrets are ``SecretStr``: they never appear in logs or reprs, and every one of
 them can instead be read from a file (Docker/Kubernetes secrets): the variable's name plus
 ``_FILE``, e.g. ``CLASSROOM_WAREHOUSE__PASSWORD_FILE=/run/secrets/ch`` (``SecretFiles``).
+
+Every field carries a description: ``classroom settings`` prints them with the current
+values, and docs/settings.md is generated from them.
 """
 
 from __future__ import annotations
@@ -27,15 +30,27 @@ from schemas.ids import ID_CHARACTERS, ID_MAX_LENGTH, ID_PATTERN
 
 
 class PolicySettings(BaseModel):
-    """What the school allows. See ARCHITECTURE.md, "Policy profiles"."""
+    """What the school allows. See docs/deploy.md, "Policy profiles"."""
 
-    emotion: Literal["on", "off"] = "on"
-    identity: Literal["off", "seat", "face"] = "off"
-    roster_path: Path | None = None
-    embeddings_key: SecretStr | None = None
-    """Fernet key (urlsafe base64 of 32 random bytes: ``openssl rand -base64 32 | tr '+/'
-    '-_'``) that encrypts the roster's face embeddings; give it as a secret file,
-    ``CLASSROOM_POLICY__EMBEDDINGS_KEY_FILE`` (docs/security.md)."""
+    emotion: Literal["on", "off"] = Field(
+        "on",
+        description="expression inference; 'off' never loads the expression model and "
+        "leaves every expression column empty (required in the EU: AI Act, Art. 5(1)(f))",
+    )
+    identity: Literal["off", "seat", "face"] = Field(
+        "off",
+        description="who a face is: 'off' anonymous track ids (the default: no personal "
+        "data), 'seat' the roster's seat map, 'face' face recognition of enrolled students",
+    )
+    roster_path: Path | None = Field(
+        None, description="the roster YAML (students, seats, consent); needed by seat and face"
+    )
+    embeddings_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (urlsafe base64 of 32 random bytes: openssl rand -base64 32 "
+        "| tr '+/' '-_') that encrypts the roster's face embeddings; unset: stored "
+        "unencrypted, with a warning",
+    )
 
 
 MAX_FRAME_PIXELS = 7680 * 4320
@@ -43,17 +58,39 @@ MAX_FRAME_PIXELS = 7680 * 4320
 
 
 class VisionSettings(BaseModel):
-    detector: str = "mtcnn"
-    detector_upsample: int = Field(1, ge=0, le=3, description="dlib HOG upsampling passes")
-    min_detection_score: float = 0.9
-    expression_model: str = "mini_xception"
-    eye_state_model: str = "eye_cnn"
+    """The face engine: detector, models, tracking and the device they run on."""
+
+    detector: str = Field(
+        "mtcnn",
+        description="face detector: 'mtcnn' finds the back rows of a classroom; 'hog' "
+        "(dlib) is lighter and misses them; deepface_* backends: docs/deepface.md",
+    )
+    detector_upsample: int = Field(
+        1, ge=0, le=3, description="dlib HOG upsampling passes (each finds smaller faces, slower)"
+    )
+    min_detection_score: float = Field(
+        0.9, description="MTCNN probability from which a detection is kept as a face"
+    )
+    expression_model: str = Field(
+        "mini_xception.fer2013", description="expression model name (docs/models.md)"
+    )
+    eye_state_model: str = Field(
+        "eye_cnn.cew", description="open/closed eye model name (docs/models.md)"
+    )
     eyes_min_face_px: int = Field(
         26, ge=1, description="smaller faces get eye_closed None: their eyes cannot be read"
     )
-    identity_model: str = "dlib_resnet"
-    identity_max_distance: float = 0.5
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    identity_model: str = Field(
+        "dlib_resnet", description="face descriptor model of identity=face (docs/vision.md)"
+    )
+    identity_max_distance: float = Field(
+        0.5,
+        description="largest descriptor distance of a face match; 0.5 is right for dlib, "
+        "other models need their own",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where the models run; 'auto' uses the GPU when there is one"
+    )
     min_face_px: int = Field(
         40, ge=12, description="smallest face the detector looks for; also its speed knob"
     )
@@ -90,69 +127,148 @@ class FrontCone(BaseModel):
     The centre lets a camera mounted off-axis or high above the board say where "front" is.
     """
 
-    yaw_limit_deg: float = Field(gt=0)
-    pitch_limit_deg: float = Field(gt=0)
-    yaw_center_deg: float = 0.0
-    pitch_center_deg: float = 0.0
+    yaw_limit_deg: float = Field(gt=0, description="degrees left or right of the centre")
+    pitch_limit_deg: float = Field(gt=0, description="degrees up or down from the centre")
+    yaw_center_deg: float = Field(0.0, description="yaw of a student looking at the board")
+    pitch_center_deg: float = Field(0.0, description="pitch of a student looking at the board")
 
 
 class AnalyticsSettings(BaseModel):
     """Windows, thresholds and alert rules of the metric maths. See docs/metrics.md."""
 
-    window_seconds: float = Field(10.0, gt=0)
-    allowed_lateness_seconds: float = Field(5.0, ge=0)
-    max_clock_skew_seconds: float = Field(60.0, ge=0)
-    """Face events dated later than now plus this are dead-lettered (a camera's clock is
-    wrong): one of them would otherwise move its lesson's watermark into the future."""
-    front_yaw_limit_deg: float = Field(30.0, gt=0)
-    front_pitch_limit_deg: float = Field(25.0, gt=0)
-    front_cones: dict[str, FrontCone] = {}
-    """Per-camera overrides of the front cone, by camera id."""
-    absent_after_seconds: float = Field(30.0, gt=0)
-    yawn_mar_threshold: float = Field(0.3, gt=0)
-    """Inner-lip MAR of a yawning mouth: set on ``yawn/valid`` (docs/metrics.md, "Yawns")."""
-    yawn_min_seconds: float = Field(1.0, ge=0)
-    look_around_turns: int = Field(2, ge=1)
-    """Left/right turns out of the front cone that make a looking-around episode..."""
-    look_around_seconds: float = Field(10.0, gt=0)
-    """...when they happen within this many seconds."""
-    fatigue_perclos: float = Field(0.15, gt=0, le=1)
-    fatigue_blinks_per_min: float = Field(30.0, gt=0)
-    fatigue_sustain_seconds: float = Field(30.0, gt=0)
-    class_drop_points: float = Field(20.0, gt=0)
-    """Class-mean concentration this far below the lesson's running level is a drop."""
+    window_seconds: float = Field(
+        10.0, gt=0, description="length of a student/class window: a live, readable update"
+    )
+    allowed_lateness_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="how long the watermark waits for late face events before a window closes",
+    )
+    max_clock_skew_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="face events dated later than now plus this are dead-lettered (a "
+        "camera's clock is wrong): one would otherwise move its lesson's watermark into the "
+        "future",
+    )
+    front_yaw_limit_deg: float = Field(
+        30.0, gt=0, description="head yaw (degrees) within which a student faces the front"
+    )
+    front_pitch_limit_deg: float = Field(
+        25.0, gt=0, description="head pitch (degrees) within which a student faces the front"
+    )
+    front_cones: dict[str, FrontCone] = Field(
+        {},
+        description="per-camera overrides of the front cone, by camera id (JSON: "
+        '{"cam-1": {"yaw_limit_deg": 35, "pitch_limit_deg": 25, "yaw_center_deg": -10}})',
+    )
+    absent_after_seconds: float = Field(
+        30.0, gt=0, description="a known student unseen this long, while others are seen, is absent"
+    )
+    yawn_mar_threshold: float = Field(
+        0.3,
+        gt=0,
+        description="inner-lip mouth aspect ratio of a yawning mouth; set on yawn/valid "
+        "(docs/metrics.md, 'Yawns')",
+    )
+    yawn_min_seconds: float = Field(
+        1.0, ge=0, description="a mouth open this long (first to last sample) is a yawn"
+    )
+    look_around_turns: int = Field(
+        2,
+        ge=1,
+        description="left/right turns out of the front cone that make a looking-around "
+        "episode, within look_around_seconds",
+    )
+    look_around_seconds: float = Field(
+        10.0, gt=0, description="the time within which look_around_turns must happen"
+    )
+    fatigue_perclos: float = Field(
+        0.15, gt=0, le=1, description="share of time with eyes closed (PERCLOS) that is fatigue"
+    )
+    fatigue_blinks_per_min: float = Field(
+        30.0, gt=0, description="blinks per minute from which a window counts as fatigued"
+    )
+    fatigue_sustain_seconds: float = Field(
+        30.0, gt=0, description="fatigue is alerted when it lasts this long in a row"
+    )
+    class_drop_points: float = Field(
+        20.0,
+        gt=0,
+        description="class-mean concentration this far below the lesson's running level is "
+        "a drop (alert)",
+    )
 
 
 class WarehouseSettings(BaseModel):
-    dsn: str = "chdb://classroom-data/warehouse"
-    username: str = "default"
-    password: SecretStr = SecretStr("")
-    cluster: str | None = None
-    face_event_ttl_days: int = 30
+    """Where rows are stored: the embedded chdb engine or a ClickHouse server."""
+
+    dsn: str = Field(
+        "chdb://classroom-data/warehouse",
+        description="chdb://DIR (embedded, no server) or http(s)://host:port/database",
+    )
+    username: str = Field("default", description="ClickHouse user (ignored by chdb)")
+    password: SecretStr = Field(SecretStr(""), description="ClickHouse password (ignored by chdb)")
+    cluster: str | None = Field(
+        None,
+        description="ClickHouse cluster for ON CLUSTER migrations (a district); unset: one server",
+    )
+    face_event_ttl_days: int = Field(
+        30, description="days raw face events (and per-hour face rollups) are kept"
+    )
     person_metrics_ttl_days: int = Field(
         365, ge=1, description="per-person windows, alerts, scores and rollups: a school year"
     )
 
 
 class KafkaSettings(BaseModel):
-    bootstrap_servers: str = "localhost:9092"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    frames_topic: str = "classroom.frames.v1"
-    face_events_topic: str = "classroom.face-events.v1"
-    student_metrics_topic: str = "classroom.student-metrics.v1"
-    class_metrics_topic: str = "classroom.class-metrics.v1"
-    alerts_topic: str = "classroom.alerts.v1"
-    pipeline_health_topic: str = "classroom.pipeline-health.v1"
-    dead_letter_topic: str = "classroom.dead-letter.v1"
-    session_scores_topic: str = "classroom.session-scores.v1"
-    teacher_mix_topic: str = "classroom.teacher-mix.v1"
+    """The broker, its security, and the topic of every event type."""
+
+    bootstrap_servers: str = Field(
+        "localhost:9092", description="comma-separated host:port of the brokers"
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="PLAINTEXT for one machine; SASL_SSL in a deployment (docs/security.md)",
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism of the SASL_* protocols"
+    )
+    sasl_username: str | None = Field(None, description="Kafka user of this role")
+    sasl_password: SecretStr | None = Field(None, description="password of sasl_username")
+    ssl_cafile: Path | None = Field(
+        None, description="CA certificate of the brokers (SSL, SASL_SSL); unset: system CAs"
+    )
+    frames_topic: str = Field(
+        "classroom.frames.v1", description="sampled JPEG frames, keyed by camera"
+    )
+    face_events_topic: str = Field(
+        "classroom.face-events.v1", description="the faces of each frame, keyed by classroom"
+    )
+    student_metrics_topic: str = Field(
+        "classroom.student-metrics.v1", description="per-student windows"
+    )
+    class_metrics_topic: str = Field("classroom.class-metrics.v1", description="per-class windows")
+    alerts_topic: str = Field("classroom.alerts.v1", description="alerts")
+    pipeline_health_topic: str = Field(
+        "classroom.pipeline-health.v1", description="every worker's health records"
+    )
+    dead_letter_topic: str = Field(
+        "classroom.dead-letter.v1", description="messages that failed validation, with why"
+    )
+    session_scores_topic: str = Field(
+        "classroom.session-scores.v1", description="per-student lesson scores"
+    )
+    teacher_mix_topic: str = Field(
+        "classroom.teacher-mix.v1", description="the teacher's expression mix per lesson"
+    )
     topic_partitions: int = Field(1, ge=1, description="partitions of topics we create")
-    frames_retention_ms: int = Field(3_600_000, ge=60_000, description="raw frames kept 1 h")
-    session_timeout_ms: int = Field(10_000, ge=1000)
+    frames_retention_ms: int = Field(
+        3_600_000, ge=60_000, description="how long the broker keeps raw frames (ms): 1 h"
+    )
+    session_timeout_ms: int = Field(
+        10_000, ge=1000, description="a consumer silent this long (ms) leaves its group"
+    )
 
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
@@ -160,41 +276,76 @@ Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH)]
 
 
 class CameraSettings(BaseModel):
-    source: str = "0"
-    camera_id: Id = "cam-1"
-    classroom_id: Id = "room-1"
-    school_id: Id = "school-1"
-    session_id: Id | None = None
-    course: Annotated[str, Field(pattern=f"^[{ID_CHARACTERS}]*$", max_length=ID_MAX_LENGTH)] = ""
-    sample_fps: float = 5.0
-    realtime: bool = True
-    jpeg_quality: int = Field(85, ge=30, le=100)
-    buffer_frames: int = Field(50, ge=1)
+    """One camera agent (and ``classroom analyze``): its source and the ids it stamps."""
+
+    source: str = Field(
+        "0", description="camera index, video file, or RTSP/HTTP URL (credentials redacted in logs)"
+    )
+    camera_id: Id = Field("cam-1", description="id of this camera, stamped on every frame")
+    classroom_id: Id = Field("room-1", description="id of the classroom the camera films")
+    school_id: Id = Field("school-1", description="id of the school")
+    session_id: Id | None = Field(
+        None, description="id of the lesson; unset: the classroom id and the start time"
+    )
+    course: Annotated[str, Field(pattern=f"^[{ID_CHARACTERS}]*$", max_length=ID_MAX_LENGTH)] = (
+        Field("", description="course taught in the lesson (optional)")
+    )
+    sample_fps: float = Field(
+        5.0, description="frames per second sampled from the source: enough for blinks and yawns"
+    )
+    realtime: bool = Field(
+        True, description="pace a video file at real time; false sends it as fast as possible"
+    )
+    jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of published frames")
+    buffer_frames: int = Field(
+        50,
+        ge=1,
+        description="frames kept while the broker is slow or down; then the oldest are dropped",
+    )
 
 
 class InferSettings(BaseModel):
-    batch_size: int = Field(8, ge=1)
-    max_wait_ms: int = Field(200, ge=0)
-    group_id: str = "classroom-infer"
-    exit_when_idle_s: float | None = Field(None, gt=0, description="for batch runs and tests")
+    """The inference worker's consumer."""
+
+    batch_size: int = Field(8, ge=1, description="frames run through the models together")
+    max_wait_ms: int = Field(
+        200, ge=0, description="longest wait (ms) after a batch's first frame for more frames"
+    )
+    group_id: str = Field("classroom-infer", description="Kafka consumer group of the workers")
+    exit_when_idle_s: float | None = Field(
+        None, gt=0, description="exit after this many seconds without frames: batch runs, tests"
+    )
 
 
 class SinkSettings(BaseModel):
-    batch_rows: int = Field(1000, ge=1)
-    max_wait_s: float = Field(1.0, gt=0)
-    group_id: str = "classroom-sink"
-    retry_backoff_s: tuple[float, float] = (0.5, 30.0)
-    exit_when_idle_s: float | None = Field(None, gt=0, description="for batch runs and tests")
+    """The ClickHouse sink's batching and retries."""
+
+    batch_rows: int = Field(1000, ge=1, description="rows of a table inserted together")
+    max_wait_s: float = Field(
+        1.0, gt=0, description="a batch is inserted when its oldest row has waited this long"
+    )
+    group_id: str = Field("classroom-sink", description="Kafka consumer group of the sinks")
+    retry_backoff_s: tuple[float, float] = Field(
+        (0.5, 30.0),
+        description="first and longest wait (s) between retries of a failed insert (doubles)",
+    )
+    exit_when_idle_s: float | None = Field(
+        None, gt=0, description="exit after this many seconds without rows: batch runs, tests"
+    )
 
 
 class ServiceSettings(BaseModel):
     """Per-process operational settings: metrics/health port and log format."""
 
-    http_port: int = 9100
-    log_level: str = "INFO"
-    log_json: bool = True
+    http_port: int = Field(
+        9100, description="port of /metrics and /health; 0 picks a free one (logged)"
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(True, description="one JSON object per log line, for log collectors")
     worker_id: str | None = Field(None, description="default: {role}-{hostname}-{pid}")
-    health_interval_s: float = Field(10.0, gt=0)
+    health_interval_s: float = Field(
+        10.0, gt=0, description="seconds between health records on the health topic"
+    )
     streams_idle_flush_s: float = Field(
         15.0, gt=0, description="close open windows after this long without face events"
     )
@@ -211,15 +362,15 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    policy: PolicySettings = PolicySettings()
-    vision: VisionSettings = VisionSettings()
-    analytics: AnalyticsSettings = AnalyticsSettings()
-    warehouse: WarehouseSettings = WarehouseSettings()
-    kafka: KafkaSettings = KafkaSettings()
-    camera: CameraSettings = CameraSettings()
-    infer: InferSettings = InferSettings()
-    sink: SinkSettings = SinkSettings()
-    service: ServiceSettings = ServiceSettings()
+    policy: PolicySettings = Field(PolicySettings(), description=PolicySettings.__doc__)
+    vision: VisionSettings = Field(VisionSettings(), description=VisionSettings.__doc__)
+    analytics: AnalyticsSettings = Field(AnalyticsSettings(), description=AnalyticsSettings.__doc__)
+    warehouse: WarehouseSettings = Field(WarehouseSettings(), description=WarehouseSettings.__doc__)
+    kafka: KafkaSettings = Field(KafkaSettings(), description=KafkaSettings.__doc__)
+    camera: CameraSettings = Field(CameraSettings(), description=CameraSettings.__doc__)
+    infer: InferSettings = Field(InferSettings(), description=InferSettings.__doc__)
+    sink: SinkSettings = Field(SinkSettings(), description=SinkSettings.__doc__)
+    service: ServiceSettings = Field(ServiceSettings(), description=ServiceSettings.__doc__)
 
     @classmethod
     def settings_customise_sources(

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 import click
 import cv2
 import numpy as np
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from core.capture import SourceError, open_source, sample_frames
-from schemas.events import Frame, encode
+from schemas.events import Frame, FrameHeader, encode
 from schemas.settings import MAX_FRAME_PIXELS, CameraSettings, Settings, load_settings
 from workers import kafka, service
 
@@ -110,18 +111,11 @@ def capture_into(
         for captured in frames:
             if stop.is_set():
                 break
-            buffer.put(
-                Frame(
-                    school_id=camera.school_id,
-                    classroom_id=camera.classroom_id,
-                    camera_id=camera.camera_id,
-                    session_id=session,
-                    course=camera.course,
-                    seq=captured.seq,
-                    captured_at=captured.captured_at,
-                    jpeg=encode_jpeg(captured.image, camera.jpeg_quality),
-                )
-            )
+            header = FrameHeader(
+                camera.school_id, camera.classroom_id, camera.camera_id, session,
+                camera.course, captured.seq, captured.captured_at,
+            )  # fmt: skip
+            buffer.put(Frame.from_header(header, encode_jpeg(captured.image, camera.jpeg_quality)))
     except Exception as exc:  # handed to the publisher, which re-raises it after flushing
         buffer.error = exc
     finally:
@@ -156,46 +150,9 @@ async def run_camera(
             settings.service.health_interval_s,
         )
     )
-    key = camera.camera_id.encode()
     capture.start()
     try:
-        while True:
-            if stop.is_set():
-                stop_capture.set()
-            frame = buffer.take()
-            if frame is None:
-                if buffer.closed:
-                    break
-                await asyncio.sleep(0.005)
-                continue
-            try:
-                await producer.send_and_wait(topics.frames_topic, encode(frame), key=key)
-            except MessageSizeTooLargeError as exc:
-                # Retrying cannot help and would stall the camera behind this one frame.
-                log.error("frame too large to publish, dropped", extra={"error": str(exc)})
-                buffer.drop()
-                health.errors += 1
-                service.ERRORS.labels(ROLE).inc()
-            except KafkaError as exc:
-                health.errors += 1
-                service.ERRORS.labels(ROLE).inc()
-                if stop.is_set():
-                    # Told to stop while the broker is away: waiting could last forever.
-                    log.warning("stopping with the broker away: buffered frames dropped")
-                    buffer.drop()
-                    while buffer.take() is not None:
-                        buffer.drop()
-                else:
-                    # The frame waits at the front; the buffer bounds what an outage costs.
-                    log.warning("frame not published, retrying", extra={"error": repr(exc)})
-                    buffer.put_back(frame)
-                    await asyncio.sleep(0.5)
-            else:
-                health.frames_in += 1
-                health.progressed()
-                service.FRAMES.labels(ROLE).inc()
-            service.DROPS.labels(ROLE).inc(buffer.dropped - health.drops)
-            health.drops = buffer.dropped
+        await _publish_frames(settings, buffer, producer, stop, stop_capture, health)
         await producer.flush()
         with contextlib.suppress(KafkaError):
             await producer.send_and_wait(
@@ -211,6 +168,60 @@ async def run_camera(
     if buffer.error is not None:
         raise buffer.error
     return CameraResult(published=health.frames_in, dropped=health.drops)
+
+
+async def _publish_frames(
+    settings: Settings,
+    buffer: FrameBuffer,
+    producer: AIOKafkaProducer,
+    stop: asyncio.Event,
+    stop_capture: threading.Event,
+    health: service.HealthCounters,
+) -> None:
+    """Send the buffer's frames, oldest first, until capture has ended and all are sent."""
+    key = settings.camera.camera_id.encode()
+    while True:
+        if stop.is_set():
+            stop_capture.set()
+        frame = buffer.take()
+        if frame is None:
+            if buffer.closed:
+                return
+            await asyncio.sleep(0.005)
+            continue
+        try:
+            await producer.send_and_wait(settings.kafka.frames_topic, encode(frame), key=key)
+        except KafkaError as exc:
+            health.errors += 1
+            service.ERRORS.labels(ROLE).inc()
+            await _unsent(frame, exc, buffer, stop)
+        else:
+            health.frames_in += 1
+            health.progressed()
+            service.FRAMES.labels(ROLE).inc()
+        service.DROPS.labels(ROLE).inc(buffer.dropped - health.drops)
+        health.drops = buffer.dropped
+
+
+async def _unsent(
+    frame: Frame, error: KafkaError, buffer: FrameBuffer, stop: asyncio.Event
+) -> None:
+    """Drop a frame the broker cannot take, or put it back to be retried."""
+    if isinstance(error, MessageSizeTooLargeError):
+        # Retrying cannot help and would stall the camera behind this one frame.
+        log.error("frame too large to publish, dropped", extra={"error": str(error)})
+        buffer.drop()
+    elif stop.is_set():
+        # Told to stop while the broker is away: waiting could last forever.
+        log.warning("stopping with the broker away: buffered frames dropped")
+        buffer.drop()
+        while buffer.take() is not None:
+            buffer.drop()
+    else:
+        # The frame waits at the front; the buffer bounds what an outage costs.
+        log.warning("frame not published, retrying", extra={"error": repr(error)})
+        buffer.put_back(frame)
+        await asyncio.sleep(0.5)
 
 
 async def _main(settings: Settings, health: service.HealthCounters) -> CameraResult:

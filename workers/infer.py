@@ -1,12 +1,15 @@
-"""Inference worker: frames from Kafka, through the vision engine, face events back out,
+"""Inference worker: frames from Kafka, through the inference stage, face events back out,
 one ``FaceEventBatch`` message per frame with a face.
 
-The per-batch work is ``InferenceStage.run_batch``, plain code that ``classroom analyze``
-reuses; the Kafka loop around it only batches, sends and commits. Offsets are committed
-after the broker acknowledged every message of the batch, so a crash replays frames rather
-than losing them; replayed frames give the same ``event_id``s and the warehouse keeps one
-copy. What stays exact across a crash is what a frame yields (its faces, boxes, scores);
-track ids of replayed frames may differ because the tracker restarts empty.
+The analysis is ``core.stages.infer.InferenceStage``, which ``classroom analyze`` calls
+too; this module is its Kafka adapter: ``KafkaInference`` turns frame messages into
+decoded frames (a message that is no valid ``Frame``, or whose JPEG cannot be read, is
+dead-lettered) and the stage's results into face-event batches and dead letters, and
+``run_infer`` batches, sends and commits. Offsets are committed after the broker
+acknowledged every message of the batch, so a crash replays frames rather than losing
+them; replayed frames give the same ``event_id``s and the warehouse keeps one copy. What
+stays exact across a crash is what a frame yields (its faces, boxes, scores); track ids
+of replayed frames may differ because the tracker restarts empty.
 """
 
 from __future__ import annotations
@@ -15,20 +18,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import click
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.events import (
-    DeadLetter,
-    EventError,
-    FaceEvent,
-    Frame,
-    decode,
-    encode,
-    frame_batches,
-)
+from core.stages.infer import FrameFailure, InferenceStage
+from core.vision.frames import DecodedFrame, FrameError, decode_jpeg
+from schemas.events import DeadLetter, EventError, FaceEventBatch, Frame, decode, encode
 from schemas.settings import MAX_FRAME_PIXELS, Settings, load_settings
 from workers import kafka, service
 
@@ -37,63 +34,58 @@ log = logging.getLogger(__name__)
 ROLE = "infer"
 
 
-@dataclass
-class StageOutput:
-    events: list[FaceEvent] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    frames: int = 0
-    """Frames that went through the engine (dead-lettered ones excluded)."""
+@dataclass(frozen=True)
+class HandledBatch:
+    """What a batch of frame messages gave: what to publish, and its face count."""
+
+    batches: list[FaceEventBatch]
+    """One per frame with a face, in order."""
+    dead_letters: list[DeadLetter]
+    """One per message that was no readable frame or that the engine could not analyse."""
+
+    @property
+    def faces(self) -> int:
+        return sum(len(batch.faces) for batch in self.batches)
 
 
-class InferenceStage:
-    """Frame messages to face events and dead letters; no Kafka in here."""
+class KafkaInference:
+    """Frame messages through the inference stage, to face-event batches and dead letters."""
 
     def __init__(
-        self, engine: object, worker_id: str, max_frame_pixels: int = MAX_FRAME_PIXELS
+        self, stage: InferenceStage, worker_id: str, max_frame_pixels: int = MAX_FRAME_PIXELS
     ) -> None:
-        self.engine = engine
+        self.stage = stage
         self.worker_id = worker_id
         self.max_frame_pixels = max_frame_pixels
 
     @classmethod
-    def from_settings(cls, settings: Settings, worker_id: str) -> InferenceStage:
-        from core.vision import VisionEngine, load_roster  # torch: only when inferring
+    def from_settings(cls, settings: Settings, worker_id: str) -> KafkaInference:
+        stage = InferenceStage.from_settings(settings)
+        return cls(stage, worker_id, settings.vision.max_frame_pixels)
 
-        roster = load_roster(settings.policy.roster_path) if settings.policy.roster_path else None
-        engine = VisionEngine.from_settings(settings.vision, settings.policy, roster)
-        return cls(engine, worker_id, settings.vision.max_frame_pixels)
-
-    def run_batch(self, messages: Sequence[kafka.Message]) -> StageOutput:
-        from core.vision import DecodedFrame, FrameError, FrameMeta, decode_jpeg
-
-        output = StageOutput()
-        decoded: list[DecodedFrame] = []
+    def handle(self, messages: Sequence[kafka.Message]) -> HandledBatch:
+        """Decode, analyse and dead-letter a batch of frame messages; no Kafka I/O here."""
+        frames: list[DecodedFrame] = []
         sources: list[kafka.Message] = []
+        letters: list[DeadLetter] = []
         for message in messages:
             try:
-                frame = decode(message.value or b"", Frame)
-                image = decode_jpeg(frame.jpeg, self.max_frame_pixels)
+                frames.append(self._decoded(message.value or b""))
             except (EventError, FrameError) as exc:
-                output.dead_letters.append(self._dead_letter(message, str(exc)))
+                letters.append(self._dead_letter(message, str(exc)))
                 continue
-            meta = FrameMeta(
-                school_id=frame.school_id,
-                classroom_id=frame.classroom_id,
-                camera_id=frame.camera_id,
-                session_id=frame.session_id,
-                course=frame.course,
-                seq=frame.seq,
-                captured_at=frame.captured_at,
-            )
-            decoded.append(DecodedFrame(meta=meta, image=image))
             sources.append(message)
-        for result, message in zip(self.engine.process(decoded), sources, strict=True):
-            if result.error is not None:
-                output.dead_letters.append(self._dead_letter(message, str(result.error)))
-                continue
-            output.frames += 1
-            output.events.extend(result.events)
-        return output
+        batches: list[FaceEventBatch] = []
+        for outcome, message in zip(self.stage.run(frames).frames, sources, strict=True):
+            if isinstance(outcome, FrameFailure):
+                letters.append(self._dead_letter(message, outcome.reason))
+            elif outcome.faces:  # a batch needs a face: nobody found, nothing sent
+                batches.append(outcome)
+        return HandledBatch(batches, letters)
+
+    def _decoded(self, value: bytes) -> DecodedFrame:
+        frame = decode(value, Frame)
+        return DecodedFrame(frame.header, decode_jpeg(frame.jpeg, self.max_frame_pixels))
 
     def _dead_letter(self, message: kafka.Message, reason: str) -> DeadLetter:
         return kafka.dead_letter(message, reason, self.worker_id, keep_payload=False)
@@ -131,7 +123,7 @@ async def update_lag(consumer: AIOKafkaConsumer, health: service.HealthCounters,
 
 async def run_infer(
     settings: Settings,
-    stage: InferenceStage,
+    inference: KafkaInference,
     stop: asyncio.Event,
     health: service.HealthCounters,
 ) -> None:
@@ -155,33 +147,52 @@ async def run_infer(
         while not stop.is_set():
             records = await next_batch(consumer, infer.batch_size, infer.max_wait_ms, stop)
             health.progressed()
-            if not records:
-                idle = time.monotonic() - idle_since
-                if infer.exit_when_idle_s is not None and idle >= infer.exit_when_idle_s:
-                    log.info("input idle, exiting", extra={"idle_s": round(idle, 1)})
-                    break
-                continue
-            started = time.monotonic()
-            output = await asyncio.to_thread(stage.run_batch, records)
-            sends = [
-                await producer.send(
-                    topics.face_events_topic, encode(batch), key=batch.classroom_id.encode()
-                )
-                for batch in frame_batches(output.events)
-            ] + [
-                await producer.send(topics.dead_letter_topic, encode(letter), key=record_key)
-                for letter, record_key in _dead_letter_keys(output.dead_letters, records)
-            ]
-            await asyncio.gather(*sends)  # acknowledged by the broker: now the offsets may move
-            await kafka.commit(consumer, records)
-            elapsed = time.monotonic() - started
-            _count(health, output, len(records), elapsed)
-            await update_lag(consumer, health, ROLE)
-            idle_since = time.monotonic()
+            if records:
+                await _infer_records(settings, inference, consumer, producer, records, health)
+                idle_since = time.monotonic()
+            elif _idle_long_enough(settings, idle_since):
+                break
     finally:
         health_task.cancel()
         await consumer.stop()
         await producer.stop()
+
+
+def _idle_long_enough(settings: Settings, idle_since: float) -> bool:
+    """Whether the input has been idle for ``infer.exit_when_idle_s``, when that is set."""
+    limit = settings.infer.exit_when_idle_s
+    idle = time.monotonic() - idle_since
+    if limit is None or idle < limit:
+        return False
+    log.info("input idle, exiting", extra={"idle_s": round(idle, 1)})
+    return True
+
+
+async def _infer_records(
+    settings: Settings,
+    inference: KafkaInference,
+    consumer: AIOKafkaConsumer,
+    producer: AIOKafkaProducer,
+    records: list,
+    health: service.HealthCounters,
+) -> None:
+    """One batch of frame records: analyse, publish, and commit once the broker has them."""
+    topics = settings.kafka
+    started = time.monotonic()
+    handled = await asyncio.to_thread(inference.handle, records)
+    sends = [
+        await producer.send(
+            topics.face_events_topic, encode(batch), key=batch.classroom_id.encode()
+        )
+        for batch in handled.batches
+    ] + [
+        await producer.send(topics.dead_letter_topic, encode(letter), key=record_key)
+        for letter, record_key in _dead_letter_keys(handled.dead_letters, records)
+    ]
+    await asyncio.gather(*sends)  # acknowledged by the broker: now the offsets may move
+    await kafka.commit(consumer, records)
+    _count(health, handled, len(records), time.monotonic() - started)
+    await update_lag(consumer, health, ROLE)
 
 
 def _dead_letter_keys(
@@ -192,28 +203,26 @@ def _dead_letter_keys(
 
 
 def _count(
-    health: service.HealthCounters, output: StageOutput, frames: int, elapsed: float
+    health: service.HealthCounters, handled: HandledBatch, frames: int, elapsed: float
 ) -> None:
-    health.frames_in += frames
-    health.faces += len(output.events)
-    health.errors += len(output.dead_letters)
-    health.batch_latency_ms = elapsed * 1000
+    errors = len(handled.dead_letters)
+    health.count_batch(frames, handled.faces, errors, elapsed)
     service.FRAMES.labels(ROLE).inc(frames)
-    service.FACES.labels(ROLE).inc(len(output.events))
-    service.ERRORS.labels(ROLE).inc(len(output.dead_letters))
+    service.FACES.labels(ROLE).inc(handled.faces)
+    service.ERRORS.labels(ROLE).inc(errors)
     service.BATCH_SECONDS.labels(ROLE).observe(elapsed)
-    if output.dead_letters:
+    if handled.dead_letters:
         log.warning(
             "frames dead-lettered",
-            extra={"reasons": [letter.reason for letter in output.dead_letters]},
+            extra={"reasons": [letter.reason for letter in handled.dead_letters]},
         )
 
 
 async def _main(settings: Settings, health: service.HealthCounters) -> None:
     stop = service.stop_on_signals()
     await kafka.ensure_topics(settings.kafka)
-    stage = await asyncio.to_thread(InferenceStage.from_settings, settings, health.worker_id)
-    await run_infer(settings, stage, stop, health)
+    inference = await asyncio.to_thread(KafkaInference.from_settings, settings, health.worker_id)
+    await run_infer(settings, inference, stop, health)
 
 
 @click.command()

@@ -1,10 +1,12 @@
 """The metric maths of the classroom: plain Python, no Kafka, no database.
 
-``ClassroomAnalytics`` runs it over a stream of ``FaceEvent``s in memory (the embedded
-runner). The Faust app uses the pieces directly, with its state in tables:
-``StudentWindowState`` / ``ClassWindowState`` are the per-window partial aggregates,
-``close_window`` turns them into ``StudentWindow``s, a ``ClassWindow`` and alerts while
-updating the ``SessionCarry``, and ``session_scores`` / ``teacher_mixes`` end a lesson.
+``ClassroomAnalytics`` (``engine.py``) runs it over a stream of ``FaceEvent``s in memory;
+both runtimes drive it through the window stage ``core.stages.windows``. Its pieces, one
+way down: ``state.py`` holds the partial aggregates of open windows
+(``StudentWindowState``, ``ClassWindowState``), ``carry.py`` what one window hands the next
+(``PersonCarry``, ``SessionCarry``), ``student.py`` closes one person's window,
+``close.py`` a whole classroom window with its alerts (``close_window``), and
+``session.py`` ends a lesson (``session_scores``, ``teacher_mixes``).
 docs/metrics.md explains every formula.
 """
 
@@ -19,7 +21,6 @@ from .state import (
     ClassWindowState,
     StudentWindowState,
     event_problem,
-    group_by_window,
     is_late,
     window_start,
 )
@@ -42,7 +43,6 @@ __all__ = [
     "detect_blinks",
     "event_problem",
     "finalize",
-    "group_by_window",
     "is_late",
     "new_session",
     "perclos",

@@ -1,12 +1,10 @@
 """State carried from one closed window to the next within a session, as msgspec Structs
-so a Faust table can hold it: ``PersonCarry`` (blink, yawn and look detector states, open
-alert episodes, session totals) and ``SessionCarry`` (the class's people, running class
-level, session totals). Updated only at window close, never per event.
-"""
+so a snapshot (the stream processor's checkpoint) can hold it: ``PersonCarry`` (blink,
+yawn and look detector states, open alert episodes, session totals) and ``SessionCarry``
+(the class's people, running class level, session totals). Updated only at window close,
+never per event."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -14,9 +12,6 @@ from schemas.events import Role
 
 from .eyes import BlinkCarry, YawnCarry
 from .head import LookCarry
-
-if TYPE_CHECKING:
-    from .state import StudentWindowState
 
 
 class PersonCarry(msgspec.Struct, kw_only=True):
@@ -41,18 +36,6 @@ class PersonCarry(msgspec.Struct, kw_only=True):
     frames_seen: int = 0
     alerts: int = 0
     intensity_counts: dict[str, int] = {}
-
-    @classmethod
-    def first(cls, state: StudentWindowState) -> PersonCarry:
-        """The carry of a person before their first window."""
-        first_seen = min(sample[0] for sample in state.samples)
-        return cls(
-            person_id=state.person_id,
-            role=state.role,
-            identity_source=state.identity_source,
-            first_seen_at=first_seen,
-            last_seen_at=first_seen,
-        )
 
 
 class SessionCarry(msgspec.Struct, kw_only=True):

@@ -1,8 +1,9 @@
 """Closing one classroom window: every person's window, the class window, the alerts.
 
 This is the one place where a window's partial aggregates meet the session's carried
-state. ``ClassroomAnalytics`` calls it, and so does the Faust app when its watermark passes
-a window's end; both keep the returned carry for the next window.
+state. ``ClassroomAnalytics`` calls it when a session's watermark passes a window's end
+(in both runtimes, through ``core.stages.windows``) and keeps the returned carry for the
+next window.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import msgspec
 from schemas.events import Alert, ClassWindow, StudentWindow
 from schemas.settings import AnalyticsSettings
 
-from . import alerts as rules
-from .carry import SessionCarry
+from .alerts import absence, class_drop, fatigue, looking_around
+from .carry import PersonCarry, SessionCarry
 from .state import ClassWindowState, StudentWindowState
-from .student import absent_window
+from .student import FinalizedWindow, absent_window, finalize
 
 
 class ClosedWindow(NamedTuple):
@@ -62,62 +63,72 @@ def close_window(
     anonymous tracks: a lost track is not an absent student.
     """
     frames_sampled = len(state.frames)
-    window_end = state.window_start + state.window_seconds
     persons = dict(session.persons)
     windows: list[StudentWindow] = []
     alerts: list[Alert] = []
-
     for person_id in sorted(students):
-        finalized = students[person_id].finalize(
-            frames_sampled, persons.get(person_id), settings, emotion=emotion
+        finalized = finalize(
+            students[person_id], frames_sampled, persons.get(person_id), settings, emotion=emotion
         )
-        window, carry = finalized.window, finalized.carry
-        if window.role != "teacher":
-            fatigue, carry = rules.fatigue(window, carry, settings)
-            looks, carry = rules.looking_around(
-                window, finalized.look_around_starts, carry, settings
-            )
-            alerts += looks
-            if fatigue is not None:
-                alerts.append(fatigue)
-        persons[person_id] = carry
+        window, persons[person_id], raised = _seen(finalized, settings)
         windows.append(window)
-
+        alerts += raised
     for person_id in sorted(persons.keys() - students.keys()):
-        carry = persons[person_id]
-        if carry.identity_source == "track":
+        if persons[person_id].identity_source == "track":
             continue
-        window = absent_window(
-            carry,
-            state.school_id,
-            state.classroom_id,
-            state.session_id,
-            state.course,
-            state.window_start,
-            state.window_seconds,
-            frames_sampled,
+        window, persons[person_id], raised = _absent(
+            state, persons[person_id], frames_sampled, settings
         )
-        if window.role != "teacher":
-            absent, carry = rules.absence(window, carry, settings)
-            _, carry = rules.fatigue(window, carry, settings)
-            if absent is not None:
-                alerts.append(absent)
-        persons[person_id] = carry
         windows.append(window)
+        alerts += raised
 
     class_window = summarize_class(state, windows)
     session = msgspec.structs.replace(
         session,
         started_at=state.window_start if session.started_at is None else session.started_at,
-        ended_at=window_end,
+        ended_at=state.window_start + state.window_seconds,
         windows=session.windows + 1,
         frames_sampled=session.frames_sampled + frames_sampled,
         persons=persons,
     )
-    drop, session = rules.class_drop(class_window, session, settings)
+    drop, session = class_drop(class_window, session, settings)
     if drop is not None:
         alerts.append(drop)
     return ClosedWindow(windows, class_window, alerts), session
+
+
+def _seen(
+    finalized: FinalizedWindow, settings: AnalyticsSettings
+) -> tuple[StudentWindow, PersonCarry, list[Alert]]:
+    """The window of a person seen in it, their carry and their alerts (none for the
+    teacher)."""
+    window, carry = finalized.window, finalized.carry
+    if window.role == "teacher":
+        return window, carry, []
+    tired, carry = fatigue(window, carry, settings)
+    alerts, carry = looking_around(window, finalized.look_around_starts, carry, settings)
+    return window, carry, alerts if tired is None else [*alerts, tired]
+
+
+def _absent(
+    state: ClassWindowState, carry: PersonCarry, frames_sampled: int, settings: AnalyticsSettings
+) -> tuple[StudentWindow, PersonCarry, list[Alert]]:
+    """The presence-0 window of a known person not seen in it, their carry and alerts."""
+    window = absent_window(
+        carry,
+        state.school_id,
+        state.classroom_id,
+        state.session_id,
+        state.course,
+        state.window_start,
+        state.window_seconds,
+        frames_sampled,
+    )
+    if window.role == "teacher":
+        return window, carry, []
+    absent, carry = absence(window, carry, settings)
+    _, carry = fatigue(window, carry, settings)  # an absent student's fatigue run ends
+    return window, carry, [] if absent is None else [absent]
 
 
 def summarize_class(state: ClassWindowState, windows: list[StudentWindow]) -> ClassWindow:

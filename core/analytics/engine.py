@@ -1,8 +1,9 @@
 """``ClassroomAnalytics``: the whole metric maths over a stream of face events, in memory.
 
-The embedded runner (``classroom analyze``) feeds it batches of events; the Faust app
-builds the same flow from the same pieces (``StudentWindowState``, ``ClassWindowState``,
-``close_window``) with its state in tables. Windows are tumbling and keyed by event time.
+The window stage (``core.stages.windows``) feeds it batches of events, one instance per
+classroom, in both runtimes: the Faust app keeps its ``snapshot()`` in a table, the
+embedded runner (``classroom analyze``) keeps it in memory. Windows are tumbling and keyed
+by event time.
 
 Watermark: per session, the latest ``captured_at`` seen minus the allowed lateness (a
 classroom's events share one Kafka partition, so they arrive roughly in time order, while
@@ -12,9 +13,7 @@ of another lesson and make its events late. A window closes once the watermark r
 its end; an event whose window has already closed is counted in ``late_dropped`` and
 dropped, never added to another window.
 
-One instance handles one window size. The embedded runner uses two, live (10 s) and
-history (60 s), and takes alerts and session scores from the live one only: the history
-instance raises the same episodes, dated to its coarser windows.
+One instance handles one window size (``analytics.window_seconds`` unless given).
 """
 
 from __future__ import annotations
@@ -58,6 +57,16 @@ class AnalyticsOutput:
     """Events whose window had closed (watermark past its end), counted and dropped."""
     rejected: list[RejectedEvent] = field(default_factory=list)
     """Events that cannot enter the maths (e.g. a NaN angle), with the reason: dead-letter them."""
+
+    def extend(self, other: AnalyticsOutput) -> None:
+        """Append ``other``'s outputs to these (e.g. those of another classroom)."""
+        self.student_windows += other.student_windows
+        self.class_windows += other.class_windows
+        self.alerts += other.alerts
+        self.session_scores += other.session_scores
+        self.teacher_mixes += other.teacher_mixes
+        self.late_dropped += other.late_dropped
+        self.rejected += other.rejected
 
 
 @dataclass

@@ -1,27 +1,19 @@
-"""Partial aggregates of open windows, as msgspec Structs so a Faust table can hold them.
+"""Partial aggregates of open windows, as msgspec Structs so a snapshot can hold them.
 
 ``StudentWindowState`` per (person, window) and ``ClassWindowState`` per (classroom,
-session, window). Adding an event only appends (per-event work stays tiny); ``merge``
-unions two partials; all the maths runs once, at window close, over the time-sorted
-samples, so the result depends neither on the order the events arrived in nor on how they
-were split between partials. State carried between windows is in ``carry.py``.
+session, window). Adding an event only appends (per-event work stays tiny); all the maths
+runs once, at window close (``student.finalize``), over the time-sorted samples, so the
+result does not depend on the order the events arrived in. State carried between windows
+is in ``carry.py``; this module imports neither it nor the maths that reads it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from schemas.events import EXPRESSIONS, FaceEvent, Role
-
-if TYPE_CHECKING:
-    from schemas.settings import AnalyticsSettings
-
-    from .carry import PersonCarry
-    from .student import FinalizedWindow
 
 Sample = tuple[
     float,
@@ -171,29 +163,6 @@ class StudentWindowState(msgspec.Struct, kw_only=True):
         if _ROLE_RANK[event.role] > _ROLE_RANK[self.role]:
             self.role = event.role
 
-    def merge(self, other: StudentWindowState) -> StudentWindowState:
-        """A new partial holding the samples of both (same person, same window)."""
-        if (other.person_id, other.window_start) != (self.person_id, self.window_start):
-            raise ValueError(
-                f"cannot merge the window of {other.person_id} at {other.window_start} "
-                f"into that of {self.person_id} at {self.window_start}"
-            )
-        role = max(self.role, other.role, key=_ROLE_RANK.__getitem__)
-        return msgspec.structs.replace(self, role=role, samples=self.samples + other.samples)
-
-    def finalize(
-        self,
-        frames_sampled: int,
-        carry: PersonCarry | None,
-        settings: AnalyticsSettings,
-        *,
-        emotion: bool,
-    ) -> FinalizedWindow:
-        """The closed ``StudentWindow`` and the person's updated carry (``student.finalize``)."""
-        from .student import finalize  # student.py builds on this module
-
-        return finalize(self, frames_sampled, carry, settings, emotion=emotion)
-
 
 class ClassWindowState(msgspec.Struct, kw_only=True):
     """Partial aggregate of one classroom window: which frames had anyone in them."""
@@ -221,37 +190,3 @@ class ClassWindowState(msgspec.Struct, kw_only=True):
 
     def add(self, event: FaceEvent) -> None:
         self.frames.add((event.camera_id, event.frame_seq))
-
-    def merge(self, other: ClassWindowState) -> ClassWindowState:
-        return msgspec.structs.replace(self, frames=self.frames | other.frames)
-
-
-WindowKey = tuple[str, str, float]
-"""(classroom_id, session_id, window_start)"""
-
-
-def group_by_window(
-    events: Iterable[FaceEvent], window_seconds: float
-) -> tuple[dict[WindowKey, ClassWindowState], dict[tuple[WindowKey, str], StudentWindowState]]:
-    """One batch of (valid, not late) events as partial aggregates, per classroom window and
-    per (classroom window, person): a Faust agent merges each into its table once per key
-    per batch instead of writing the table once per event."""
-    classes: dict[WindowKey, ClassWindowState] = {}
-    students: dict[tuple[WindowKey, str], StudentWindowState] = {}
-    for event in events:
-        key = (
-            event.classroom_id,
-            event.session_id,
-            window_start(event.captured_at, window_seconds),
-        )
-        room = classes.get(key)
-        if room is None:
-            room = classes[key] = ClassWindowState.open(event, window_seconds)
-        room.add(event)
-        student = students.get((key, event.person_id))
-        if student is None:
-            student = students[key, event.person_id] = StudentWindowState.open(
-                event, window_seconds
-            )
-        student.add(event)
-    return classes, students

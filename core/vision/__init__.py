@@ -1,7 +1,7 @@
 """The vision engine: frames in, one ``FaceEvent`` per visible face out.
 
 Heavy modules (torch, dlib) load on first use of a name, so importing the package for
-``FrameMeta`` or ``load_roster`` stays cheap.
+``FrameHeader`` or ``load_roster`` stays cheap.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ if TYPE_CHECKING:
     from core.vision.blink import ear_series
     from core.vision.engine import VisionEngine
     from core.vision.evaluate import ExpressionScores, evaluate_folder
-    from core.vision.frames import DecodedFrame, FrameError, FrameMeta, FrameResult, decode_jpeg
+    from core.vision.frames import DecodedFrame, FrameError, FrameHeader, FrameResult, decode_jpeg
     from core.vision.identity import Roster, RosterError, load_roster
+    from core.vision.registry import create_model, list_models
 
 _EXPORTS = {
     "VisionEngine": "core.vision.engine",
     "DecodedFrame": "core.vision.frames",
-    "FrameMeta": "core.vision.frames",
+    "FrameHeader": "core.vision.frames",
     "FrameResult": "core.vision.frames",
     "FrameError": "core.vision.frames",
     "decode_jpeg": "core.vision.frames",
@@ -29,20 +30,24 @@ _EXPORTS = {
     "ear_series": "core.vision.blink",
     "ExpressionScores": "core.vision.evaluate",
     "evaluate_folder": "core.vision.evaluate",
+    "create_model": "core.vision.registry",
+    "list_models": "core.vision.registry",
 }
 
 __all__ = [
     "DecodedFrame",
     "ExpressionScores",
     "FrameError",
-    "FrameMeta",
+    "FrameHeader",
     "FrameResult",
     "Roster",
     "RosterError",
     "VisionEngine",
+    "create_model",
     "decode_jpeg",
     "ear_series",
     "evaluate_folder",
+    "list_models",
     "load_roster",
 ]
 

@@ -18,7 +18,7 @@ import numpy as np
 from core.analytics.eyes import BlinkCarry, detect_blinks, perclos
 from core.capture import sample_frames
 from core.vision.engine import VisionEngine
-from core.vision.frames import DecodedFrame, FrameMeta
+from core.vision.frames import DecodedFrame, FrameHeader
 from schemas.settings import PolicySettings, VisionSettings
 
 BATCH_FRAMES = 8
@@ -54,7 +54,7 @@ def ear_series(
         batch.clear()
 
     for frame in sample_frames(str(video_path), 0, start_time=0.0):
-        meta = FrameMeta("", "", camera_id, "", "", frame.seq, frame.captured_at)
+        meta = FrameHeader("", "", camera_id, "", "", frame.seq, frame.captured_at)
         batch.append(DecodedFrame(meta, frame.image))
         if len(batch) == BATCH_FRAMES:
             flush()
@@ -106,7 +106,7 @@ def read_video(
             break
         if scale != 1.0:
             image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        meta = FrameMeta("", "", camera_id, "", "", frame_number, 1.0 + frame_number / fps)
+        meta = FrameHeader("", "", camera_id, "", "", frame_number, 1.0 + frame_number / fps)
         batch.append(DecodedFrame(meta, image))
         frame_number += 1
         if len(batch) == BATCH_FRAMES:

@@ -1,6 +1,7 @@
-"""deepface as an optional backend of the vision registries (pip extra ``deepface``).
+"""deepface as an optional plug-in of the vision registry (pip extra ``deepface``).
 
-Names it adds to the settings, each imported only when picked:
+``core.vision.registry`` imports this module only when a setting names one of the models
+it registers:
 
 - ``vision.identity_model``: ``deepface_facenet`` (FaceNet, 128-D), ``deepface_facenet512``
   (512-D), ``deepface_arcface`` (ArcFace, 512-D);
@@ -20,6 +21,7 @@ IT how to provision the files.
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from torch import nn
 
 from core.vision.detectors import FaceBox
 from core.vision.device import resolve_device
+from core.vision.registry import register_model
 from core.vision.weights import WeightsMissing
 from schemas.settings import VisionSettings
 
@@ -105,7 +108,7 @@ def on_device(client: Any, device: torch.device) -> Any:
     return client
 
 
-IDENTITY_MODELS: dict[str, tuple[str, str]] = {
+RECOGNITION_MODELS: dict[str, tuple[str, str]] = {
     "deepface_facenet": ("Facenet", "facenet_weights.pth"),
     "deepface_facenet512": ("Facenet512", "facenet512_weights.pth"),
     "deepface_arcface": ("ArcFace", "arcface_weights.pth"),
@@ -127,7 +130,7 @@ class DeepfaceEncoder:
     """
 
     def __init__(self, name: str, vision: VisionSettings) -> None:
-        model_name, weights = IDENTITY_MODELS[name]
+        model_name, weights = RECOGNITION_MODELS[name]
         self.client = on_device(
             build("facial_recognition", model_name, (weights,)), resolve_device(vision.device)
         )
@@ -146,9 +149,14 @@ class DeepfaceEncoder:
         return embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True).clip(1e-12)
 
 
+for _name in RECOGNITION_MODELS:
+    register_model("identity", name=_name)(partial(DeepfaceEncoder, _name))
+
+
 EMOTION_WEIGHTS = "facial_expression_model_weights.pth"
 
 
+@register_model("expression", name="deepface_emotion")
 class DeepfaceEmotion(nn.Module):
     """deepface's emotion CNN as a registry module: faces in [-1, 1] in, log-probabilities out.
 
@@ -210,3 +218,7 @@ class DeepfaceDetector:
 
     def follow(self, frame: np.ndarray, faces: list[FaceBox]) -> list[FaceBox]:
         return faces  # deepface's detectors take whole images only
+
+
+for _backend in DETECTOR_WEIGHTS:
+    register_model("detector", name=f"deepface_{_backend}")(partial(DeepfaceDetector, _backend))

@@ -5,22 +5,20 @@
 - ``hog``: dlib's HOG + linear SVM; no torch, but finds only frontal faces of ~80 px or
   more without upsampling (``vision.detector_upsample`` doubles the resolution per pass).
 
-A new detector is a class with ``detect(frames) -> list[list[FaceBox]]`` added to
-``DETECTORS``.
+A new detector is a ``Detector`` class registered with ``@register_model("detector")``
+(``core.vision.registry``); the deepface plug-in registers its own, as ``deepface_*``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Protocol
 
 import dlib
 import numpy as np
 
 from core.vision.device import resolve_device
-from core.vision.registry import registered
+from core.vision.registry import create_model, register_model
 from schemas.settings import VisionSettings
 
 
@@ -66,6 +64,7 @@ class Detector(Protocol):
         ...
 
 
+@register_model("detector", name="mtcnn")
 class MtcnnDetector:
     # Median offset between MTCNN and dlib HOG boxes of the same faces (116 faces of
     # faces/ and classroom.mp4): MTCNN boxes reach higher up the forehead.
@@ -101,6 +100,7 @@ def face_box(row: np.ndarray) -> FaceBox:
     return FaceBox(*(float(value) for value in row[:5]), keypoints=row[5:].reshape(2, 5).T)
 
 
+@register_model("detector", name="hog")
 class HogDetector:
     """dlib HOG. Its score is an SVM margin (0 and up), not a probability, so
     ``min_detection_score`` does not apply; every detection dlib reports is kept."""
@@ -127,21 +127,6 @@ class HogDetector:
         return faces  # HOG scans whole images: re-reading one box costs a detection
 
 
-def deepface_detector(backend: str, settings: VisionSettings) -> Detector:
-    from core.vision.deepface_backend import DeepfaceDetector  # optional extra
-
-    return DeepfaceDetector(backend, settings)
-
-
-DEEPFACE_DETECTORS = ("opencv", "ssd", "yunet", "centerface", "dlib")
-"""deepface's detector backends, as ``deepface_<name>`` (pip extra, docs/deepface.md)."""
-
-DETECTORS: dict[str, Callable[[VisionSettings], Detector]] = {
-    "mtcnn": MtcnnDetector,
-    "hog": HogDetector,
-    **{f"deepface_{name}": partial(deepface_detector, name) for name in DEEPFACE_DETECTORS},
-}
-
-
 def create_detector(settings: VisionSettings) -> Detector:
-    return registered(DETECTORS, settings.detector, "detector")(settings)
+    """The detector that ``settings.detector`` names."""
+    return create_model("detector", settings.detector, settings)

@@ -26,7 +26,7 @@ from core.vision.detectors import Detector, FaceBox, create_detector
 from core.vision.device import resolve_device
 from core.vision.expression import ExpressionClassifier
 from core.vision.eyestate import EyeStateClassifier, eyes_readable
-from core.vision.frames import DecodedFrame, FrameError, FrameMeta, FrameResult, checked_bgr
+from core.vision.frames import DecodedFrame, FrameError, FrameHeader, FrameResult, checked_bgr
 from core.vision.headpose import head_pose
 from core.vision.identity import Encoder, Roster, Student, create_face_encoder
 from core.vision.landmarks import (
@@ -110,7 +110,7 @@ class VisionEngine:
         self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
         self.stage_seconds: dict[str, float] = defaultdict(float)
         """Time spent so far per stage (detect, track, landmarks, identity, eyes,
-        expression, pose): for benchmarks and the workers' metrics."""
+        expression, pose): for the vision benchmark (bench/vision.py)."""
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -207,7 +207,7 @@ class VisionEngine:
         shape = self.landmarks.shapes(gray, [box], self.detector.landmark_box_adjust)[0]
         return encoder.encode(rgb, [shape])[0]
 
-    def _needs_detection(self, meta: FrameMeta) -> bool:
+    def _needs_detection(self, meta: FrameHeader) -> bool:
         """Whether to run the detector on this frame, or follow the previous frame's faces.
 
         Every ``vision.detect_every``-th frame of a camera is detected, so a new face shows
@@ -300,7 +300,7 @@ class VisionEngine:
             )
         return tracker
 
-    def _starts_new_shot(self, meta: FrameMeta, gray: np.ndarray) -> bool:
+    def _starts_new_shot(self, meta: FrameHeader, gray: np.ndarray) -> bool:
         """Whether this frame starts a new shot of its camera. At a cut every track of the
         camera ends (no re-linking: nobody is where they were) and the detection clock
         restarts here, so the frames after it follow this frame's faces."""
@@ -401,13 +401,7 @@ class VisionEngine:
         student = face.student
         return FaceEvent(
             event_id=f"{meta.camera_id}/{meta.seq}/{face_index}",
-            school_id=meta.school_id,
-            classroom_id=meta.classroom_id,
-            camera_id=meta.camera_id,
-            session_id=meta.session_id,
-            course=meta.course,
-            frame_seq=meta.seq,
-            captured_at=meta.captured_at,
+            **meta.event_fields(),
             face_index=face_index,
             frame_faces=frame_faces,
             track_id=face.track_id,

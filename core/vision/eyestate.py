@@ -3,7 +3,8 @@
 The eye aspect ratio (EAR) reads the lids from six landmarks, and a smile or a squint
 lowers it as much as a closure does. The network looks at the pixels instead: an iris
 and a white (open) or a lash line across skin (closed). It was trained on CEW (Closed Eyes
-in the Wild, ``classroom model train-eyes``; model card: ``checkpoints/eyes/README.md``).
+in the Wild, ``classroom model train-eyes``; model card: ``checkpoints/eyes/README.md``),
+hence its registry name ``eye_cnn.cew`` (``arch.tag``, ``core.vision.registry``).
 
 Patches are cut the way CEW frames its eyes: rotated so the eye corners are level, the
 eye centred, the corner-to-corner width ``EYE_WIDTH_IN_PATCH`` of the 24 px side.
@@ -11,7 +12,7 @@ eye centred, the corner-to-corner width ``EYE_WIDTH_IN_PATCH`` of the 24 px side
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.vision.registry import registered
+from core.vision.registry import create_model, register_model
 
 PATCH_PX = 24
 EYE_WIDTH_IN_PATCH = 0.6
@@ -114,7 +115,12 @@ class EyeStateClassifier:
     """Closed-eye probability of faces, both eyes of every face of a batch in one pass."""
 
     def __init__(self, name: str) -> None:
-        self.model = registered(EYE_STATE_MODELS, name, "eye-state model")().eval()
+        """``name``: a registered eye-state model, or the path of a weights file that
+        ``classroom model train-eyes`` wrote (``*.pt``)."""
+        if name.endswith(".pt"):
+            self.model = load_eye_state_net(Path(name)).eval()
+        else:
+            self.model = create_model("eye_state", name).eval()
 
     def closed_probability(self, patches: np.ndarray) -> np.ndarray:
         """(N,) probability that each (N, 24, 24) uint8 eye patch shows a closed eye."""
@@ -135,6 +141,9 @@ class EyeStateClassifier:
 
 
 SHIPPED_EYE_WEIGHTS = Path(__file__).parent / "checkpoints" / "eyes"
+EYE_CNN_WEIGHTS = {"cew": SHIPPED_EYE_WEIGHTS / "eye_cnn.pt"}
+"""Tag -> the shipped weights of ``EyeStateNet``; ``cew``: trained on CEW (model card
+``checkpoints/eyes/README.md``)."""
 
 
 def load_eye_state_net(path: Path) -> EyeStateNet:
@@ -143,8 +152,6 @@ def load_eye_state_net(path: Path) -> EyeStateNet:
     return model
 
 
-EYE_STATE_MODELS: dict[str, Callable[[], nn.Module]] = {
-    path.stem: (lambda path=path: load_eye_state_net(path))
-    for path in sorted(SHIPPED_EYE_WEIGHTS.glob("*.pt"))
-}
-"""Name -> loader of a shipped eye-state network (``checkpoints/eyes/<name>.pt``)."""
+@register_model("eye_state", tags=tuple(EYE_CNN_WEIGHTS))
+def eye_cnn(tag: str) -> EyeStateNet:
+    return load_eye_state_net(EYE_CNN_WEIGHTS[tag])

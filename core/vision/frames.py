@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import PIL.Image
 
-from schemas.events import FaceEvent
+from schemas.events import FaceEvent, FrameHeader
 from schemas.settings import MAX_FRAME_PIXELS
 
 MIN_FRAME_SIDE = 32
@@ -28,27 +28,16 @@ class FrameError(ValueError):
     """Why one frame could not be processed."""
 
 
-@dataclass(frozen=True)
-class FrameMeta:
-    school_id: str
-    classroom_id: str
-    camera_id: str
-    session_id: str
-    course: str
-    seq: int
-    captured_at: float
-
-
 @dataclass
 class DecodedFrame:
-    meta: FrameMeta
+    meta: FrameHeader
     image: np.ndarray
     """BGR uint8, height x width x 3 (grayscale is converted; anything else is an error)."""
 
 
 @dataclass
 class FrameResult:
-    meta: FrameMeta
+    meta: FrameHeader
     events: list[FaceEvent] = field(default_factory=list)
     landmarks: list[np.ndarray] = field(default_factory=list)
     """(68, 2) float32 pixel coordinates per event, in the order of ``events``."""

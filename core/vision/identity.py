@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
@@ -39,7 +37,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, ValidationError
 
 from core.private_files import write_private
-from core.vision.registry import registered
+from core.vision.registry import create_model, register_model
 from core.vision.weights import dlib_model
 from schemas.ids import ID_MAX_LENGTH, ID_PATTERN
 from schemas.settings import VisionSettings, load_settings
@@ -230,25 +228,17 @@ class Encoder(Protocol):
         ...
 
 
-def deepface_encoder(name: str, vision: VisionSettings) -> Encoder:
-    from core.vision.deepface_backend import DeepfaceEncoder  # optional extra
-
-    return DeepfaceEncoder(name, vision)
-
-
-IDENTITY_MODELS: dict[str, Callable[[VisionSettings], Encoder]] = {
-    "dlib_resnet": lambda vision: FaceEncoder(),
-    # pip extra "deepface", docs/deepface.md. Embeddings of different models do not mix:
-    # enrol the roster again after changing vision.identity_model.
-    **{
-        name: partial(deepface_encoder, name)
-        for name in ("deepface_facenet", "deepface_facenet512", "deepface_arcface")
-    },
-}
+@register_model("identity")
+def dlib_resnet(vision: VisionSettings) -> FaceEncoder:
+    """dlib's ResNet descriptor; no setting of ``vision`` changes it."""
+    return FaceEncoder()
 
 
 def create_face_encoder(vision: VisionSettings) -> Encoder:
-    return registered(IDENTITY_MODELS, vision.identity_model, "identity model")(vision)
+    """The encoder that ``vision.identity_model`` names (the deepface plug-in adds
+    ``deepface_*``). Embeddings of different models do not mix: enrol the roster again
+    after changing it."""
+    return create_model("identity", vision.identity_model, vision)
 
 
 def save_embeddings(

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from core.vision.detection_eval import greedy_matches
-from core.vision.frames import DecodedFrame, FrameMeta
+from core.vision.frames import DecodedFrame, FrameHeader
 
 MATCH_IOU = 0.5
 
@@ -52,7 +52,7 @@ def tracked_boxes(engine, images: list[np.ndarray], fps: float = 25.0) -> list[T
     """(frame, track id, box) of every face a ``VisionEngine`` reports on ``images``, as
     one camera's frames ``1 / fps`` apart, in batches like the inference worker's."""
     frames = [
-        DecodedFrame(FrameMeta("school", "room", "cam", "lesson", "", i, i / fps), image)
+        DecodedFrame(FrameHeader("school", "room", "cam", "lesson", "", i, i / fps), image)
         for i, image in enumerate(images)
     ]
     tracked = []

@@ -28,17 +28,18 @@ from deepface.models.demography.DemographyUtils import EMOTION_LABELS
 from deepface.models.demography.pytorch import Emotion
 from deepface.models.facial_recognition.pytorch import ArcFace, Facenet
 
-from core.vision import DecodedFrame, FrameMeta, VisionEngine, load_roster
+from core.vision import DecodedFrame, FrameHeader, VisionEngine, load_roster
 from core.vision.deepface_backend import (
     DETECTOR_WEIGHTS,
     DeepfaceEncoder,
     DeepfaceWeightsMissing,
     weights_dir,
 )
-from core.vision.detectors import DEEPFACE_DETECTORS, create_detector
+from core.vision.detectors import create_detector
 from core.vision.expression import ExpressionClassifier
 from core.vision.identity import create_face_encoder
 from core.vision.landmarks import LandmarkModel
+from core.vision.registry import list_models
 from core.vision.weights import dlib_model
 from schemas.events import EXPRESSIONS
 from schemas.settings import PolicySettings, VisionSettings
@@ -104,8 +105,18 @@ def test_deepface_emotion_labels_are_our_expressions():
     assert tuple(EMOTION_LABELS) == EXPRESSIONS
 
 
-def test_offered_detectors_all_have_a_weights_list():
-    assert set(DETECTOR_WEIGHTS) == set(DEEPFACE_DETECTORS)
+def test_the_plugin_registers_its_models_once_imported():
+    """Every offered detector has a weights list and a registry name; so do the
+    recognition models and the emotion CNN."""
+    assert list_models("detector", "deepface_*") == sorted(
+        f"deepface_{backend}" for backend in DETECTOR_WEIGHTS
+    )
+    assert list_models("identity", "deepface_*") == [
+        "deepface_arcface",
+        "deepface_facenet",
+        "deepface_facenet512",
+    ]
+    assert list_models("expression", "deepface_*") == ["deepface_emotion"]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -172,7 +183,7 @@ def test_the_engine_runs_on_deepface_models(deepface_home, no_network, tmp_path,
     ok, image = capture.read()
     capture.release()
     assert ok
-    meta = FrameMeta("school-1", "room-1", "cam-1", "lesson-1", "maths", 0, 0.0)
+    meta = FrameHeader("school-1", "room-1", "cam-1", "lesson-1", "maths", 0, 0.0)
     events = engine.process([DecodedFrame(meta, image)])[0].events
     assert events, "dlib's HOG finds some of the front-row faces of classroom.mp4"
     for event in events:

@@ -15,7 +15,7 @@ import pytest
 
 from core.analytics.eyes import perclos
 from core.vision.blink import detected_blinks
-from core.vision.frames import DecodedFrame, FrameMeta
+from core.vision.frames import DecodedFrame, FrameHeader
 from schemas.settings import AnalyticsSettings
 
 from ..conftest import SHARED_DATA
@@ -37,7 +37,7 @@ def eye_closed_by_track() -> tuple[dict[int, list[float | None]], float]:
         ok, image = capture.read()
         if not ok:
             break
-        meta = FrameMeta("", "", "smiles", "", "", number, 1.0 + number / fps)
+        meta = FrameHeader("", "", "smiles", "", "", number, 1.0 + number / fps)
         for event in eye_engine().process([DecodedFrame(meta, image)])[0].events:
             series.setdefault(event.track_id, []).append(event.eye_closed)
         number += 1

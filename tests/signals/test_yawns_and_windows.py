@@ -9,7 +9,7 @@ import pytest
 
 from core.analytics import ClassroomAnalytics
 from core.vision.blink import detected_blinks, noise_like
-from core.vision.frames import DecodedFrame, FrameMeta
+from core.vision.frames import DecodedFrame, FrameHeader
 from schemas.settings import AnalyticsSettings
 
 from ..analytics.factory import face_event
@@ -25,7 +25,7 @@ CALM_FALSE_SHARE = 0.01
 def yawning_mars() -> np.ndarray:
     mars = []
     for number, path in enumerate(sorted((SHARED_DATA / "yawn" / "test" / "images").glob("*"))):
-        meta = FrameMeta("", "", f"yawn:{path.name}", "", "", number, 1.0)
+        meta = FrameHeader("", "", f"yawn:{path.name}", "", "", number, 1.0)
         result = eye_engine().process([DecodedFrame(meta, cv2.imread(str(path)))])[0]
         if result.events:
             mars.append(max(result.events, key=lambda event: event.face_px).mar)

@@ -26,7 +26,7 @@ from streams.app import ClassroomWindows
 from tests.services import Pipeline, read_topic
 from tests.spine.factories import frame_batch
 from workers import kafka
-from workers.infer import InferenceStage
+from workers.infer import KafkaInference
 from workers.kafka import LocalMessage
 
 SAMPLE_FPS = "1"
@@ -138,11 +138,11 @@ def test_camera_infer_streams_sink_end_to_end(processes: Pipeline, broker: Kafka
 def undisturbed_faces_per_frame(topics: KafkaSettings) -> dict[int, int]:
     """The same stage, in this process, over the same published frames: the reference."""
     records = asyncio.run(read_topic(topics, topics.frames_topic))
-    stage = InferenceStage.from_settings(Settings(vision=EVERY_FRAME_DETECTED), "reference")
+    inference = KafkaInference.from_settings(Settings(vision=EVERY_FRAME_DETECTED), "reference")
     counts: dict[int, int] = {}
     for start in range(0, len(records), 4):
-        for event in stage.run_batch(records[start : start + 4]).events:
-            counts[event.frame_seq] = event.frame_faces
+        for batch in inference.handle(records[start : start + 4]).batches:
+            counts[batch.frame_seq] = len(batch.faces)
     return counts
 
 

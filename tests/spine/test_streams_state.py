@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
+from core.stages.windows import Checkpoint
 from schemas.events import encode
 from schemas.settings import Settings
-from streams.app import Checkpoint, ClassroomWindows
+from streams.app import ClassroomWindows
 from tests.spine.factories import face_event, frame_batch
 from workers.kafka import LocalMessage
 

@@ -6,25 +6,25 @@ import numpy as np
 import pytest
 import torch
 
-from core.vision.expression import ExpressionClassifier, expression_model_loader
+from core.vision.expression import ExpressionClassifier, load_expression_model
+from core.vision.registry import create_model, list_models
 from core.vision.training.checkpoints import (
     CheckpointError,
     load_model,
     model_payload,
     save_atomically,
 )
-from core.vision.training.models import ARCHITECTURES, create_model
 from schemas.events import EXPRESSIONS
 
 
-@pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
+@pytest.fixture(scope="module", params=list_models("expression", trainable=True))
 def network(request: pytest.FixtureRequest) -> tuple[str, torch.nn.Module]:
     torch.manual_seed(0)
-    return request.param, create_model(request.param).eval()
+    return request.param, create_model("expression", request.param, pretrained=False).eval()
 
 
 def test_the_three_reference_architectures_are_registered() -> None:
-    assert set(ARCHITECTURES) == {"resnet_cbam", "pyconv_gc", "two_branch"}
+    assert list_models("expression", trainable=True) == ["pyconv_gc", "resnet_cbam", "two_branch"]
 
 
 def test_forward_gives_logits_over_the_expressions(network: tuple[str, torch.nn.Module]) -> None:
@@ -49,7 +49,7 @@ def test_saved_checkpoint_loads_through_the_registry_with_identical_outputs(
     path = tmp_path / f"{arch}.pt"
     save_atomically(model_payload(model, arch), path)
     faces = torch.rand(4, 1, 48, 48) * 2 - 1
-    loaded = expression_model_loader(str(path))()
+    loaded = load_expression_model(str(path))
     with torch.inference_mode():
         assert torch.equal(model(faces), loaded(faces))
 
@@ -62,8 +62,8 @@ def test_saved_checkpoint_loads_through_the_registry_with_identical_outputs(
 
 
 def test_unknown_architecture_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
-        create_model("vgg")
+    with pytest.raises(ValueError, match=r"unknown expression model 'vgg'; known: .*resnet_cbam"):
+        create_model("expression", "vgg", pretrained=False)
 
 
 def test_a_file_that_is_no_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
@@ -78,4 +78,4 @@ def test_a_file_that_is_no_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no checkpoint file"):
         load_model(tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="unknown expression model"):
-        expression_model_loader("no_such_model")
+        load_expression_model("no_such_model")

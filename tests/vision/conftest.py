@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from core.capture import sample_frames
-from core.vision import DecodedFrame, FrameMeta, VisionEngine
+from core.vision import DecodedFrame, FrameHeader, VisionEngine
 from schemas.settings import PolicySettings, VisionSettings
 
 
-def meta(seq: int = 0, at: float = 0.0, camera_id: str = "cam-1") -> FrameMeta:
-    return FrameMeta("school-1", "room-1", camera_id, "lesson-1", "maths", seq, at)
+def meta(seq: int = 0, at: float = 0.0, camera_id: str = "cam-1") -> FrameHeader:
+    return FrameHeader("school-1", "room-1", camera_id, "lesson-1", "maths", seq, at)
 
 
 @pytest.fixture(scope="session")

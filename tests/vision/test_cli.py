@@ -7,7 +7,7 @@ import json
 import cv2
 from click.testing import CliRunner
 
-from classroom.vision_cli import faces
+from classroom.vision_cli import faces, model
 
 
 def test_faces_json_on_an_image(shared_data):
@@ -41,3 +41,22 @@ def test_faces_refuses_a_non_video(tmp_path):
     junk.write_text("hello")
     result = CliRunner().invoke(faces, [str(junk)])
     assert result.exit_code != 0 and "notes.txt" in result.output
+
+
+def test_model_list_prints_the_models_by_kind_under_their_setting():
+    env = {"CLASSROOM_VISION__EYE_STATE_MODEL": "eye_cnn"}  # a bare arch: its default tag
+    result = CliRunner(env=env).invoke(model, ["list"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "detector (vision.detector = mtcnn)"
+    for line in (
+        "expression (vision.expression_model = mini_xception.fer2013)",
+        "  mini_xception.fer2013",
+        "  resnet_cbam  (architecture to train: classroom model train --arch resnet_cbam)",
+        "eye_state (vision.eye_state_model = eye_cnn)",
+        "  eye_cnn.cew",
+        "identity (vision.identity_model = dlib_resnet)",
+        "  dlib_resnet",
+        "  deepface_*  (plug-in core.vision.deepface_backend, loaded when named)",
+    ):
+        assert line in lines

@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from core.warehouse import TABLE_FOR_EVENT, RosterRow, Warehouse, WarehouseError
+from core.warehouse import (
+    TABLE_FOR_EVENT,
+    RosterRow,
+    RowsRefused,
+    Warehouse,
+    WarehouseError,
+    WarehouseUnavailable,
+)
 from schemas.events import DeadLetter, Frame, WorkerHealth
 from schemas.migrate import split_statements
 from tests.conftest import PROJECT_ROOT
@@ -160,9 +167,28 @@ def test_mixed_event_types_and_frames_are_refused(warehouse: Warehouse) -> None:
 def test_a_type_clickhouse_rejects_is_a_warehouse_error(warehouse: Warehouse) -> None:
     columns = ["worker_id", "role", "at", "frames_in"]
     rows = [["infer-1", "infer", 0, 10], ["infer-1", "infer", 1, "many"]]
-    with pytest.raises(WarehouseError, match="insert into pipeline_health failed"):
+    with pytest.raises(RowsRefused, match="insert into pipeline_health failed"):
         warehouse.insert_rows("pipeline_health", columns, rows)
     assert count(warehouse, "pipeline_health") == 0
+
+
+def test_insert_errors_say_whether_the_rows_or_the_service_failed(warehouse: Warehouse) -> None:
+    """The storage stage isolates refused rows and retries a failing service: the type says
+    which, with ClickHouse's code and name."""
+    warehouse.insert([face_event(1)])  # the insert context for face_events is now reused
+    warehouse.command("ALTER TABLE face_events ADD CONSTRAINT plausible CHECK face_px < 5000")
+    with pytest.raises(RowsRefused) as refused:
+        warehouse.insert([face_event(2, face_px=9999)])
+    assert (refused.value.code, refused.value.name) == (469, "VIOLATED_CONSTRAINT")
+
+    # The control: a good row, but the table is gone, as in an outage.
+    warehouse.command("DETACH TABLE face_events")
+    with pytest.raises(WarehouseUnavailable) as unavailable:
+        warehouse.insert([face_event(3)])
+    assert unavailable.value.code == 60  # UNKNOWN_TABLE
+    warehouse.command("ATTACH TABLE face_events")
+    assert warehouse.insert([face_event(3)]) == 1
+    assert count(warehouse, "face_events") == 2
 
 
 def test_replaying_the_same_batch_changes_nothing(warehouse: Warehouse) -> None:

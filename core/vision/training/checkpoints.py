@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.vision.training.models import create_model
+from core.vision.registry import create_model
 from schemas.events import EXPRESSIONS
 
 FORMAT_VERSION = 1
@@ -67,6 +67,6 @@ def model_payload(model: nn.Module, arch: str) -> dict[str, Any]:
 def load_model(path: str | Path) -> nn.Module:
     """The trained network in a checkpoint file, in eval mode, on the CPU."""
     payload = read_checkpoint(path)
-    model = create_model(payload["arch"])
+    model = create_model("expression", payload["arch"], pretrained=False)
     model.load_state_dict(payload["model"])
     return model.eval()

@@ -1,4 +1,5 @@
-"""The expression networks we train ourselves, registered by name (as in timm).
+"""The expression networks we train ourselves, registered by name in ``core.vision.registry``
+as ``trainable`` expression architectures (as in timm).
 
 Every network maps gray faces (N, 1, 48, 48) scaled to [-1, 1] to logits over
 ``EXPRESSIONS`` (7 classes) and says its input side in ``input_size``. 48x48 is FER2013's
@@ -17,28 +18,16 @@ faces of another size. Architecture only: weights are loaded by ``checkpoints``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from core.vision.registry import registered
+from core.vision.registry import register_model
 from schemas.events import EXPRESSIONS
 
 INPUT_SIZE = 48
 NUM_CLASSES = len(EXPRESSIONS)
-
-ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {}
-"""Name -> constructor of an untrained network."""
-
-
-def register_model(constructor: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
-    ARCHITECTURES[constructor.__name__] = constructor
-    return constructor
-
-
-def create_model(name: str) -> nn.Module:
-    return registered(ARCHITECTURES, name, "architecture")()
 
 
 def conv_bn_relu(
@@ -152,7 +141,7 @@ class ResNetCBAM(nn.Module):
         return self.head(self.last_attention(x))
 
 
-@register_model
+@register_model("expression", trainable=True)
 def resnet_cbam() -> nn.Module:
     return ResNetCBAM()
 
@@ -263,7 +252,7 @@ class PyConvGC(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
 
-@register_model
+@register_model("expression", trainable=True)
 def pyconv_gc() -> nn.Module:
     return PyConvGC()
 
@@ -316,6 +305,6 @@ class TwoBranchFusion(nn.Module):
         return self.classifier(self.fusion([self.shallow(x), self.deep(x)]))
 
 
-@register_model
+@register_model("expression", trainable=True)
 def two_branch() -> nn.Module:
     return TwoBranchFusion()

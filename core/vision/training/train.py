@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.vision.device import resolve_device
+from core.vision.registry import create_model
 from core.vision.training.checkpoints import (
     CheckpointError,
     model_payload,
@@ -40,7 +41,6 @@ from core.vision.training.data import (
     steps_per_epoch,
     to_model_input,
 )
-from core.vision.training.models import create_model
 
 Schedule = Literal["cosine", "step"]
 EVAL_BATCH_SIZE = 256
@@ -161,6 +161,108 @@ def accuracy(model: nn.Module, faces: FaceSet, device: torch.device) -> float:
     return hits / len(faces)
 
 
+@dataclass
+class Run:
+    """One training run: the network, its optimiser, schedule and AMP scaler, and how far
+    it got; ``last.pt`` holds all of it."""
+
+    config: TrainConfig
+    device: torch.device
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    state: RunState = field(default_factory=RunState)
+
+    @classmethod
+    def start(cls, config: TrainConfig, device: torch.device, steps: int) -> Run:
+        """A fresh, seeded run of ``steps`` optimizer steps per epoch."""
+        random.seed(config.seed)
+        np.random.seed(config.seed)
+        torch.manual_seed(config.seed)
+        model = create_model("expression", config.arch, pretrained=False).to(device)
+        optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=config.lr,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=config.weight_decay,
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_factor(config.schedule, config.epochs * steps, warmup_steps=steps)
+        )
+        scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+        return cls(config, device, model, optimizer, scheduler, scaler)
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The ``last.pt`` payload: everything ``resume`` needs to continue exactly."""
+        return {
+            **model_payload(self.model, self.config.arch),
+            "config": asdict(self.config),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            "loss_sum": self.state.loss_sum,
+            "best_accuracy": self.state.best_accuracy,
+            "history": [asdict(summary) for summary in self.state.history],
+            "random": random_states(),
+        }
+
+    def resume(self, saved: dict[str, Any]) -> None:
+        """Continue from a ``checkpoint()`` payload, random states included."""
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.scaler.load_state_dict(saved["scaler"])
+        self.state = RunState(
+            epoch=saved["epoch"],
+            step=saved["step"],
+            best_accuracy=saved["best_accuracy"],
+            history=[EpochSummary(**summary) for summary in saved["history"]],
+            loss_sum=saved["loss_sum"],
+        )
+        restore_random_states(saved["random"])
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+        """One optimizer step on a batch; its loss."""
+        images, labels = images.to(self.device), labels.to(self.device)
+        with torch.autocast(self.device.type, enabled=self.scaler.is_enabled()):
+            loss = F.cross_entropy(self.model(images), labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.state.step += 1
+        self.state.loss_sum += loss.item()
+        return loss.item()
+
+    def end_epoch(self, val_faces: FaceSet, steps: int, out: Path) -> tuple[EpochSummary, bool]:
+        """Score the finished epoch on ``val_faces``, write ``best.pt`` if it is the best so
+        far and ``last.pt`` always; the epoch's summary and whether it was the best."""
+        summary = EpochSummary(
+            epoch=self.state.epoch + 1,
+            train_loss=self.state.loss_sum / steps,
+            val_accuracy=accuracy(self.model, val_faces, self.device),
+            lr=self.scheduler.get_last_lr()[0],
+        )
+        state = self.state
+        state.history.append(summary)
+        state.epoch, state.step, state.loss_sum = state.epoch + 1, 0, 0.0
+        is_best = summary.val_accuracy > state.best_accuracy
+        if is_best:
+            state.best_accuracy = summary.val_accuracy
+            best = model_payload(self.model, self.config.arch)
+            best["validation"] = {"folder": self.config.val, "accuracy": summary.val_accuracy}
+            best["epoch"] = summary.epoch
+            best["config"] = asdict(self.config)
+            save_atomically(best, out / "best.pt")
+        save_atomically(self.checkpoint(), out / "last.pt")
+        return summary, is_best
+
+
 def train(
     config: TrainConfig,
     out: str | Path,
@@ -170,8 +272,6 @@ def train(
     """Train ``config.arch`` into the folder ``out``; the summaries of all epochs so far."""
     out = Path(out)
     observer = observer or TrainingObserver()
-    device = resolve_device(config.device)
-    use_amp = device.type == "cuda"
     train_faces = load_face_folder(config.data, config.limit_per_class)
     val_faces = load_face_folder(config.val, config.limit_per_class)
     steps = steps_per_epoch(train_faces, config.batch_size)
@@ -179,97 +279,26 @@ def train(
         raise ValueError(
             f"{len(train_faces)} training faces do not fill one batch of {config.batch_size}"
         )
-
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    model = create_model(config.arch).to(device)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=config.weight_decay,
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(config.schedule, config.epochs * steps, warmup_steps=steps)
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
-    state = RunState()
-
-    def checkpoint() -> dict[str, Any]:
-        return {
-            **model_payload(model, config.arch),
-            "config": asdict(config),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "epoch": state.epoch,
-            "step": state.step,
-            "loss_sum": state.loss_sum,
-            "best_accuracy": state.best_accuracy,
-            "history": [asdict(summary) for summary in state.history],
-            "random": random_states(),
-        }
-
+    run = Run.start(config, resolve_device(config.device), steps)
     if resume:
-        saved = read_resumable(out / "last.pt", config)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        scaler.load_state_dict(saved["scaler"])
-        state = RunState(
-            epoch=saved["epoch"],
-            step=saved["step"],
-            best_accuracy=saved["best_accuracy"],
-            history=[EpochSummary(**summary) for summary in saved["history"]],
-            loss_sum=saved["loss_sum"],
-        )
-        restore_random_states(saved["random"])
+        run.resume(read_resumable(out / "last.pt", config))
     elif (out / "last.pt").exists():
         raise ResumeError(f"{out} already holds a run: pass --resume, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    observer.started(state, steps, config)
+    observer.started(run.state, steps, config)
 
-    model.train()
-    while state.epoch < config.epochs:
-        batches = epoch_batches(
+    run.model.train()
+    while run.state.epoch < config.epochs:
+        state = run.state
+        for images, labels in epoch_batches(
             train_faces, config.batch_size, config.seed, state.epoch, state.step
-        )
-        for images, labels in batches:
-            images, labels = images.to(device), labels.to(device)
-            with torch.autocast(device.type, enabled=use_amp):
-                loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            state.step += 1
-            state.loss_sum += loss.item()
+        ):
+            loss = run.step(images, labels)
             if state.step % config.checkpoint_every == 0:
-                save_atomically(checkpoint(), out / "last.pt")
-            observer.step(state, loss.item())
-
-        summary = EpochSummary(
-            epoch=state.epoch + 1,
-            train_loss=state.loss_sum / steps,
-            val_accuracy=accuracy(model, val_faces, device),
-            lr=scheduler.get_last_lr()[0],
-        )
-        state.history.append(summary)
-        state.epoch, state.step, state.loss_sum = state.epoch + 1, 0, 0.0
-        is_best = summary.val_accuracy > state.best_accuracy
-        if is_best:
-            state.best_accuracy = summary.val_accuracy
-            best = model_payload(model, config.arch)
-            best["validation"] = {"folder": config.val, "accuracy": summary.val_accuracy}
-            best["epoch"] = summary.epoch
-            best["config"] = asdict(config)
-            save_atomically(best, out / "best.pt")
-        save_atomically(checkpoint(), out / "last.pt")
-        observer.epoch(summary, is_best)
-    return state.history
+                save_atomically(run.checkpoint(), out / "last.pt")
+            observer.step(state, loss)
+        observer.epoch(*run.end_epoch(val_faces, steps, out))
+    return run.state.history
 
 
 def read_resumable(path: Path, config: TrainConfig) -> dict[str, Any]:
