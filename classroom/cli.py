@@ -85,7 +85,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "dashboards": ("classroom dashboards generate --out /tmp/dashboards",),
     "dashboards generate": ("classroom dashboards generate --out /tmp/dashboards",),
     "dashboards push": (
-        "GRAFANA_TOKEN=... classroom dashboards push --url https://grafana.school.example",
+        "CLASSROOM_GRAFANA__TOKEN_FILE=grafana-token classroom dashboards push "
+        "--url https://grafana.school.example",
     ),
     "settings": (
         "classroom settings",

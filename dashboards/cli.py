@@ -8,6 +8,7 @@ import click
 
 from dashboards.generate import GENERATED_DIR, generate, rendered
 from dashboards.push import PushError, push
+from schemas.settings import load_settings
 
 
 @click.group()
@@ -48,19 +49,25 @@ def _checked_out_dir(out: Path) -> Path:
 
 
 @dashboards.command("push")
-@click.option("--url", required=True, envvar="GRAFANA_URL", help="Grafana base URL.")
-@click.option(
-    "--token",
-    required=True,
-    envvar="GRAFANA_TOKEN",
-    help="Service-account token with the Admin role (or set GRAFANA_TOKEN).",
-)
-def push_command(url: str, token: str) -> None:
+@click.option("--url", help="Grafana base URL [default: setting grafana.url].")
+def push_command(url: str | None) -> None:
     """Upsert the ClickHouse datasource and every generated dashboard.
 
-    The datasource comes from provisioning/datasources/clickhouse.yaml, its $VARIABLES
-    (CLICKHOUSE_HOST, CLICKHOUSE_READONLY_PASSWORD, ...) from the environment.
+    The token is the setting grafana.token, read like every secret: from the file named by
+    CLASSROOM_GRAFANA__TOKEN_FILE, or CLASSROOM_GRAFANA__TOKEN. The datasource comes from
+    provisioning/datasources/clickhouse.yaml, its $VARIABLES (CLICKHOUSE_HOST,
+    CLICKHOUSE_READONLY_PASSWORD, ...) from the environment, as Grafana's provisioning
+    reads them.
     """
+    grafana = load_settings().grafana
+    url = url or grafana.url
+    token = grafana.token.get_secret_value()
+    if not url:
+        raise click.UsageError("no Grafana: give --url or set CLASSROOM_GRAFANA__URL")
+    if not token:
+        raise click.UsageError(
+            "no Grafana token: set CLASSROOM_GRAFANA__TOKEN_FILE to a file holding it"
+        )
     try:
         result = push(url, token)
     except PushError as exc:

@@ -351,6 +351,17 @@ class ServiceSettings(BaseModel):
     )
 
 
+class GrafanaSettings(BaseModel):
+    """The Grafana that ``classroom dashboards push`` installs the dashboards into."""
+
+    url: str = Field("", description="Grafana base URL, e.g. https://grafana.school.example")
+    token: SecretStr = Field(
+        SecretStr(""),
+        description="service-account token with the Admin role; give it as a file "
+        "(CLASSROOM_GRAFANA__TOKEN_FILE) so it stays out of the shell history",
+    )
+
+
 PLACEHOLDER = "REPLACE_ME"
 """What docker/k8s/secrets-template.yaml and docker/.env.example put where a secret goes."""
 
@@ -371,6 +382,7 @@ class Settings(BaseSettings):
     infer: InferSettings = Field(InferSettings(), description=InferSettings.__doc__)
     sink: SinkSettings = Field(SinkSettings(), description=SinkSettings.__doc__)
     service: ServiceSettings = Field(ServiceSettings(), description=ServiceSettings.__doc__)
+    grafana: GrafanaSettings = Field(GrafanaSettings(), description=GrafanaSettings.__doc__)
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -135,16 +136,28 @@ def test_missing_environment_variables_are_named(monkeypatch: pytest.MonkeyPatch
         load_datasource()
 
 
-def test_cli_push_prints_what_it_wrote_and_fails_cleanly(ok_grafana) -> None:
+def test_cli_push_prints_what_it_wrote_and_fails_cleanly(
+    ok_grafana, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token is a secret setting read from its file, like every secret."""
     _, url = ok_grafana
     runner = CliRunner()
+    token_file = tmp_path / "grafana-token"
+    monkeypatch.setenv("CLASSROOM_GRAFANA__TOKEN_FILE", str(token_file))
 
-    ok = runner.invoke(main, ["dashboards", "push", "--url", url, "--token", TOKEN])
+    token_file.write_text(TOKEN + "\n")
+    ok = runner.invoke(main, ["dashboards", "push", "--url", url])
     assert ok.exit_code == 0, ok.output
     assert "datasource created" in ok.output
     assert "dashboard classroom-live written" in ok.output
 
-    bad = runner.invoke(main, ["dashboards", "push", "--url", url, "--token", "nope"])
+    token_file.write_text("nope\n")  # control: the file is what is sent
+    bad = runner.invoke(main, ["dashboards", "push", "--url", url])
     assert bad.exit_code == 1
     assert "Error: checking the ClickHouse plugin failed: Grafana rejected the token" in bad.output
     assert "Traceback" not in bad.output
+
+    monkeypatch.delenv("CLASSROOM_GRAFANA__TOKEN_FILE")
+    missing = runner.invoke(main, ["dashboards", "push", "--url", url])
+    assert missing.exit_code != 0
+    assert "CLASSROOM_GRAFANA__TOKEN_FILE" in missing.output

@@ -34,6 +34,7 @@ def test_the_secrets_are_the_ones_a_school_has() -> None:
         ("warehouse", "password"),
         ("kafka", "sasl_password"),
         ("policy", "embeddings_key"),
+        ("grafana", "token"),
     } == set(SECRETS)
 
 
