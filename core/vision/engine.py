@@ -69,6 +69,14 @@ class Face:
     source: str
 
 
+Pose = tuple[float, float, float]
+"""Yaw, pitch and roll of a head, in degrees."""
+
+
+def head_pose_of(face: Face, image: np.ndarray) -> Pose:
+    return head_pose(face.points, image.shape[1], image.shape[0], face.box.keypoints)
+
+
 class VisionEngine:
     def __init__(
         self,
@@ -148,47 +156,43 @@ class VisionEngine:
             faces_per_frame[index] = self._read_faces(
                 frames[index], rgbs[index], grays[index], detections.get(index)
             )
-        crops = [
-            face_crop(grays[index], face.box) for index in order for face in faces_per_frame[index]
-        ]
+        faces = [(index, face) for index in order for face in faces_per_frame[index]]
+        with self._stage("pose"):
+            poses = [head_pose_of(face, images[index]) for index, face in faces]
         with self._stage("expression"):
+            crops = [face_crop(grays[index], face.box) for index, face in faces]
             probabilities = self.expression.predict(crops) if self.expression else None
         with self._stage("eyes"):
-            eyes_closed = self._eyes_closed(
-                [(grays[index], face) for index in order for face in faces_per_frame[index]]
-            )
-        next_crop = 0
-        for index in order:
-            frame_faces = faces_per_frame[index]
-            image = images[index]
-            for face_index, face in enumerate(frame_faces):
-                probs = probabilities[next_crop] if probabilities is not None else None
-                eye_closed = eyes_closed[next_crop]
-                next_crop += 1
-                results[index].events.append(
-                    self._event(
-                        frames[index],
-                        image,
-                        grays[index],
-                        face,
-                        face_index,
-                        len(frame_faces),
-                        probs,
-                        eye_closed,
-                    )
+            eyes_closed = self._eyes_closed([(grays[i], face) for i, face in faces], poses)
+        for position, (index, face) in enumerate(faces):
+            results[index].events.append(
+                self._event(
+                    frames[index],
+                    grays[index],
+                    face,
+                    len(results[index].events),
+                    len(faces_per_frame[index]),
+                    poses[position],
+                    probabilities[position] if probabilities is not None else None,
+                    eyes_closed[position],
                 )
-                results[index].landmarks.append(face.points)
+            )
+            results[index].landmarks.append(face.points)
         return results
 
-    def _eyes_closed(self, faces: list[tuple[np.ndarray, Face]]) -> list[float | None]:
-        """Per face (with its frame's gray image), the probability that its eyes are
-        closed; None for a face under ``vision.eyes_min_face_px``, whose eyes are too few
-        pixels to be read (docs/metrics.md, "Eyes")."""
+    def _eyes_closed(
+        self, faces: list[tuple[np.ndarray, Face]], poses: list[Pose]
+    ) -> list[float | None]:
+        """Per face (with its frame's gray image and head pose), the probability that its
+        eyes are closed; None where the eyes cannot be read, and the eye network is not
+        run on them: a face under ``vision.eyes_min_face_px`` (too few pixels), or one
+        turned, looking down or smiling (``eyes_readable``; docs/metrics.md, "Eyes")."""
         readable = [
             position
-            for position, (_, face) in enumerate(faces)
+            for position, ((_, face), (yaw, pitch, _)) in enumerate(zip(faces, poses, strict=True))
             if min(face.box.x2 - face.box.x1, face.box.y2 - face.box.y1)
             >= self.vision.eyes_min_face_px
+            and eyes_readable(face.points, yaw, pitch)
         ]
         closed = self.eye_state.faces_closed([(faces[p][0], faces[p][1].points) for p in readable])
         eyes_closed: list[float | None] = [None] * len(faces)
@@ -371,11 +375,11 @@ class VisionEngine:
     def _event(
         self,
         frame: DecodedFrame,
-        image: np.ndarray,
         gray: np.ndarray,
         face: Face,
         face_index: int,
         frame_faces: int,
+        pose: Pose,
         probs: np.ndarray | None,
         eye_closed: float | None,
     ) -> FaceEvent:
@@ -384,12 +388,7 @@ class VisionEngine:
         x, y = round(box.x1), round(box.y1)
         width, height = round(box.x2 - box.x1), round(box.y2 - box.y1)
         ear_left, ear_right = eye_ratios(face.points)
-        with self._stage("pose"):
-            yaw, pitch, roll = head_pose(
-                face.points, image.shape[1], image.shape[0], face.box.keypoints
-            )
-        if not eyes_readable(face.points, yaw, pitch):
-            eye_closed = None  # turned, looking down or smiling: the eyes cannot be read
+        yaw, pitch, roll = pose
         expression = label = intensity = None
         if probs is not None:
             expression = tuple(round(float(p), 4) for p in probs)
