@@ -10,7 +10,6 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.vision.blink import ear_series
     from core.vision.engine import VisionEngine
     from core.vision.evaluate import ExpressionScores, evaluate_folder
     from core.vision.frames import DecodedFrame, FrameError, FrameHeader, FrameResult, decode_jpeg
@@ -27,7 +26,6 @@ _EXPORTS = {
     "Roster": "core.vision.identity",
     "RosterError": "core.vision.identity",
     "load_roster": "core.vision.identity",
-    "ear_series": "core.vision.blink",
     "ExpressionScores": "core.vision.evaluate",
     "evaluate_folder": "core.vision.evaluate",
     "create_model": "core.vision.registry",
@@ -45,7 +43,6 @@ __all__ = [
     "VisionEngine",
     "create_model",
     "decode_jpeg",
-    "ear_series",
     "evaluate_folder",
     "list_models",
     "load_roster",

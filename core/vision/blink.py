@@ -16,10 +16,8 @@ import cv2
 import numpy as np
 
 from core.analytics.eyes import BlinkCarry, detect_blinks, perclos
-from core.capture import sample_frames
 from core.vision.engine import VisionEngine
 from core.vision.frames import DecodedFrame, FrameHeader
-from schemas.settings import PolicySettings, VisionSettings
 
 BATCH_FRAMES = 8
 MATCH_FRAMES = 2
@@ -30,36 +28,6 @@ BLINK_FREE_SECONDS = 5.0
 
 Span = tuple[int, int]
 """First and last frame (inclusive)."""
-
-
-def ear_series(
-    video_path: str | Path, engine: VisionEngine | None = None
-) -> list[tuple[float, float]]:
-    """(seconds from the start, mean EAR of both eyes) of the largest face in each frame.
-
-    Frames without a face are left out. Pass an ``engine`` (emotion off is enough) to
-    reuse its loaded models over many clips.
-    """
-    if engine is None:
-        engine = VisionEngine.from_settings(VisionSettings(), PolicySettings(emotion="off"))
-    camera_id = f"ear-series:{video_path}"
-    series: list[tuple[float, float]] = []
-    batch: list[DecodedFrame] = []
-
-    def flush() -> None:
-        for result in engine.process(batch):
-            if result.events:
-                face = max(result.events, key=lambda event: event.face_px)
-                series.append((result.meta.captured_at, (face.ear_left + face.ear_right) / 2))
-        batch.clear()
-
-    for frame in sample_frames(str(video_path), 0, start_time=0.0):
-        meta = FrameHeader("", "", camera_id, "", "", frame.seq, frame.captured_at)
-        batch.append(DecodedFrame(meta, frame.image))
-        if len(batch) == BATCH_FRAMES:
-            flush()
-    flush()
-    return series
 
 
 @dataclass

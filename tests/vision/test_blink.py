@@ -3,12 +3,14 @@ that the eye aspect ratio (EAR) is read from."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from core.capture import sample_frames
-from core.vision import ear_series
+from core.vision import DecodedFrame, FrameHeader, VisionEngine
 from core.vision.detectors import create_detector
 from core.vision.landmarks import LandmarkModel
 from schemas.settings import VisionSettings
@@ -26,6 +28,31 @@ VISIBLE_BLINKS = (
     "EyeBlink8_1/calibration85_video1.mp4",  # open, then closed until the end
 )
 """Clips in which the eyes visibly close (checked frame by frame, see docs/vision.md)."""
+
+
+def ear_series(video_path: Path, engine: VisionEngine) -> list[tuple[float, float]]:
+    """(seconds from the start, mean EAR of both eyes) of the largest face in each frame.
+
+    Frames without a face are left out.
+    """
+    camera_id = f"ear-series:{video_path}"
+    series: list[tuple[float, float]] = []
+    batch: list[DecodedFrame] = []
+
+    def flush() -> None:
+        for result in engine.process(batch):
+            if result.events:
+                face = max(result.events, key=lambda event: event.face_px)
+                series.append((result.meta.captured_at, (face.ear_left + face.ear_right) / 2))
+        batch.clear()
+
+    for frame in sample_frames(str(video_path), 0, start_time=0.0):
+        meta = FrameHeader("", "", camera_id, "", "", frame.seq, frame.captured_at)
+        batch.append(DecodedFrame(meta, frame.image))
+        if len(batch) == 8:
+            flush()
+    flush()
+    return series
 
 
 def has_blink(ears: list[float]) -> bool:
