@@ -80,7 +80,7 @@ def main() -> None:
         row = [best_ms(lambda n=n, e=encoder: e.encode(rgb, (shapes * n)[:n]), n) for n in BATCHES]
         table.add_row(name, *(f"{ms:.1f}" for ms in row))
     classifier = ExpressionClassifier("deepface_emotion", device)
-    crops = [gray[int(b.y1) : int(b.y2), int(b.x1) : int(b.x2)] for b in boxes]
+    crops = [gray[int(y1) : int(y2), int(x1) : int(x2)] for x1, y1, x2, y2 in boxes.xyxy]
     row = [best_ms(lambda n=n: classifier.predict((crops * n)[:n]), n) for n in BATCHES]
     table.add_row("deepface_emotion", *(f"{ms:.2f}" for ms in row))
     Console().print(table)

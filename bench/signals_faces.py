@@ -117,8 +117,7 @@ def detection_rows() -> list[Row]:
         detector = create_detector(settings)
 
         def detect(rgb: np.ndarray, detector=detector) -> np.ndarray:
-            found = detector.detect([rgb])[0]
-            return np.array([(f.x1, f.y1, f.x2, f.y2) for f in found]).reshape(-1, 4)
+            return detector.detect([rgb])[0].xyxy
 
         for name, images in (("widerface", widerface), ("annotated + photos", clear)):
             data = f"faces/{name}, min_face_px {settings.min_face_px}"

@@ -17,14 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.vision.detectors import FaceBox
 from core.vision.eyestate import MAX_READABLE_SMILE, smile_width
+from core.vision.faces import Faces
 from core.vision.landmarks import LandmarkModel
 
 TRAINING = Path(__file__).resolve().parents[1].parent / "shared/data/fer2013/Training"
 UPSCALED_PX = 144
 """FER faces are 48 px; dlib's landmarks need a larger face to land well."""
-FACE_IN_CROP = FaceBox(10, 14, 134, 140, 1.0)
+FACE_IN_CROP = Faces.from_corners([(10, 14, 134, 140)], [1.0])
 """FER crops are centred faces: the whole crop, a little inset, is the face box."""
 
 
@@ -34,7 +34,7 @@ def widths(label: str, count: int, model: LandmarkModel) -> np.ndarray:
     values = []
     for path in files[:count]:
         face = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (UPSCALED_PX,) * 2)
-        values.append(smile_width(model.fit(face, [FACE_IN_CROP], (0, 0, 0, 0))[0].points))
+        values.append(smile_width(model.fit(face, FACE_IN_CROP, (0, 0, 0, 0))[0].points))
     return np.array(values)
 
 

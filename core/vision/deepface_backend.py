@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.vision.detectors import FaceBox
 from core.vision.device import resolve_device
+from core.vision.faces import Faces
 from core.vision.registry import register_model
 from core.vision.weights import WeightsMissing
 from schemas.settings import VisionSettings
@@ -203,20 +203,20 @@ class DeepfaceDetector:
         self.client = build("face_detector", backend, DETECTOR_WEIGHTS[backend])
         self.min_score = vision.min_detection_score if backend in PROBABILITY_SCORES else None
 
-    def detect(self, frames: list[np.ndarray]) -> list[list[FaceBox]]:
+    def detect(self, frames: list[np.ndarray]) -> list[Faces]:
         faces = []
         for frame in frames:
             regions = self.client.detect_faces(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            boxes = [
-                FaceBox(*map(float, (r.x, r.y, r.x + r.w, r.y + r.h, r.confidence or 0.0)))
-                for r in regions
-            ]
+            found = Faces.from_corners(
+                [(r.x, r.y, r.x + r.w, r.y + r.h) for r in regions],
+                [r.confidence or 0.0 for r in regions],
+            )
             if self.min_score is not None:
-                boxes = [box for box in boxes if box.score >= self.min_score]
-            faces.append(boxes)
+                found = found[found.confidence >= self.min_score]
+            faces.append(found)
         return faces
 
-    def follow(self, frame: np.ndarray, faces: list[FaceBox]) -> list[FaceBox]:
+    def follow(self, frame: np.ndarray, faces: Faces) -> Faces:
         return faces  # deepface's detectors take whole images only
 
 

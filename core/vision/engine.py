@@ -22,10 +22,11 @@ import cv2
 import numpy as np
 import torch
 
-from core.vision.detectors import Detector, FaceBox, create_detector
+from core.vision.detectors import Detector, create_detector
 from core.vision.device import resolve_device
 from core.vision.expression import ExpressionClassifier
 from core.vision.eyestate import EyeStateClassifier, eyes_readable
+from core.vision.faces import Faces
 from core.vision.frames import DecodedFrame, FrameError, FrameHeader, FrameResult, checked_bgr
 from core.vision.headpose import head_pose
 from core.vision.identity import Encoder, Roster, Student, create_face_encoder
@@ -59,22 +60,29 @@ class DetectionClock:
 
 
 @dataclass
-class Face:
-    """One face while the engine works on it."""
+class FrameFaces:
+    """The kept faces of one frame while the engine works on them; face i is row i of
+    ``faces`` (track ids set) and of ``points``, and item i of ``identities``."""
 
-    box: FaceBox
-    track_id: int
+    faces: Faces
     points: np.ndarray
-    student: Student | None
-    source: str
+    """(N, 68, 2) float32 landmarks."""
+    identities: list[tuple[Student | None, str]]
+    """(student or None, identity source) per face."""
 
 
 Pose = tuple[float, float, float]
 """Yaw, pitch and roll of a head, in degrees."""
 
 
-def head_pose_of(face: Face, image: np.ndarray) -> Pose:
-    return head_pose(face.points, image.shape[1], image.shape[0], face.box.keypoints)
+def head_pose_of(read: FrameFaces, position: int, image: np.ndarray) -> Pose:
+    keypoints = read.faces.keypoints
+    return head_pose(
+        read.points[position],
+        image.shape[1],
+        image.shape[0],
+        keypoints[position] if keypoints is not None else None,
+    )
 
 
 class VisionEngine:
@@ -113,8 +121,8 @@ class VisionEngine:
         self.trackers: dict[str, FaceTracker] = {}
         self.shot_cuts: dict[str, ShotCutDetector] = {}
         self.detection_clocks: dict[str, DetectionClock] = {}
-        self.previous_faces: dict[str, dict[int, FaceBox]] = {}
-        """Per camera, the faces of its latest frame by track id: followed between detections."""
+        self.previous_faces: dict[str, Faces] = {}
+        """Per camera, the tracked faces of its latest frame: followed between detections."""
         self.track_identities: dict[tuple[str, int], TrackIdentity] = {}
         self.stage_seconds: dict[str, float] = defaultdict(float)
         """Time spent so far per stage (detect, track, landmarks, identity, eyes,
@@ -149,52 +157,57 @@ class VisionEngine:
             rgbs = {i: cv2.cvtColor(images[i], cv2.COLOR_BGR2RGB) for i in order}
             found = self.detector.detect([rgbs[i] for i in detected]) if detected else []
         detections = dict(zip(detected, found, strict=True))
-        faces_per_frame: dict[int, list[Face]] = {}
+        read: dict[int, FrameFaces] = {}
         grays: dict[int, np.ndarray] = {}
         for index in order:
             grays[index] = cv2.cvtColor(rgbs[index], cv2.COLOR_RGB2GRAY)
-            faces_per_frame[index] = self._read_faces(
+            read[index] = self._read_faces(
                 frames[index], rgbs[index], grays[index], detections.get(index)
             )
-        faces = [(index, face) for index in order for face in faces_per_frame[index]]
+        # (frame index, row in its FrameFaces): the faces of the whole batch, which the
+        # expression and eye networks take in one forward pass each.
+        faces = [(index, row) for index in order for row in range(len(read[index].faces))]
         with self._stage("pose"):
-            poses = [head_pose_of(face, images[index]) for index, face in faces]
+            poses = [head_pose_of(read[index], row, images[index]) for index, row in faces]
         with self._stage("expression"):
-            crops = [face_crop(grays[index], face.box) for index, face in faces]
+            crops = [face_crop(grays[i], read[i].faces.xyxy[row]) for i, row in faces]
             probabilities = self.expression.predict(crops) if self.expression else None
         with self._stage("eyes"):
-            eyes_closed = self._eyes_closed([(grays[i], face) for i, face in faces], poses)
-        for position, (index, face) in enumerate(faces):
+            eyes_closed = self._eyes_closed(
+                [(grays[i], read[i].faces.xyxy[row], read[i].points[row]) for i, row in faces],
+                poses,
+            )
+        for position, (index, row) in enumerate(faces):
             results[index].events.append(
                 self._event(
                     frames[index],
                     grays[index],
-                    face,
-                    len(results[index].events),
-                    len(faces_per_frame[index]),
+                    read[index],
+                    row,
                     poses[position],
                     probabilities[position] if probabilities is not None else None,
                     eyes_closed[position],
                 )
             )
-            results[index].landmarks.append(face.points)
+            results[index].landmarks.append(read[index].points[row])
         return results
 
     def _eyes_closed(
-        self, faces: list[tuple[np.ndarray, Face]], poses: list[Pose]
+        self, faces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], poses: list[Pose]
     ) -> list[float | None]:
-        """Per face (with its frame's gray image and head pose), the probability that its
+        """Per face (its frame's gray image, its box and its 68 points; and its head
+        pose), the probability that its
         eyes are closed; None where the eyes cannot be read, and the eye network is not
         run on them: a face under ``vision.eyes_min_face_px`` (too few pixels), or one
         turned, looking down or smiling (``eyes_readable``; docs/metrics.md, "Eyes")."""
         readable = [
             position
-            for position, ((_, face), (yaw, pitch, _)) in enumerate(zip(faces, poses, strict=True))
-            if min(face.box.x2 - face.box.x1, face.box.y2 - face.box.y1)
-            >= self.vision.eyes_min_face_px
-            and eyes_readable(face.points, yaw, pitch)
+            for position, ((_, box, points), (yaw, pitch, _)) in enumerate(
+                zip(faces, poses, strict=True)
+            )
+            if face_px(box) >= self.vision.eyes_min_face_px and eyes_readable(points, yaw, pitch)
         ]
-        closed = self.eye_state.faces_closed([(faces[p][0], faces[p][1].points) for p in readable])
+        closed = self.eye_state.faces_closed([(faces[p][0], faces[p][2]) for p in readable])
         eyes_closed: list[float | None] = [None] * len(faces)
         for position, value in zip(readable, closed, strict=True):
             eyes_closed[position] = round(value, 4)
@@ -203,12 +216,12 @@ class VisionEngine:
     def largest_face_descriptor(self, image: np.ndarray, encoder: Encoder) -> np.ndarray | None:
         """128-D identity descriptor of the largest face in a BGR image (for enrolment)."""
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        boxes = self.detector.detect([rgb])[0]
-        if not boxes:
+        faces = self.detector.detect([rgb])[0]
+        if not len(faces):
             return None
-        box = max(boxes, key=lambda b: (b.x2 - b.x1) * (b.y2 - b.y1))
+        largest = faces[int(np.argmax(faces.areas()))]
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        shape = self.landmarks.shapes(gray, [box], self.detector.landmark_box_adjust)[0]
+        shape = self.landmarks.shapes(gray, largest, self.detector.landmark_box_adjust)[0]
         return encoder.encode(rgb, [shape])[0]
 
     def _needs_detection(self, meta: FrameHeader) -> bool:
@@ -232,67 +245,68 @@ class VisionEngine:
             self.detection_clocks[meta.camera_id] = DetectionClock(0, meta.captured_at)
         return not follows
 
-    def _followed_boxes(
+    def _followed_faces(
         self, camera_id: str, tracker: FaceTracker, at: float, rgb: np.ndarray
-    ) -> list[FaceBox]:
+    ) -> Faces:
         """The previous frame's faces of a camera, moved to where their tracks predict them
         at ``at`` and re-read there by the detector; the landmarks then re-fit each face."""
-        previous = self.previous_faces.get(camera_id, {})
-        boxes = []
+        previous = self.previous_faces.get(camera_id, Faces.empty())
+        row_of = {track_id: row for row, track_id in enumerate(previous.tracker_id.tolist())}
+        rows, predicted = [], []
         for track in tracker.tracks:
-            if track.track_id in previous:
-                predicted = track.box + track.velocity * (at - track.seen_at)
-                boxes.append(previous[track.track_id].moved_to(predicted))
-        return self.detector.follow(rgb, boxes) if boxes else boxes
+            if track.track_id in row_of:
+                rows.append(row_of[track.track_id])
+                predicted.append(track.box + track.velocity * (at - track.seen_at))
+        if not rows:
+            return Faces.empty()
+        return self.detector.follow(rgb, previous[rows].moved_to(np.array(predicted)))
 
     def _read_faces(
-        self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, boxes: list[FaceBox] | None
-    ) -> list[Face]:
+        self, frame: DecodedFrame, rgb: np.ndarray, gray: np.ndarray, faces: Faces | None
+    ) -> FrameFaces:
         """Tracked, landmarked, identified faces of one frame; no-consent faces and tentative
-        tracks (doubtful new faces not confirmed yet, ``FaceTracker``) removed. ``boxes``
+        tracks (doubtful new faces not confirmed yet, ``FaceTracker``) removed. ``faces``
         None: no detection ran on this frame; follow the previous frame's faces, unless the
         shot cut here."""
         meta = frame.meta
         tracker = self._tracker(meta.camera_id)
         with self._stage("track"):
             cut = self._starts_new_shot(meta, gray)
-        if cut and boxes is None:
+        if cut and faces is None:
             with self._stage("detect"):
-                boxes = self.detector.detect([rgb])[0]
-        if boxes is None:
+                faces = self.detector.detect([rgb])[0]
+        if faces is None:
             with self._stage("track"):
-                boxes = self._followed_boxes(meta.camera_id, tracker, meta.captured_at, rgb)
-        corners = np.array([(b.x1, b.y1, b.x2, b.y2) for b in boxes], np.float64).reshape(-1, 4)
+                faces = self._followed_faces(meta.camera_id, tracker, meta.captured_at, rgb)
+        corners = faces.xyxy
         with self._stage("track"):
             track_ids = tracker.update(
                 corners,
                 meta.captured_at,
-                scores=np.array([b.score for b in boxes]),
-                seen=np.array([b.seen for b in boxes], bool),
+                # float64, as the tracker compares them with a float setting.
+                scores=faces.confidence.astype(np.float64),
+                seen=faces.seen,
                 looks=[face_look(rgb, corner) for corner in corners],
             )
             self._forget_lost_tracks(meta.camera_id, tracker)
-            self.previous_faces[meta.camera_id] = dict(zip(track_ids, boxes, strict=True))
-        reported = [i for i, track_id in enumerate(track_ids) if tracker.is_confirmed(track_id)]
-        boxes = [boxes[i] for i in reported]
-        track_ids = [track_ids[i] for i in reported]
+            faces = self.previous_faces[meta.camera_id] = faces.with_tracker_ids(track_ids)
+        faces = faces[np.array([tracker.is_confirmed(t) for t in track_ids], bool)]
         with self._stage("landmarks"):
-            fitted = self.landmarks.fit(gray, boxes, self.detector.landmark_box_adjust)
+            fitted = self.landmarks.fit(gray, faces, self.detector.landmark_box_adjust)
         with self._stage("identity"):
-            students = self._identify(
-                meta.camera_id, meta.captured_at, rgb, boxes, track_ids, fitted
-            )
-        faces = []
-        for box, track_id, landmarks, (student, source) in zip(
-            boxes, track_ids, fitted, students, strict=True
-        ):
-            # Consent is opt-in, so under face identity a track not recognised yet (whose
-            # consent is unknown) leaves no face either, until it is recognised.
-            consented = student.consent if student else self.policy.identity != "face"
-            if not consented:
-                continue
-            faces.append(Face(box, track_id, landmarks.points, student, source))
-        return faces
+            identities = self._identify(meta.camera_id, meta.captured_at, rgb, faces, fitted)
+        # Consent is opt-in, so under face identity a track not recognised yet (whose
+        # consent is unknown) leaves no face either, until it is recognised.
+        consented = [
+            student.consent if student else self.policy.identity != "face"
+            for student, _ in identities
+        ]
+        points = [landmarks.points for landmarks, ok in zip(fitted, consented, strict=True) if ok]
+        return FrameFaces(
+            faces[np.array(consented, bool)],
+            np.array(points, np.float32).reshape(-1, 68, 2),
+            [identity for identity, ok in zip(identities, consented, strict=True) if ok],
+        )
 
     def _tracker(self, camera_id: str) -> FaceTracker:
         tracker = self.trackers.get(camera_id)
@@ -312,7 +326,7 @@ class VisionEngine:
         if not detector.is_cut(gray):
             return False
         self._tracker(meta.camera_id).end_all()
-        self.previous_faces[meta.camera_id] = {}
+        self.previous_faces[meta.camera_id] = Faces.empty()
         self.detection_clocks[meta.camera_id] = DetectionClock(0, meta.captured_at)
         return True
 
@@ -328,17 +342,17 @@ class VisionEngine:
         camera_id: str,
         at: float,
         rgb: np.ndarray,
-        boxes: list[FaceBox],
-        track_ids: list[int],
+        faces: Faces,
         fitted: list[Landmarks],
     ) -> list[tuple[Student | None, str]]:
         """(student or None, identity source) per face, by ``policy.identity``."""
         if self.policy.identity == "off" or self.roster is None:
-            return [(None, "track")] * len(boxes)
+            return [(None, "track")] * len(faces)
+        track_ids = faces.tracker_id.tolist()
         if self.policy.identity == "seat":
             owners = [
-                self.roster.seat_owner(camera_id, (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2)
-                for b in boxes
+                self.roster.seat_owner(camera_id, (x1 + x2) / 2, (y1 + y2) / 2)
+                for x1, y1, x2, y2 in faces.xyxy.tolist()
             ]
             return [(owner, "seat" if owner else "track") for owner in owners]
         # Face identity is ~90 ms per face on a CPU: decide once per track, and retry an
@@ -376,18 +390,20 @@ class VisionEngine:
         self,
         frame: DecodedFrame,
         gray: np.ndarray,
-        face: Face,
+        read: FrameFaces,
         face_index: int,
-        frame_faces: int,
         pose: Pose,
         probs: np.ndarray | None,
         eye_closed: float | None,
     ) -> FaceEvent:
+        """The event of face ``face_index`` (its row in ``read``) of a frame."""
         meta = frame.meta
-        box = face.box
-        x, y = round(box.x1), round(box.y1)
-        width, height = round(box.x2 - box.x1), round(box.y2 - box.y1)
-        ear_left, ear_right = eye_ratios(face.points)
+        box = read.faces.xyxy[face_index]
+        x1, y1, x2, y2 = box.tolist()
+        x, y = round(x1), round(y1)
+        width, height = round(x2 - x1), round(y2 - y1)
+        points = read.points[face_index]
+        ear_left, ear_right = eye_ratios(points)
         yaw, pitch, roll = pose
         expression = label = intensity = None
         if probs is not None:
@@ -397,23 +413,24 @@ class VisionEngine:
             if label != "neutral":
                 strong = probs[top] >= self.vision.strong_expression_prob
                 intensity = "strong" if strong else "weak"
-        student = face.student
+        student, source = read.identities[face_index]
+        track_id = int(read.faces.tracker_id[face_index])
         return FaceEvent(
             event_id=f"{meta.camera_id}/{meta.seq}/{face_index}",
             **meta.event_fields(),
             face_index=face_index,
-            frame_faces=frame_faces,
-            track_id=face.track_id,
-            person_id=student.id if student else f"{meta.camera_id}/t{face.track_id}",
+            frame_faces=len(read.faces),
+            track_id=track_id,
+            person_id=student.id if student else f"{meta.camera_id}/t{track_id}",
             role=student.role if student else "unknown",
-            identity_source=face.source,
+            identity_source=source,
             box=(x, y, width, height),
-            det_score=round(box.score, 4),
+            det_score=round(float(read.faces.confidence[face_index]), 4),
             face_px=min(width, height),
             sharpness=round(sharpness(gray, box), 2),
             ear_left=round(ear_left, 4),
             ear_right=round(ear_right, 4),
-            mar=round(mouth_aspect_ratio(face.points), 4),
+            mar=round(mouth_aspect_ratio(points), 4),
             eye_closed=eye_closed,
             yaw=round(yaw, 2),
             pitch=round(pitch, 2),
@@ -424,9 +441,16 @@ class VisionEngine:
         )
 
 
-def face_crop(gray: np.ndarray, box: FaceBox) -> np.ndarray:
-    """The face box cut from the frame (clipped to it), never empty."""
+def face_crop(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The face ``box`` (x1, y1, x2, y2) cut from the frame (clipped to it), never empty."""
     height, width = gray.shape
-    x1, y1 = min(max(int(box.x1), 0), width - 1), min(max(int(box.y1), 0), height - 1)
-    x2, y2 = max(min(int(box.x2), width), x1 + 1), max(min(int(box.y2), height), y1 + 1)
+    left, top, right, bottom = (int(value) for value in box)
+    x1, y1 = min(max(left, 0), width - 1), min(max(top, 0), height - 1)
+    x2, y2 = max(min(right, width), x1 + 1), max(min(bottom, height), y1 + 1)
     return gray[y1:y2, x1:x2]
+
+
+def face_px(box: np.ndarray) -> float:
+    """The smaller side of a face ``box`` (x1, y1, x2, y2)."""
+    x1, y1, x2, y2 = box.tolist()
+    return min(x2 - x1, y2 - y1)

@@ -28,10 +28,12 @@ def labelled_poses(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         for row in csv.DictReader(handle):
             image = cv2.imread(str(folder / row["image"]))
             rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-            face = max(detector.detect([rgb])[0], key=lambda f: f.x2 - f.x1)
+            faces = detector.detect([rgb])[0]
+            face = faces[int(np.argmax(faces.xyxy[:, 2] - faces.xyxy[:, 0]))]
             gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            shape = landmarks.shapes(gray, [face], detector.landmark_box_adjust)[0]
-            pose = head_pose(shape_points(shape), image.shape[1], image.shape[0], face.keypoints)
+            shape = landmarks.shapes(gray, face, detector.landmark_box_adjust)[0]
+            keypoints = face.keypoints[0] if face.keypoints is not None else None
+            pose = head_pose(shape_points(shape), image.shape[1], image.shape[0], keypoints)
             estimated.append(pose)
             truth.append([float(row[angle]) for angle in ANGLES])
     return np.array(estimated), np.array(truth)

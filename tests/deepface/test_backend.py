@@ -160,10 +160,10 @@ def test_deepface_dlib_detector_finds_both_faces(deepface_home, no_network, two_
     first, second = detector.detect([rgb, rgb[:, ::-1].copy()])
     assert len(first) == 2 and len(second) == 2
     width = rgb.shape[1]
-    for box in first:
-        assert 0 <= box.x1 < box.x2 <= width and 0 <= box.y1 < box.y2 <= rgb.shape[0]
+    for x1, y1, x2, y2 in first.xyxy:
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= rgb.shape[0]
         # The mirrored frame has the same faces, mirrored.
-        assert any(abs((width - m.x2) - box.x1) < 10 for m in second)
+        assert np.any(np.abs((width - second.xyxy[:, 2]) - x1) < 10)
     assert not no_network
 
 

@@ -98,9 +98,10 @@ def test_small_faces_get_sub_pixel_points_in_frame_coordinates(shared_data):
     fits = []
     for frame in (image, cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)):
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        face = max(detector.detect([rgb])[0], key=lambda box: box.x2 - box.x1)
+        faces = detector.detect([rgb])[0]
+        face = faces[int(np.argmax(faces.xyxy[:, 2] - faces.xyxy[:, 0]))]
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        fits.append(model.fit(gray, [face], detector.landmark_box_adjust)[0])
+        fits.append(model.fit(gray, face, detector.landmark_box_adjust)[0])
     full, half = fits
     assert np.median(np.abs(half.points - full.points / 2)) < 1.0
     assert np.any(half.points != np.round(half.points))
