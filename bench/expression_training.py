@@ -8,10 +8,22 @@ the shipped mini-Xception. Run it with OMP_NUM_THREADS=1 on a shared machine, wh
 torch's threads otherwise wait on each other. Short on purpose: a number, not a training run.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/expression_training.py
+
+``--trial CPU_MINUTES`` instead trains each compact architecture (``COMPACT``) from
+scratch for about that much CPU time (the step count follows from its measured CPU
+seconds per step, so every candidate gets the same budget), on the whole Training split
+with the run's recipe (SGD, one-tenth warm-up then cosine, label smoothing 0.1,
+channels-last), and prints its PublicTest accuracy: how the architecture of the real run
+was picked (docs/models.md). Writes bench/results/expression_trial.json.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/expression_training.py --trial 5
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import json
 import os
 import time
 from pathlib import Path
@@ -23,8 +35,13 @@ from rich.table import Table
 
 from core.vision.registry import create_model, list_models
 from core.vision.training.data import epoch_batches, load_face_folder, steps_per_epoch
+from core.vision.training.models import COMPACT
+from core.vision.training.train import accuracy, lr_factor
 
-TRAINING = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013" / "Training"
+FER2013 = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+TRAINING = FER2013 / "Training"
+RESULTS = Path(__file__).resolve().parent / "results" / "expression_trial.json"
+TRIAL_LR = 0.03
 BATCH = 64
 BATCHES = 200
 SECONDS = 60.0
@@ -65,7 +82,67 @@ def faces_per_second(model: torch.nn.Module, side: int) -> tuple[float, float]:
     return total / (time.perf_counter() - started), total / (time.process_time() - started_cpu)
 
 
+def trial(name: str, faces, validation, cpu_minutes: float) -> dict[str, float | str]:
+    """Train ``name`` from scratch for about ``cpu_minutes`` of CPU; its PublicTest score."""
+    torch.manual_seed(0)
+    model = create_model("expression", name, pretrained=False)
+    _, cpu_per_step, _ = seconds_per_step(model, epoch_batches(faces, BATCH, seed=0, epoch=0))
+    steps = round(cpu_minutes * 60 / cpu_per_step)
+    torch.manual_seed(0)
+    model = create_model("expression", name, pretrained=False)
+    model = model.to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=TRIAL_LR, momentum=0.9, nesterov=True, weight_decay=5e-4
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor("cosine", steps, warmup_steps=steps // 10)
+    )
+    batches = itertools.chain.from_iterable(
+        epoch_batches(faces, BATCH, seed=0, epoch=epoch) for epoch in itertools.count()
+    )
+    started = time.process_time()
+    for images, labels in itertools.islice(batches, steps):
+        images = images.contiguous(memory_format=torch.channels_last)
+        loss = F.cross_entropy(model(images), labels, label_smoothing=0.1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    cpu = time.process_time() - started
+    score = accuracy(model, validation, torch.device("cpu"))
+    return {"arch": name, "steps": steps, "cpu_minutes": cpu / 60, "publictest": score}
+
+
+def run_trials(cpu_minutes: float) -> None:
+    console = Console(width=120)
+    faces, validation = load_face_folder(TRAINING), load_face_folder(FER2013 / "PublicTest")
+    table = Table(
+        title=f"compact candidates, ~{cpu_minutes:g} CPU min each "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    for column in ("model", "steps (64 faces)", "epochs", "CPU min", "PublicTest"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    results = []
+    for name in COMPACT:
+        result = trial(name, faces, validation, cpu_minutes)
+        results.append(result)
+        epochs = int(result["steps"]) / steps_per_epoch(faces, BATCH)
+        table.add_row(
+            name, str(result["steps"]), f"{epochs:.2f}", f"{result['cpu_minutes']:.1f}",
+            f"{result['publictest']:.1%}",
+        )  # fmt: skip
+        console.print(f"{name} done")
+    console.print(table)
+    RESULTS.write_text(json.dumps({"cpu_minutes": cpu_minutes, "trials": results}, indent=2))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trial", type=float, metavar="CPU_MINUTES")
+    arguments = parser.parse_args()
+    if arguments.trial:
+        run_trials(arguments.trial)
+        return
     console = Console(width=120)  # the whole table, even when piped to a file
     faces = load_face_folder(TRAINING)
     table = Table(

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from classroom.cli import main
 from core.vision.evaluate import evaluate_folder, scores_from_confusion
+from core.vision.training.checkpoints import read_checkpoint
 from core.vision.training.evaluate import save_confusion_image, ten_crops
 from schemas.events import EXPRESSIONS
 
@@ -85,3 +86,23 @@ def test_train_then_eval_through_the_command_line(
     assert record["images"] == 14 and record["tta"] is True
     assert np.array(record["confusion"]).sum() == 14
     assert picture.is_file()
+
+
+def test_gpu_preset_through_the_command_line(fer_training: Path, tmp_path: Path) -> None:
+    """``--preset gpu`` with the device overridden to the CPU: 14 faces, 2 steps."""
+    runner = CliRunner()
+    out = tmp_path / "gpu-run"
+    args = [
+        "model", "train", "--arch", "vgg_slim", "--data", str(fer_training),
+        "--val", str(fer_training), "--limit-per-class", "2", "--batch-size", "7",
+    ]  # fmt: skip
+    missing = runner.invoke(main, [*args, "--out", str(out)])
+    assert missing.exit_code == 2 and "give --epochs, or a --preset" in missing.output
+
+    result = runner.invoke(
+        main, [*args, "--preset", "gpu", "--device", "cpu", "--epochs", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    config = read_checkpoint(out / "last.pt")["config"]
+    assert (config["precision"], config["lr"], config["label_smoothing"]) == ("bfloat16", 0.04, 0.1)
+    assert (config["device"], config["batch_size"], config["epochs"]) == ("cpu", 7, 1)

@@ -25,7 +25,14 @@ def built_in(names: list[str]) -> list[str]:
 def test_list_models_per_kind() -> None:
     assert built_in(list_models("detector")) == ["hog", "mtcnn"]
     assert built_in(list_models("expression")) == ["mini_xception.fer2013"]
-    assert list_models("expression", trainable=True) == ["pyconv_gc", "resnet_cbam", "two_branch"]
+    assert list_models("expression", trainable=True) == [
+        "pyconv_gc",
+        "resnet_cbam",
+        "sep_xception",
+        "two_branch",
+        "vgg_narrow",
+        "vgg_slim",
+    ]
     assert list_models("eye_state") == ["eye_cnn.cew"]
     assert built_in(list_models("identity")) == ["dlib_resnet"]
     assert built_in(list_models()) == [

@@ -14,6 +14,16 @@ faces of another size. Architecture only: weights are loaded by ``checkpoints``.
   GCNet) after every stage;
 - ``two_branch``: a shallow branch (three plain convolutions: local texture) and a deep
   residual branch (shape), fused by per-face attention weights over the two branches.
+
+The reference architectures above need a GPU (9-31 min per epoch on one CPU core). The
+compact ones below are sized for training on a 2-core CPU within hours:
+
+- ``vgg_slim``: VGG-style, one 3x3 convolution per resolution (48, 24, 12, 6), widths
+  32-64-128-256;
+- ``vgg_narrow``: VGG-style, two 3x3 convolutions per resolution below 48 (one at 48,
+  where convolutions cost the most), widths 24-48-96-192;
+- ``sep_xception``: mini-Xception's depthwise-separable residual blocks, widened to
+  32-64-128-256.
 """
 
 from __future__ import annotations
@@ -28,6 +38,8 @@ from schemas.events import EXPRESSIONS
 
 INPUT_SIZE = 48
 NUM_CLASSES = len(EXPRESSIONS)
+COMPACT = ("sep_xception", "vgg_narrow", "vgg_slim")
+"""The architectures sized for training on a 2-core CPU (the others need a GPU)."""
 
 
 def conv_bn_relu(
@@ -220,8 +232,9 @@ class GlobalContext(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        weights = torch.softmax(self.attention(x).view(n, 1, h * w), dim=2)
-        context = torch.bmm(x.view(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
+        # reshape, not view: a channels-last tensor has no (n, c, h * w) view.
+        weights = torch.softmax(self.attention(x).reshape(n, 1, h * w), dim=2)
+        context = torch.bmm(x.reshape(n, c, h * w), weights.transpose(1, 2)).view(n, c, 1, 1)
         return x + self.transform(context)
 
 
@@ -308,3 +321,91 @@ class TwoBranchFusion(nn.Module):
 @register_model("expression", trainable=True)
 def two_branch() -> nn.Module:
     return TwoBranchFusion()
+
+
+# --- Compact networks for CPU training --------------------------------------------------
+
+
+class CompactVGG(nn.Module):
+    """Plain 3x3 convolutions with batch norm, a 2x2 max pool between resolutions
+    (48 -> 24 -> 12 -> 6), global average pooling and dropout."""
+
+    input_size = INPUT_SIZE
+
+    def __init__(self, widths: Sequence[int], convs: Sequence[int]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels = 1
+        for index, (width, count) in enumerate(zip(widths, convs, strict=True)):
+            if index > 0:
+                layers.append(nn.MaxPool2d(2))
+            for _ in range(count):
+                layers.append(conv_bn_relu(in_channels, width))
+                in_channels = width
+        self.features = nn.Sequential(*layers)
+        self.head = ClassifierHead(in_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@register_model("expression", trainable=True)
+def vgg_slim() -> nn.Module:
+    return CompactVGG(widths=(32, 64, 128, 256), convs=(1, 1, 1, 1))
+
+
+@register_model("expression", trainable=True)
+def vgg_narrow() -> nn.Module:
+    return CompactVGG(widths=(24, 48, 96, 192), convs=(1, 2, 2, 2))
+
+
+def separable_conv_bn(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Depthwise 3x3 then pointwise 1x1 (Xception's separable convolution), batch norm."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, in_channels, 3, 1, 1, groups=in_channels, bias=False),
+        nn.Conv2d(in_channels, out_channels, 1, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class SeparableBlock(nn.Module):
+    """mini-Xception's block: two separable convolutions and a 3x3/2 max pool, beside a
+    strided 1x1 shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            separable_conv_bn(in_channels, out_channels),
+            nn.ReLU(inplace=True),
+            separable_conv_bn(out_channels, out_channels),
+            nn.MaxPool2d(3, 2, 1),
+        )
+        self.shortcut = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, 2, bias=False), nn.BatchNorm2d(out_channels)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.shortcut(x)
+
+
+class SeparableXception(nn.Module):
+    input_size = INPUT_SIZE
+
+    def __init__(self, widths: Sequence[int] = (32, 64, 128, 256)) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(conv_bn_relu(1, 16), conv_bn_relu(16, widths[0]))
+        blocks = []
+        in_channels = widths[0]
+        for width in widths:
+            blocks.append(SeparableBlock(in_channels, width))
+            in_channels = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = ClassifierHead(in_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+@register_model("expression", trainable=True)
+def sep_xception() -> nn.Module:
+    return SeparableXception()
