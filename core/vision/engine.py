@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 
+from core.roster import Roster, Student
 from core.vision.detectors import Detector, create_detector
 from core.vision.device import resolve_device
 from core.vision.expression import ExpressionClassifier
@@ -29,7 +30,7 @@ from core.vision.eyestate import EyeStateClassifier, eyes_readable
 from core.vision.faces import Faces
 from core.vision.frames import DecodedFrame, FrameError, FrameHeader, FrameResult, checked_bgr
 from core.vision.headpose import head_pose
-from core.vision.identity import Encoder, Roster, Student, create_face_encoder
+from core.vision.identity import Encoder, create_face_encoder
 from core.vision.landmarks import (
     LandmarkModel,
     Landmarks,
@@ -110,7 +111,7 @@ class VisionEngine:
         self.landmarks = LandmarkModel()
         device = resolve_device(vision.device)
         self.expression = (
-            ExpressionClassifier(vision.expression_model, device)
+            ExpressionClassifier(vision.expression_model, device, vision.expression_min_face_px)
             if policy.emotion == "on"
             else None
         )
@@ -171,7 +172,7 @@ class VisionEngine:
             poses = [head_pose_of(read[index], row, images[index]) for index, row in faces]
         with self._stage("expression"):
             crops = [face_crop(grays[i], read[i].faces.xyxy[row]) for i, row in faces]
-            probabilities = self.expression.predict(crops) if self.expression else None
+            probabilities = self.expression.classify(crops) if self.expression else None
         with self._stage("eyes"):
             eyes_closed = self._eyes_closed(
                 [(grays[i], read[i].faces.xyxy[row], read[i].points[row]) for i, row in faces],
@@ -405,11 +406,12 @@ class VisionEngine:
         points = read.points[face_index]
         ear_left, ear_right = eye_ratios(points)
         yaw, pitch, roll = pose
-        expression = label = intensity = None
+        expression = label = confidence = intensity = None
         if probs is not None:
             expression = tuple(round(float(p), 4) for p in probs)
             top = int(np.argmax(probs))
             label = EXPRESSIONS[top]
+            confidence = round(float(probs[top]), 4)
             if label != "neutral":
                 strong = probs[top] >= self.vision.strong_expression_prob
                 intensity = "strong" if strong else "weak"
@@ -437,6 +439,7 @@ class VisionEngine:
             roll=round(roll, 2),
             expression=expression,
             expression_label=label,
+            expression_confidence=confidence,
             expression_intensity=intensity,
         )
 

@@ -1,17 +1,33 @@
-"""The torch mini-Xception against the Keras original, and its evaluation."""
+"""The torch mini-Xception against the Keras original, its evaluation, its fast path, and
+expression uncertainty (too-small faces, confidence)."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import cv2
 import h5py
+import msgspec
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
+from classroom.report import ExpressionReadings, load_report_data, render_report
 from classroom.vision_cli import model as model_command
-from core.vision.evaluate import evaluate_folder
-from core.vision.expression import TFSamePool, fold_batch_norms, load_keras_mini_xception
+from core.vision.evaluate import evaluate_folder, labelled_images
+from core.vision.expression import (
+    ExpressionClassifier,
+    TFSamePool,
+    fold_batch_norms,
+    load_keras_mini_xception,
+)
 from core.vision.weights import mini_xception_weights
 from schemas.events import EXPRESSIONS
+from schemas.settings import VisionSettings
+from tests.analyze.sample_report import sample_report_data
+
+FACES_PER_CLASS = 40
 
 
 def test_every_keras_weight_is_loaded_once():
@@ -86,3 +102,105 @@ def test_folding_batch_norms_keeps_the_outputs():
         folded = fold_batch_norms(load_keras_mini_xception(mini_xception_weights()))
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
         assert torch.allclose(folded(faces), expected, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def public_test_faces(shared_data) -> list[np.ndarray]:
+    """The first ``FACES_PER_CLASS`` PublicTest faces of each label (48x48 gray)."""
+    samples = labelled_images(shared_data / "fer2013" / "PublicTest")
+    firsts = [
+        path
+        for label in range(len(EXPRESSIONS))
+        for path in [p for p, y in samples if y == label][:FACES_PER_CLASS]
+    ]
+    return [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in firsts]
+
+
+@pytest.fixture(scope="module")
+def classifier() -> ExpressionClassifier:
+    """The fast path as the engine builds it (CPU: folded, traced, frozen)."""
+    return ExpressionClassifier(
+        "mini_xception.fer2013", torch.device("cpu"), VisionSettings().expression_min_face_px
+    )
+
+
+def reference_labels(faces: list[np.ndarray]) -> np.ndarray:
+    """Labels of the eager network exactly as loaded from the Keras file."""
+    batch = np.stack([cv2.resize(face, (64, 64)) for face in faces])[:, None]
+    with torch.inference_mode():
+        logits = load_keras_mini_xception(mini_xception_weights())(
+            torch.from_numpy(batch).float() / 127.5 - 1.0
+        )
+    return logits.argmax(dim=1).numpy()
+
+
+def test_fast_path_gives_the_reference_labels(public_test_faces, classifier):
+    reference = reference_labels(public_test_faces)
+    fast = classifier.predict(public_test_faces)
+    assert (fast.argmax(axis=1) == reference).mean() >= 0.99
+    np.testing.assert_allclose(fast.sum(axis=1), 1.0, rtol=1e-5)
+    # Control: the same pixels shuffled within each face keep brightness and contrast but
+    # no face; the fast path's labels of those must not match the real faces' labels.
+    rng = np.random.default_rng(0)
+    shuffled = [rng.permutation(face.ravel()).reshape(face.shape) for face in public_test_faces]
+    assert (classifier.predict(shuffled).argmax(axis=1) == reference).mean() < 0.5
+
+
+def test_faces_under_the_readable_size_get_no_expression(public_test_faces, classifier):
+    smallest = VisionSettings().expression_min_face_px
+    faces = public_test_faces[:: FACES_PER_CLASS // 2]
+    too_small = [cv2.resize(face, (smallest - 1, smallest + 5)) for face in faces]
+    readable = [cv2.resize(face, (smallest, smallest)) for face in faces]
+    results = classifier.classify([*too_small, *readable])
+    assert all(result is None for result in results[: len(faces)])
+    # Control: the same faces one pixel larger are read.
+    assert all(result is not None and result.shape == (7,) for result in results[len(faces) :])
+
+
+def test_engine_leaves_small_faces_without_expression(engine_factory, classroom_frames):
+    tiny_only = VisionSettings(expression_min_face_px=10_000)
+    events = engine_factory(vision=tiny_only).process(classroom_frames[:1])[0].events
+    assert events
+    for event in events:
+        assert event.expression is None and event.expression_label is None
+        assert event.expression_confidence is None and event.expression_intensity is None
+
+
+def test_expression_confidence_is_stored(classroom_results, warehouse):
+    events = [event for result in classroom_results[:8] for event in result.events]
+    # Control: a face left unread keeps its confidence unknown (NULL), never 0.
+    unread = msgspec.structs.replace(
+        events[0], event_id="unread", expression=None, expression_label=None,
+        expression_confidence=None, expression_intensity=None,
+    )  # fmt: skip
+    warehouse.insert([*events, unread])
+    rows = warehouse.query(
+        "SELECT event_id, expression_confidence, greatest(p_angry, p_disgust, p_fear, p_happy,"
+        " p_sad, p_surprise, p_neutral) FROM face_events"
+    ).result_rows
+    stored = {event_id: (confidence, top) for event_id, confidence, top in rows}
+    assert stored["unread"] == (None, None)
+    for event in events:
+        confidence, top = stored[event.event_id]
+        assert event.expression_confidence == pytest.approx(max(event.expression), abs=1e-4)
+        assert confidence == pytest.approx(top, abs=1e-6)
+        assert confidence == pytest.approx(event.expression_confidence, abs=1e-6)
+
+    # The report reads the same column: each student's mean, and the face left unread.
+    readings = load_report_data(warehouse, events[0].session_id).expression_readings
+    person = events[0].person_id
+    theirs = [e.expression_confidence for e in events if e.person_id == person]
+    assert readings[person].mean_confidence == pytest.approx(np.mean(theirs), abs=1e-4)
+    assert (readings[person].unread, readings[person].faces) == (1, len(theirs) + 1)
+
+
+def test_report_shows_expression_confidence():
+    data = sample_report_data()
+    first, second = sorted(data.expression_mix)[:2]
+    readings = {first: ExpressionReadings(0.734, 20, 3), second: ExpressionReadings(None, 4, 4)}
+    page = render_report(dataclasses.replace(data, expression_readings=readings))
+    assert "Mean confidence" in page and "0.73" in page and "3 of 20" in page
+    assert "unknown" in page and "4 of 4" in page
+    # Control: without readings (emotion off, or a warehouse older than the column) the
+    # table is left out rather than shown empty.
+    assert "Mean confidence" not in render_report(data)
