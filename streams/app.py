@@ -20,18 +20,20 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 import faust
-from faust.types import EventT
+import msgspec
+from faust.types import TP, ConsumerT, EventT
 from faust.types.tuples import FutureMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from core.analytics import AnalyticsOutput
-from core.stages.windows import WindowStage
+from core.roster import load_roster
+from core.stages.windows import Checkpoint, WindowStage
 from schemas.events import EventError, FaceEventBatch, decode, encode
 from schemas.settings import KafkaSettings, Settings, load_settings
 from workers import kafka, service
@@ -77,10 +79,16 @@ class ClassroomWindows:
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id
+        # The roster (policy.roster_path) for the roll call, where identity names people
+        # (with identity off nobody is recognised, and all would read absent). A bad file
+        # stops the worker at start with the line and the problem, not mid-lesson.
+        roster_path = settings.policy.roster_path
+        takes_roll = roster_path is not None and settings.policy.identity != "off"
         self.stage = WindowStage(
             settings.analytics,
             emotion=settings.policy.emotion == "on",
             load_checkpoint=load_checkpoint,
+            roster=load_roster(roster_path) if takes_roll else None,
         )
 
     def handle(self, messages: Sequence[kafka.Message]) -> tuple[list, list, int]:
@@ -133,14 +141,36 @@ class ClassroomWindows:
                     letters.append(self.dead_letter(alone, reason))
         return letters
 
-    def flush_idle(self, idle_s: float) -> tuple[list, list[str]]:
-        """``WindowStage.close_idle``, routed: (outputs, ``classroom/session`` closed)."""
-        output, closed = self.stage.close_idle(idle_s)
+    def flush_idle(
+        self, idle_s: float, waiting_partitions: Collection[int] = ()
+    ) -> tuple[list, list[str]]:
+        """``WindowStage.close_idle``, routed: (outputs, ``classroom/session`` closed).
+
+        A classroom of a partition in ``waiting_partitions`` still has events to read: it
+        is not idle however long it waited (behind another classroom's backlog, or a
+        rebalance), so its idle time starts again from now."""
+        stage, now = self.stage, time.monotonic()
+        for room, session in list(stage.last_event_at):
+            if stage.positions.get(room, (-1, -1))[0] in waiting_partitions:
+                stage.last_event_at[(room, session)] = now
+        output, closed = stage.close_idle(idle_s)
         return self.route(output), closed
 
     def checkpoints(self) -> dict[str, bytes]:
         """The encoded checkpoint of every classroom changed since the last call."""
         return self.stage.checkpoints()
+
+    def folded_up_to(self, partition: int) -> int:
+        """The offset of the last message of ``partition`` folded into a classroom here
+        (restored checkpoints included); -1 if none."""
+        positions = self.stage.positions.values()
+        return max((offset for part, offset in positions if part == partition), default=-1)
+
+    def restore(self, classroom_ids: Iterable[str]) -> None:
+        """Restore these classrooms from their checkpoints now, rather than at their next
+        event: a restored lesson that gets no more events is then closed when idle."""
+        for classroom_id in classroom_ids:
+            self.stage.analytics(classroom_id)
 
     def route(self, output: AnalyticsOutput) -> list:
         topics = self.settings.kafka
@@ -256,7 +286,11 @@ class StreamsWorker:
         )
         self.windows = ClassroomWindows(settings, self.worker_id, self.checkpoints.get)
         self.state_lock = asyncio.Lock()
-        """The agent and the idle timer both change ``windows``: one at a time."""
+        """The agent, the idle timer and rebalances all change ``windows``: one at a time."""
+        self.handled: dict[int, int] = {}
+        """Per face-events partition, the offset of the last message the agent handled."""
+        app.on_partitions_revoked.connect(self.forget_classrooms)
+        self.checkpoints.on_recover(self.restore_classrooms)
         app.agent(app.topic(topics.face_events_topic), name="face_event_windows")(
             self.face_event_windows
         )
@@ -283,7 +317,11 @@ class StreamsWorker:
     async def face_event_windows(self, stream: faust.StreamT) -> None:
         async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
             started = time.monotonic()
+            # Every taken event is folded, even if a rebalance began meanwhile: Faust waits
+            # for them (and their acknowledgement) before it revokes a partition.
             messages = [as_message(event) for event in events]
+            for message in messages:
+                self.handled[message.partition] = message.offset
             async with self.state_lock:
                 # In a thread, so that the event loop goes on fetching the next messages.
                 outputs, dead_letters, faces, states = await asyncio.to_thread(self.fold, messages)
@@ -311,7 +349,7 @@ class StreamsWorker:
     async def close_idle_classrooms(self) -> None:
         async with self.state_lock:
             idle_s = self.settings.service.streams_idle_flush_s
-            outputs, flushed = self.windows.flush_idle(idle_s)
+            outputs, flushed = self.windows.flush_idle(idle_s, self.partitions_behind())
             if flushed:
                 await self.publish(outputs, [])
                 self.checkpoints.update(self.windows.checkpoints())
@@ -319,10 +357,75 @@ class StreamsWorker:
         if flushed:
             log.info("closed idle sessions", extra={"sessions": flushed, "outputs": len(outputs)})
 
+    async def forget_classrooms(self, app: faust.App, revoked: set, **kwargs: Any) -> None:
+        """A rebalance may move classrooms to another worker: forget every classroom's
+        state held here, or the idle timer would close (and checkpoint over the new
+        owner's) a lesson this worker no longer receives, and a classroom that came back
+        later would resume from stale state. Faust revokes every partition at each
+        rebalance; ``restore_classrooms`` then restores the ones this worker keeps."""
+        async with self.state_lock:
+            self.windows = ClassroomWindows(self.settings, self.worker_id, self.checkpoints.get)
+            self.handled = {}  # the new assignment is read again from its committed offsets
+
+    def owned_partitions(self) -> set[int]:
+        """The face-events partitions this worker is the active owner of now."""
+        return {
+            tp.partition
+            for tp in self.app.assignor.assigned_actives()
+            if tp.topic == self.topics.face_events_topic
+        }
+
+    def partitions_behind(self) -> set[int]:
+        """Owned face-events partitions with messages neither handled nor folded here yet
+        (or whose end is not known yet)."""
+        behind = set()
+        for partition in self.owned_partitions():
+            end = known_end(self.app.consumer, TP(self.topics.face_events_topic, partition))
+            done = max(self.handled.get(partition, -1), self.windows.folded_up_to(partition))
+            if end is None or end > done + 1:
+                behind.add(partition)
+        return behind
+
+    async def restore_classrooms(self) -> None:
+        """Once a rebalance's table recovery is done: restore the classrooms of the
+        face-events partitions this worker now owns, from the checkpoints the table
+        recovered from its changelog."""
+        owned = self.owned_partitions()
+        async with self.state_lock:
+            # Afresh once more: a batch taken before the rebalance may have brought back
+            # classrooms of partitions that are now another worker's.
+            self.windows = ClassroomWindows(self.settings, self.worker_id, self.checkpoints.get)
+            mine = [
+                classroom_id
+                for classroom_id, stored in self.checkpoints.items()
+                if stored is not None and checkpoint_partition(stored) in owned
+            ]
+            self.windows.restore(mine)
+        log.info("classrooms restored after a rebalance", extra={"classrooms": len(mine)})
+
     async def send_health(self) -> None:
         await self.output_topics[self.topics.pipeline_health_topic].send(
             key=self.worker_id.encode(), value=encode(self.health.record())
         )
+
+
+def known_end(consumer: ConsumerT, tp: TP) -> int | None:
+    """The end offset of a partition as last fetched; None while unknown: not fetched yet,
+    or not assigned to the consumer (whose assignment changes in its own thread, so it can
+    differ from the assignor's for a moment: aiokafka then fails an assertion)."""
+    try:
+        return consumer.highwater(tp)
+    except AssertionError:
+        return None
+
+
+def checkpoint_partition(stored: bytes) -> int:
+    """The face-events partition a classroom's checkpoint was written from; -1 for one
+    of an older layout (the stage says so when the classroom's next event comes)."""
+    try:
+        return msgspec.msgpack.decode(stored, type=Checkpoint).partition
+    except msgspec.DecodeError:
+        return -1
 
 
 def as_message(event: EventT) -> LocalMessage:

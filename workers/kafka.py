@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, IllegalStateError, TopicAlreadyExistsError
 
 from schemas.events import DeadLetter
 from schemas.settings import KafkaSettings
@@ -152,12 +152,20 @@ def next_offsets(records: Sequence[Message]) -> dict[TopicPartition, int]:
 
 
 async def commit(consumer: AIOKafkaConsumer, records: Sequence[Message]) -> None:
-    """Commit ``records`` as handled. A commit refused because the group rebalanced (e.g.
-    after a long warehouse outage) is logged, not raised: the output is already stored,
-    and the records the next owner replays carry ids the warehouse deduplicates."""
+    """Commit ``records`` as handled. Partitions the group moved to another worker while
+    they were being handled are left to it, and a commit refused because the group
+    rebalanced (e.g. after a long warehouse outage) is logged, not raised: the output is
+    already stored, and the records the next owner replays carry ids the warehouse
+    deduplicates."""
+    offsets = next_offsets(records)
+    assigned = consumer.assignment()
+    moved = sorted(str(tp) for tp in offsets if tp not in assigned)
+    if moved:
+        log.warning("partitions moved during the batch, records replayed", extra={"moved": moved})
     try:
-        await consumer.commit(next_offsets(records))
-    except CommitFailedError as exc:
+        if kept := {tp: offset for tp, offset in offsets.items() if tp in assigned}:
+            await consumer.commit(kept)
+    except (CommitFailedError, IllegalStateError) as exc:  # moved after the check above
         log.warning("offset commit refused, records will be replayed", extra={"error": str(exc)})
 
 

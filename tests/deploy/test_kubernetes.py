@@ -254,3 +254,26 @@ def test_disruption_budgets_select_real_workloads(base: list[dict[str, Any]]) ->
     assert budgets
     for budget in budgets:
         assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] in apps
+
+
+def replica_problems(objects: list[dict[str, Any]]) -> list[str]:
+    """Faust workers and sinks: at least two (one may die, the other takes its partitions
+    over) and no more than the topics' partitions (the rest would sit idle)."""
+    settings = named(objects, "ConfigMap", "classroom-settings")["data"]
+    partitions = int(settings["CLASSROOM_KAFKA__TOPIC_PARTITIONS"])
+    problems = []
+    for name in ("streams", "sink"):
+        replicas = named(objects, "Deployment", name)["spec"]["replicas"]
+        if not 2 <= replicas <= partitions:
+            problems.append(f"{name}: {replicas} replicas for {partitions} partitions")
+    return problems
+
+
+def test_faust_workers_and_sinks_share_partitions_and_survive_one_loss(
+    base: list[dict[str, Any]],
+) -> None:
+    assert replica_problems(base) == []
+    # Control: more Faust workers than partitions is refused.
+    crowded = yaml.safe_load(yaml.safe_dump(base))
+    named(crowded, "Deployment", "streams")["spec"]["replicas"] = 13
+    assert replica_problems(crowded) == ["streams: 13 replicas for 12 partitions"]
