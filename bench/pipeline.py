@@ -8,9 +8,13 @@
 message per frame, as ``classroom infer`` sends them) are produced first, then one
 ``classroom streams`` worker consumes them; its rate (faces/s) comes from its ``/metrics``.
 Run once per class size (``--students 8 30``): the per-message cost is paid once per frame.
-``e2e``: the four processes on ../shared/data/video/classroom.mp4 paced in real time;
-per-stage rates come from each process's ``/metrics``, latencies from the sink's
-histograms (capture to face-event row; window emitted to window row).
+``e2e``: the four roles as processes, ``--cameras`` cameras (one classroom each) paced in
+real time at ``--fps`` over ``--minutes`` of classroom.mp4's class, looped
+(``tests/soak/lesson.py``; 4 x 0.5 fps x 8.5 min = 1,020 frames by default), into one
+inference worker, one Faust worker and one sink. Latencies come from the stored rows' own
+times, one sample per row: capture to face-event row (``stored_at - captured_at``) and
+window close to window row (``stored_at`` less the window's end plus the allowed
+lateness, when the watermark closes it).
 """
 
 from __future__ import annotations
@@ -40,12 +44,18 @@ sys.path.insert(0, str(ROOT))
 
 from record import save  # noqa: E402
 
+from core.warehouse import Warehouse  # noqa: E402
 from schemas.events import FaceEvent, FaceEventBatch, encode, frame_batches  # noqa: E402
-from schemas.settings import KafkaSettings  # noqa: E402
-from tests.services import free_port, tansu_broker  # noqa: E402
+from schemas.settings import (  # noqa: E402
+    AnalyticsSettings,
+    KafkaSettings,
+    ServiceSettings,
+    WarehouseSettings,
+)
+from tests.services import Pipeline, free_port, tansu_broker  # noqa: E402
+from tests.soak.lesson import ONE_CLASS, Lesson, write_lesson  # noqa: E402
 from workers import kafka  # noqa: E402
 
-VIDEO = ROOT.parent / "shared" / "data" / "video" / "classroom.mp4"
 console = Console()
 
 
@@ -248,109 +258,125 @@ def bench_streams(classrooms: int, students: int, seconds: float) -> list[tuple[
         ]
 
 
-def quantile(samples: dict[str, float], metric: str, labels: dict[str, str], q: float) -> float:
-    """``histogram_quantile`` as Prometheus computes it: linear within the bucket."""
-    buckets = []
-    for name, value in samples.items():
-        if not name.startswith(f"{metric}_bucket{{"):
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', name))
-        if all(found.get(key) == wanted for key, wanted in labels.items()):
-            buckets.append((float(found["le"]), value))
-    buckets.sort()
-    if not buckets or buckets[-1][1] == 0:
-        return float("nan")
-    rank = q * buckets[-1][1]
-    lower_bound, lower_count = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= rank:
-            if bound == float("inf"):
-                return lower_bound
-            return lower_bound + (bound - lower_bound) * (rank - lower_count) / max(
-                count - lower_count, 1e-9
-            )
-        lower_bound, lower_count = bound, count
-    return float("nan")
-
-
-def published(camera_log: Path) -> int:
-    """The camera's own count, from its closing log line (its /metrics is gone by then)."""
-    for line in camera_log.read_text().splitlines():
-        if line.startswith("{") and '"msg": "finished"' in line:
-            return json.loads(line)["published"]
-    return -1
-
-
-def bench_e2e(fps: float) -> list[tuple[str, str]]:
+def bench_e2e(cameras: int, minutes: float, fps: float) -> list[tuple[str, str]]:
+    """``cameras`` cameras, one classroom each, paced at real time through the four roles;
+    latencies from the stored rows (``row_latencies``)."""
     with tansu() as topics, tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         asyncio.run(kafka.ensure_topics(topics))
-        ports = {role: free_port() for role in ("camera", "infer", "streams", "sink")}
-        env = {
-            **base_env(topics, data),
-            "CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S": "3",
-            "CLASSROOM_CAMERA__SOURCE": str(VIDEO),
-            "CLASSROOM_CAMERA__SAMPLE_FPS": str(fps),
-            "CLASSROOM_CAMERA__REALTIME": "true",
-            "CLASSROOM_INFER__MAX_WAIT_MS": "50",
-        }
-        role_env = {r: {**env, "CLASSROOM_SERVICE__HTTP_PORT": str(p)} for r, p in ports.items()}
-        processes = {
-            "sink": start("sink", [], role_env["sink"], data),
-            "streams": start("streams", [], role_env["streams"], data),
-            "infer": start("infer", [], role_env["infer"], data),
-        }
-        watches = {
-            "camera": Watch(ports["camera"], 'classroom_frames_total{role="camera"}'),
-            "infer": Watch(ports["infer"], 'classroom_frames_total{role="infer"}'),
-            "streams": Watch(ports["streams"], 'classroom_faces_total{role="streams"}'),
-            "sink": Watch(ports["sink"], 'classroom_faces_total{role="sink"}'),
-        }
-        time.sleep(15)  # model loading and group joins: the camera starts on a ready pipeline
-        processes["camera"] = start("camera", [], role_env["camera"], data)
+        lesson = write_lesson(data / "camera.mp4", minutes, fps, tiles=ONE_CLASS)
+        pipeline = Pipeline(
+            topics, data, CLASSROOM_CAMERA__SOURCE=str(lesson.path),
+            CLASSROOM_CAMERA__SAMPLE_FPS=f"{fps:g}", CLASSROOM_CAMERA__REALTIME="true",
+            CLASSROOM_SERVICE__STREAMS_IDLE_FLUSH_S=f"{IDLE_FLUSH_S:g}",
+        )  # fmt: skip
         try:
-            processes["camera"].wait(timeout=120)
-            frames = published(data / "camera.log")
-            deadline = time.monotonic() + 300
-            while watches["infer"].total < frames and time.monotonic() < deadline:
-                time.sleep(0.5)
-            processes["infer"].send_signal(signal.SIGTERM)
-            processes["infer"].wait(timeout=60)
-            time.sleep(6)  # idle flush closes the last windows
-            processes["streams"].send_signal(signal.SIGTERM)
-            processes["streams"].wait(timeout=60)
-            time.sleep(3)
-            sink_samples = watches["sink"].samples
+            for role in ("sink", "streams"):
+                pipeline.start(role)
+            pipeline.start("infer")
+            warm_up(pipeline, write_lesson(data / "warm-up.mp4", 0.1, fps, tiles=ONE_CLASS))
+            names = [f"camera-{index}" for index in range(cameras)]
+            for index, name in enumerate(names):
+                pipeline.start("camera", "--camera-id", f"cam-{index}",
+                               "--classroom-id", f"room-{index}", name=name)  # fmt: skip
+            for name in names:
+                pipeline.finish(name, timeout=lesson.seconds + 300)
+            published = sum(pipeline.reported(name, "finished")["published"]
+                            for name in [WARM_UP, *names])  # fmt: skip
+            pipeline.wait_until(
+                lambda: (
+                    pipeline.metric("infer", 'classroom_frames_total{role="infer"}') >= published
+                ),
+                "inference to read every published frame",
+                timeout=900,
+            )
+            pipeline.stop("infer")
+            faces = pipeline.reported("infer", "stopped")["faces"]
+            pipeline.wait_until(
+                lambda: (
+                    pipeline.stored("FaceEvent") >= faces
+                    and pipeline.stored("SessionScore") >= cameras + 1
+                ),
+                "every face row and every session's last windows",
+                timeout=120,
+            )
+            pipeline.stop("streams")
+            pipeline.stop("sink")
         finally:
-            for watch in watches.values():
-                watch.stop()
-            for process in processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-                    process.wait(timeout=60)
-        rows = [
-            ("camera frames/s (paced at real time)", f"{watches['camera'].rate():.1f}"),
-            ("frames published", str(frames)),
-            ("infer frames/s", f"{watches['infer'].rate():.2f}"),
-            ("frames through inference", f"{watches['infer'].total:.0f}"),
-            ("streams face events/s", f"{watches['streams'].rate():.0f}"),
-            ("sink face-event rows/s", f"{watches['sink'].rate():.0f}"),
-        ]
-        capture = "classroom_capture_to_store_seconds"
-        delay = "classroom_store_delay_seconds"
-        for q in (0.5, 0.99):
-            rows.append(
-                (f"capture -> face row in ClickHouse p{q * 100:.0f} (s)",
-                 f"{quantile(sink_samples, capture, {}, q):.2f}")
-            )  # fmt: skip
-        for topic in (topics.student_metrics_topic, topics.class_metrics_topic):
-            label = {"topic": topic}
-            for q in (0.5, 0.99):
-                seconds = quantile(sink_samples, delay, label, q)
-                rows.append(
-                    (f"window emitted -> row, {topic} p{q * 100:.0f} (s)", f"{seconds:.2f}")
-                )
-        return rows
+            pipeline.stop_all()
+        with Warehouse.connect(WarehouseSettings(dsn=pipeline.dsn)) as warehouse:
+            return row_latencies(warehouse, cameras)
+
+
+IDLE_FLUSH_S = ServiceSettings().streams_idle_flush_s
+"""The product's, not the tests' 3 s: a lesson whose frames wait behind inference for
+longer would be closed mid-lesson."""
+WARM_UP = "warm-up"
+"""The camera and classroom id of the frames sent before the measured ones."""
+
+
+def warm_up(pipeline: Pipeline, lesson: Lesson) -> None:
+    """Send a few frames through every role and wait for their rows: models are loaded
+    and groups joined before the measured cameras start, so no latency counts start-up."""
+    pipeline.start("camera", "--source", str(lesson.path), "--camera-id", WARM_UP,
+                   "--classroom-id", WARM_UP, name=WARM_UP)  # fmt: skip
+    pipeline.wait_until(
+        lambda: pipeline.stored("FaceEvent") > 0 and pipeline.stored("StudentWindow") > 0,
+        "the warm-up frames' face rows and windows",
+        timeout=600,
+    )
+    pipeline.finish(WARM_UP, timeout=60)
+
+
+LATENCIES = {
+    # measure: (table, the moment the row's latency counts from)
+    "capture -> face row": ("face_events", "captured_at"),
+    "window close -> student window row": (
+        "student_windows",
+        "addMilliseconds(window_start, toInt64((window_seconds + {lateness:Float64}) * 1000))",
+    ),
+}
+"""A window closes when the watermark (the latest capture time less the allowed lateness)
+passes its end: at its end plus the lateness, in capture time. Class windows have no
+``stored_at`` (schemas/migrations/0006_retention_from_storage.sql): they are not timed."""
+
+
+def row_latencies(warehouse: Warehouse, cameras: int) -> list[tuple[str, str]]:
+    """p50 and p99 of each row's ``stored_at`` less its starting moment. ``stored_at`` is
+    in whole seconds (truncated), so each latency lies in [l, l + 1 s): the percentiles are
+    given as the middle of that, ± half its width."""
+    resolution = stored_at_resolution(warehouse)
+    lateness = AnalyticsSettings().allowed_lateness_seconds
+    frames, face_rows = warehouse.query(
+        "SELECT uniqExact(camera_id, frame_seq), count() FROM face_events FINAL "
+        "WHERE classroom_id != {warm_up:String}",
+        {"warm_up": WARM_UP},
+    ).result_rows[0]
+    rows = [("cameras", str(cameras)), ("frames stored", f"{frames:,}"),
+            ("face rows", f"{face_rows:,}")]  # fmt: skip
+    for measure, (table, since) in LATENCIES.items():
+        latency = f"dateDiff('millisecond', {since}, stored_at) / 1000"
+        count, (p50, p99) = warehouse.query(
+            f"SELECT count(), quantilesExact(0.5, 0.99)({latency}) FROM {table} FINAL "
+            "WHERE classroom_id != {warm_up:String}",
+            {"lateness": lateness, "warm_up": WARM_UP},
+        ).result_rows[0]
+        rows.append((f"{measure}: rows", f"{count:,}"))
+        for q, value in (("p50", p50), ("p99", p99)):
+            middle = value + resolution / 2
+            rows.append((f"{measure} {q} (s)", f"{middle:.2f} ± {resolution / 2:g}"))
+    return rows
+
+
+def stored_at_resolution(warehouse: Warehouse) -> float:
+    """Seconds between two possible ``stored_at`` values: 1 for DateTime, less for
+    DateTime64 (should the column become one)."""
+    kind = warehouse.query(
+        "SELECT type FROM system.columns WHERE database = currentDatabase() "
+        "AND table = 'face_events' AND name = 'stored_at'"
+    ).result_rows[0][0]
+    digits = re.fullmatch(r"DateTime64\((\d+).*\)", kind)
+    return 10.0 ** -int(digits[1]) if digits else 1.0
 
 
 def main() -> None:
@@ -359,14 +385,16 @@ def main() -> None:
     parser.add_argument("--classrooms", type=int, default=20)
     parser.add_argument("--students", type=int, nargs="+", default=[8, 30], help="faces/frame")
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--fps", type=float, default=1.0, help="camera sample rate for e2e")
+    parser.add_argument("--cameras", type=int, default=4, help="cameras (classrooms) for e2e")
+    parser.add_argument("--minutes", type=float, default=8.5, help="lesson length for e2e")
+    parser.add_argument("--fps", type=float, default=0.5, help="camera sample rate for e2e")
     args = parser.parse_args()
     rows: list[tuple[str, str]] = []
     if args.part in ("streams", "all"):
         for students in args.students:
             rows += bench_streams(args.classrooms, students, args.seconds)
     if args.part in ("e2e", "all"):
-        rows += bench_e2e(args.fps)
+        rows += bench_e2e(args.cameras, args.minutes, args.fps)
     table = Table(title="classroom streaming spine")
     table.add_column("measure")
     table.add_column("value", justify="right")
