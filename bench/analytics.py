@@ -1,4 +1,6 @@
-"""Throughput of the analytics core: face events per second through ClassroomAnalytics.add.
+"""Throughput of the analytics core: face events per second through ClassroomAnalytics.add,
+and the cost of roll call: the window stage (``core.stages.windows``, as both runtimes run
+it) with no roster and with a roster of the 30 students (``roll_call`` in the results).
 
 Synthetic lesson: 30 students seen by one camera at 5 fps (with head turns, blinks and
 expressions), fed in batches of 500 like the Faust agent's; window closes are included.
@@ -16,7 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from core.analytics import ClassroomAnalytics
-from schemas.events import FaceEvent
+from core.roster import Roster, Student
+from core.stages.windows import WindowStage
+from schemas.events import FaceEvent, frame_batches
 from schemas.settings import AnalyticsSettings
 
 STUDENTS = 30
@@ -80,6 +84,34 @@ def run(events: list[FaceEvent], window_seconds: float, emotion: bool) -> tuple[
     return len(events) / (time.perf_counter() - started), windows
 
 
+def run_stage(events: list[FaceEvent], roster: Roster | None) -> float:
+    """Events/s through the window stage, frames of 30 faces, the lesson closed at the end."""
+    frames = frame_batches(events)
+    per_batch = BATCH // STUDENTS
+    stage = WindowStage(AnalyticsSettings(), emotion=False, now=lambda: 2e9, roster=roster)
+    started = time.perf_counter()
+    for i in range(0, len(frames), per_batch):
+        stage.add(frames[i : i + per_batch])
+    stage.close_session("lesson-1")
+    return len(events) / (time.perf_counter() - started)
+
+
+def roll_call_cost() -> list[dict]:
+    """The window stage without a roster and with all 30 students enrolled."""
+    events = lesson(emotion=False)
+    roster = Roster({f"s{n}": Student(f"s{n}", consent=True) for n in range(STUDENTS)})
+    table = Table(title="Roll call: the window stage, emotion off, 10 s windows")
+    for column in ("roster", "events", "events/s"):
+        table.add_column(column, justify="right")
+    runs = []
+    for name, given in (("none", None), (f"{STUDENTS} students", roster)):
+        rate = run_stage(events, given)
+        runs.append({"roster": name, "events_per_s": rate})
+        table.add_row(name, str(len(events)), f"{rate:,.0f}")
+    Console().print(table)
+    return runs
+
+
 def main() -> None:
     table = Table(title=f"ClassroomAnalytics.add, {STUDENTS} students x {FPS} fps x {MINUTES} min")
     for column in ("emotion", "window s", "events", "student windows", "events/s"):
@@ -100,7 +132,9 @@ def main() -> None:
                 f"{rate:,.0f}",
             )
     Console().print(table)
-    save("analytics", {"students": STUDENTS, "fps": FPS, "minutes": MINUTES, "runs": runs})
+    roll_call = roll_call_cost()
+    results = {"students": STUDENTS, "fps": FPS, "minutes": MINUTES, "runs": runs}
+    save("analytics", {**results, "roll_call": roll_call})
 
 
 if __name__ == "__main__":

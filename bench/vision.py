@@ -27,7 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 from core.capture import sample_frames
-from core.vision import DecodedFrame, FrameHeader, VisionEngine, decode_jpeg, load_roster
+from core.roster import load_roster
+from core.vision import DecodedFrame, FrameHeader, VisionEngine, decode_jpeg
 from core.vision.evaluate import evaluate_folder
 from core.vision.identity import FaceEncoder, save_embeddings
 from schemas.settings import PolicySettings, VisionSettings

@@ -39,8 +39,9 @@ from rich.progress import (
 from classroom.annotate import VideoAnnotator
 from classroom.pipeline import EmbeddedPipeline, PipelineError, SessionInfo
 from classroom.report import ReportError, write_report
+from classroom.roster_cli import store_roster
 from core.capture import SourceError, is_live, open_source
-from core.vision import Roster, RosterError, load_roster
+from core.roster import Roster, RosterError, load_roster
 from core.warehouse import Warehouse, WarehouseError
 from schemas.settings import Settings, load_settings
 from workers.warehouse_options import warehouse_options, with_warehouse
@@ -161,7 +162,7 @@ def analyze(
         course=course if course is not None else camera.course,
     )
     expected_seconds = _check_source(source)
-    roster = _load_roster(settings.policy.roster_path)
+    roster = _load_roster(settings.policy.roster_path, source, session)
     report_path = report_path or _reports_dir(settings) / f"{_slug(session.session_id)}.html"
     run = Run(settings, source, session, roster, sample_fps, started, expected_seconds)
     try:
@@ -293,7 +294,13 @@ class Run:
                 storage_max_wait_s=settings.sink.max_wait_s,
                 service=settings.service,
                 observer=annotator,
+                # With identity off nobody is recognised: no roll (it would say all absent).
+                roster=self.roster if settings.policy.identity != "off" else None,
             )
+            if self.roster is not None:
+                store_roster(
+                    warehouse, self.roster, self.session.school_id, self.session.classroom_id
+                )
             try:
                 self._run_with_progress(pipeline)
             except PipelineError as exc:
@@ -489,13 +496,37 @@ def _check_source(source: str) -> float | None:
     return frames / fps if frames > 0 and fps > 0 else None
 
 
-def _load_roster(path: Path | None) -> Roster | None:
+def _load_roster(path: Path | None, source: str, session: SessionInfo) -> Roster | None:
+    """The roster, checked before any frame is read: its seats must be on this session's
+    camera (or one the file lists) and inside the video's frame, and it must be the roll
+    of this classroom."""
     if path is None:
         return None
     try:
-        return load_roster(path)
+        roster = load_roster(path)
+        roster.check_cameras({session.camera_id: _frame_size(source)})
     except RosterError as exc:
         raise BadInput(str(exc)) from exc
+    if not roster.covers(session.classroom_id):
+        raise BadInput(
+            f"{path} is the roster of classroom {roster.classroom_id!r}, not of "
+            f"{session.classroom_id!r}: give --classroom {roster.classroom_id}"
+        )
+    return roster
+
+
+def _frame_size(source: str) -> tuple[int, int] | None:
+    """Width and height of a video file's frames; None for a live source (not opened
+    twice) or when the header does not say."""
+    if is_live(source):
+        return None
+    capture = open_source(source)
+    try:
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        capture.release()
+    return (width, height) if width > 0 and height > 0 else None
 
 
 def default_session_id(source: str, started: float) -> str:

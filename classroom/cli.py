@@ -22,9 +22,18 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "analyze",
         "Analyse a lesson video or camera on this machine.",
     ),
+    "report": (
+        "classroom.report_cli",
+        "report",
+        "Rebuild the HTML report of a stored lesson from the warehouse.",
+    ),
     "faces": ("classroom.vision_cli", "faces", "Print the faces found in images or videos."),
     "model": ("classroom.vision_cli", "model", "Evaluate (and train) expression models."),
-    "roster": ("classroom.vision_cli", "roster", "Enroll students for face identity."),
+    "roster": (
+        "classroom.roster_cli",
+        "roster",
+        "Import a class roster into the warehouse; enroll faces.",
+    ),
     "camera": ("workers.camera", "camera", "Camera agent: publish sampled frames to Kafka."),
     "infer": ("workers.infer", "infer", "Inference worker: frames to face events."),
     "streams": ("streams.app", "streams", "Faust worker: face events to windows and alerts."),
@@ -48,6 +57,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         f"classroom analyze {VIDEO} --data-dir lesson-data",
         f"classroom analyze {VIDEO} --emotion off --sample-fps 5",
     ),
+    "report": ("classroom report e2e-classroom --data-dir lesson-data --out lesson.html",),
     "faces": (
         "classroom faces ../shared/data/faces/lecture_hall.jpg",
         f"classroom faces {VIDEO} --every 25 --limit 5",
@@ -63,7 +73,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "model train-eyes": (
         "classroom model train-eyes --data ../shared/data/eyes/cew --out runs/eye_cnn.pt",
     ),
-    "roster": ("classroom roster enroll --roster roster.yaml --student s-anna anna-1.jpg",),
+    "roster": ("classroom roster import roster.yaml --data-dir lesson-data",),
+    "roster import": (
+        "classroom roster import roster.yaml --classroom room-101 --data-dir lesson-data",
+    ),
     "roster enroll": (
         "classroom roster enroll --roster roster.yaml --student s-anna anna-1.jpg anna-2.jpg",
     ),

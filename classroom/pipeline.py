@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from core.analytics import AnalyticsOutput
 from core.capture import CapturedFrame, is_live, sample_frames
+from core.roster import Roster
 from core.stages.infer import FrameObserver, InferenceStage
 from core.stages.store import Store
 from core.stages.windows import WindowStage
@@ -124,6 +125,7 @@ class EmbeddedPipeline:
         storage_max_wait_s: float = 1.0,
         service: ServiceSettings | None = None,
         observer: FrameObserver | None = None,
+        roster: Roster | None = None,
     ) -> None:
         self.source = source
         self.session = session
@@ -135,9 +137,7 @@ class EmbeddedPipeline:
         # The same window stage as the Faust app. Its clock is the source's: a video file
         # dates its frames from its start time, and analysed faster than real time they
         # run ahead of the wall clock without any camera's clock being wrong.
-        self._windows = WindowStage(
-            analytics, emotion=emotion, now=lambda: self.stats.last_captured_at or time.time()
-        )
+        self._windows = WindowStage(analytics, emotion=emotion, now=self._source_now, roster=roster)
         service = service or ServiceSettings()
         self.health = {role: HealthCounters(worker_id(service, role), role) for role in ROLES}
         self._health_interval_s = service.health_interval_s
@@ -166,6 +166,10 @@ class EmbeddedPipeline:
                 ("analytics", self._analyse),
             )
         ]
+
+    def _source_now(self) -> float:
+        """The window stage's clock: the capture time of the latest frame."""
+        return self.stats.last_captured_at or time.time()
 
     # -- control ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ CSS and inline SVG charts only: no script, no font or image to fetch; it opens o
 and prints.
 
 Sections (their ``id`` in the page): overview, class-concentration, student-heatmap,
-expression-mix, alerts, teacher-mix, session-scores.
+expression-mix, alerts, teacher-mix, session-scores, attendance.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ SECTIONS: tuple[str, ...] = (
     "alerts",
     "teacher-mix",
     "session-scores",
+    "attendance",
 )
 
 EXPRESSION_COLORS = {
@@ -135,11 +136,30 @@ class ScoreRow:
     person_id: str
     role: str
     score: float
-    mean_concentration: float
-    attention_share: float
+    mean_concentration: float | None
+    """None (unknown) for an enrolled student never seen."""
+    attention_share: float | None
     presence: float
     alerts: int
     explanation: str
+    attendance: str | None = None
+    """The roll call (present, late, left_early, absent); None without a roster."""
+    first_seen_at: float | None = None
+    last_seen_at: float | None = None
+    minutes_present: float | None = None
+    frames_seen: int | None = None
+    identity_source: str | None = None
+
+
+@dataclass(frozen=True)
+class ExpressionReadings:
+    """How surely one student's expressions were read."""
+
+    mean_confidence: float | None
+    """Mean top probability of the faces given an expression; None when none was."""
+    faces: int
+    unread: int
+    """Faces given no expression: too small to read (``vision.expression_min_face_px``)."""
 
 
 @dataclass
@@ -156,6 +176,8 @@ class ReportData:
     anonymous: bool = False
     """Every face was an anonymous track: identity was off (or the roster named nobody in
     view), so no one is known as the teacher and a teacher in view counts as a person."""
+    expression_readings: dict[str, ExpressionReadings] = field(default_factory=dict)
+    """Per student, the confidence of the expressions in ``expression_mix``."""
 
 
 # -- reading the warehouse ----------------------------------------------------------------
@@ -204,17 +226,6 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
             """
         )
     ]
-    scores = [
-        ScoreRow(*row)
-        for row in rows(
-            """
-            SELECT person_id, role, score, mean_concentration, attention_share, presence,
-                   alerts, explanation
-            FROM session_scores FINAL WHERE session_id = {session:String}
-            ORDER BY score DESC, person_id
-            """
-        )
-    ]
     return ReportData(
         overview,
         class_points,
@@ -222,9 +233,26 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
         expression_mix,
         alerts,
         teacher_mixes,
-        scores,
+        _load_scores(rows),
         anonymous=anonymous,
+        expression_readings=_load_expression_readings(rows),
     )
+
+
+def _load_scores(rows: Rows) -> list[ScoreRow]:
+    """Every session score, with the roll call of enrolled students (absent ones too)."""
+    return [
+        ScoreRow(*row)
+        for row in rows(
+            """
+            SELECT person_id, role, score, mean_concentration, attention_share, presence,
+                   alerts, explanation, attendance, toFloat64(first_seen_at),
+                   toFloat64(last_seen_at), minutes_present, frames_seen, identity_source
+            FROM session_scores FINAL WHERE session_id = {session:String}
+            ORDER BY score DESC, person_id
+            """
+        )
+    ]
 
 
 def _load_overview(rows: Rows, session_id: str) -> tuple[Overview, bool]:
@@ -267,6 +295,23 @@ def _load_students(rows: Rows) -> tuple[list[StudentCell], dict[str, dict[str, f
     return student_cells, expression_mix
 
 
+def _load_expression_readings(rows: Rows) -> dict[str, ExpressionReadings]:
+    """Per student, the mean confidence of their expression labels (NULL: none had one)
+    and how many faces were left without one."""
+    return {
+        person: ExpressionReadings(confidence, faces, unread)
+        for person, confidence, faces, unread in rows(
+            """
+            SELECT person_id, avg(expression_confidence), count(),
+                   countIf(expression_label IS NULL)
+            FROM face_events FINAL
+            WHERE session_id = {session:String} AND role != 'teacher'
+            GROUP BY person_id
+            """
+        )
+    }
+
+
 # -- rendering ----------------------------------------------------------------------------
 
 
@@ -280,6 +325,7 @@ def render_report(data: ReportData) -> str:
         _alerts(data),
         _teacher_mix(data),
         _session_scores(data),
+        _attendance(data),
     ]
     template = Template(resources.files("classroom.templates").joinpath("report.html").read_text())
     return template.substitute(
@@ -444,7 +490,31 @@ def _expression_mix(data: ReportData) -> str:
         [EXPRESSION_COLORS[e] for e in EXPRESSIONS],
         label="expression mix per student",
     )
-    return _section("expression-mix", "Expression mix", hint, f"<figure>{chart}</figure>")
+    body = f"<figure>{chart}</figure>{_expression_readings(data, people)}"
+    return _section("expression-mix", "Expression mix", hint, body)
+
+
+def _expression_readings(data: ReportData, people: list[str]) -> str:
+    """The table of how surely each student's expressions were read."""
+    rows = "".join(
+        f"<tr><td>{escape(_person(p))}</td><td>{_confidence(r.mean_confidence)}</td>"
+        f"<td>{r.unread} of {r.faces}</td></tr>"
+        for p in people
+        if (r := data.expression_readings.get(p)) is not None
+    )
+    if not rows:
+        return ""
+    return (
+        "<p>Confidence: the model's probability of the expression it read (1/7 is a "
+        "guess, 1 is certain), averaged over the student's faces. Faces too small to read "
+        "get no expression, and count in no share above.</p>"
+        "<table class='rows'><thead><tr><th>Student</th><th>Mean confidence</th>"
+        f"<th>Faces too small to read</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _confidence(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2f}"
 
 
 def _alerts(data: ReportData) -> str:
@@ -506,8 +576,9 @@ def _session_scores(data: ReportData) -> str:
     rows = "".join(
         f"<tr><td>{escape(_person(s.person_id))}</td><td>{escape(s.role)}</td>"
         f"<td class='num'>{s.score:.0f} {charts.score_bar(s.score, band(s.score))}</td>"
-        f"<td class='num'>{s.mean_concentration:.0f}</td>"
-        f"<td class='num'>{s.attention_share:.0%}</td><td class='num'>{s.presence:.0%}</td>"
+        f"<td class='num'>{_unknown_or(s.mean_concentration, '.0f')}</td>"
+        f"<td class='num'>{_unknown_or(s.attention_share, '.0%')}</td>"
+        f"<td class='num'>{s.presence:.0%}</td>"
         f"<td class='num'>{s.alerts}</td><td>{escape(s.explanation)}</td></tr>"
         for s in data.scores
     )
@@ -525,3 +596,55 @@ def _natural(person_id: str) -> tuple[str, int, str]:
     if camera and track.isdigit():
         return (camera, int(track), "")
     return (person_id, -1, person_id)
+
+
+def _unknown_or(value: float | None, spec: str) -> str:
+    return "unknown" if value is None else format(value, spec)
+
+
+ATTENDANCE_NAMES = {
+    "present": "present",
+    "late": "late",
+    "left_early": "left early",
+    "absent": "absent",
+}
+
+
+def _attendance(data: ReportData) -> str:
+    """The roll call of every enrolled student (v_attendance), absent ones included."""
+    roll = [s for s in data.scores if s.attendance is not None]
+    hint = (
+        "Every student on the roster: present, late (first seen after "
+        "analytics.late_after_minutes), left early (not seen in the last "
+        "analytics.left_early_minutes) or absent (never seen), with the evidence."
+    )
+    if not roll:
+        return _section(
+            "attendance",
+            "Attendance",
+            hint,
+            "<p class='empty'>No roll call: this session ran without a roster, or with "
+            "identity off, so nobody could be recognised as present or absent "
+            "(<code>classroom analyze VIDEO --identity seat --roster roster.yaml</code>; "
+            "see docs/deploy.md, section “Enrolling a roster and seat maps”).</p>",
+        )
+    counts = {name: sum(1 for s in roll if s.attendance == name) for name in ATTENDANCE_NAMES}
+    summary = ", ".join(f"{n} {ATTENDANCE_NAMES[name]}" for name, n in counts.items() if n)
+    rows = "".join(
+        f"<tr class='attendance-{escape(s.attendance or '')}'>"
+        f"<td>{escape(_person(s.person_id))}</td>"
+        f"<td>{escape(ATTENDANCE_NAMES.get(s.attendance or '', s.attendance or ''))}</td>"
+        f"<td>{_clock(s.first_seen_at) if s.first_seen_at is not None else '–'}</td>"
+        f"<td>{_clock(s.last_seen_at) if s.last_seen_at is not None else '–'}</td>"
+        f"<td class='num'>{s.minutes_present or 0:.1f}</td>"
+        f"<td class='num'>{s.frames_seen or 0}</td>"
+        f"<td>{escape(s.identity_source or '–')}</td></tr>"
+        for s in sorted(roll, key=lambda s: s.person_id)
+    )
+    table = (
+        f"<p class='summary'>{escape(summary)} of {len(roll)} enrolled.</p>"
+        "<table class='rows'><thead><tr><th>Student</th><th>Attendance</th>"
+        "<th>First seen</th><th>Last seen</th><th>Minutes present</th><th>Frames seen</th>"
+        f"<th>Identified by</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return _section("attendance", "Attendance", hint, table)

@@ -15,6 +15,7 @@ from rich.console import Console
 from classroom.train_cli import train_command
 from classroom.train_eyes_cli import eval_eyes, is_eye_folder, train_eyes_command
 from core.capture import SourceError, sample_frames
+from core.roster import RosterError, load_roster
 from core.vision.engine import VisionEngine
 from core.vision.frames import (
     DecodedFrame,
@@ -24,12 +25,7 @@ from core.vision.frames import (
     checked_bgr,
     read_image_file,
 )
-from core.vision.identity import (
-    RosterError,
-    create_face_encoder,
-    load_roster,
-    save_embeddings,
-)
+from core.vision.identity import create_face_encoder, save_embeddings
 from core.vision.registry import PLUGINS, Kind, list_models
 from schemas.settings import PolicySettings, Settings, load_settings
 

@@ -20,6 +20,7 @@ known.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,11 @@ LAST_STORABLE_TIME = 10_413_792_000.0
 """2300-01-01 in epoch seconds: DateTime64 columns end with 2299."""
 
 TIME_FIELDS = frozenset(
-    {"captured_at", "window_start", "started_at", "ended_at", "raised_at", "at", "failed_at"}
-)
-"""Struct fields holding epoch seconds; they are stored as DateTime64(3) milliseconds."""
+    {"captured_at", "window_start", "started_at", "ended_at", "raised_at", "at", "failed_at",
+     "first_seen_at", "last_seen_at"}
+)  # fmt: skip
+"""Struct fields holding epoch seconds; they are stored as DateTime64(3) milliseconds
+(``None``, e.g. when an enrolled student was never seen, as NULL)."""
 OPTIONAL_MAP_FIELDS = frozenset({"expression_mix"})
 """Optional dict fields stored in Map columns, which cannot be NULL: None is stored as {}."""
 
@@ -127,7 +130,8 @@ class WarehouseUnavailable(WarehouseError):
 
 
 class RosterRow(msgspec.Struct, kw_only=True, frozen=True):
-    """One row of the ``roster`` table (who is who, their seat, what they consented to)."""
+    """One row of the ``roster_versions`` table (who is who, their seat, what they
+    consented to), read through ``v_roster`` (latest) and ``v_roster_history``."""
 
     school_id: str
     person_id: str
@@ -135,8 +139,13 @@ class RosterRow(msgspec.Struct, kw_only=True, frozen=True):
     display_name: str = ""
     classroom_id: str = ""
     seat: str = ""
+    consent_recording: bool = False
     consent_emotion: bool = False
     consent_face: bool = False
+    enrolled: bool = True
+    """False: the person was dropped from the roster by this version."""
+    source: str = ""
+    """The roster file this version was imported from."""
 
 
 class Warehouse:
@@ -308,8 +317,12 @@ class Warehouse:
         columns = [list(column) for column in zip(*rows, strict=True)]
         return self._insert_columns(table, list(column_names), columns, dedup_token)
 
-    def insert_roster(self, rows: Sequence[RosterRow | Mapping[str, Any]]) -> int:
-        """Insert or update roster rows (a newer row for a person replaces the older)."""
+    def insert_roster(
+        self, rows: Sequence[RosterRow | Mapping[str, Any]], *, updated_at: float | None = None
+    ) -> int:
+        """Store a version of roster rows, all dated ``updated_at`` (default: now): a newer
+        row for a person shows in ``v_roster`` instead of the older, which stays in
+        ``v_roster_history``."""
         try:
             roster = [
                 row if isinstance(row, RosterRow) else msgspec.convert(row, RosterRow)
@@ -317,9 +330,12 @@ class Warehouse:
             ]
         except msgspec.ValidationError as exc:
             raise RowsRefused(f"roster: {exc}") from exc
-        column_names = list(RosterRow.__struct_fields__)
+        stamp = round((time.time() if updated_at is None else updated_at) * 1000)
+        column_names = [*RosterRow.__struct_fields__, "updated_at"]
         return self.insert_rows(
-            "roster", column_names, [msgspec.structs.astuple(row) for row in roster]
+            "roster_versions",
+            column_names,
+            [(*msgspec.structs.astuple(row), stamp) for row in roster],
         )
 
     def _insert_columns(
@@ -456,7 +472,7 @@ def _columns(events: Sequence[Event], event_type: type[Event]) -> tuple[list[str
             columns += split_columns
             continue
         if field in TIME_FIELDS:
-            values = [round(seconds * 1000) for seconds in values]
+            values = [None if seconds is None else round(seconds * 1000) for seconds in values]
         elif field in OPTIONAL_MAP_FIELDS:
             values = [{} if mapping is None else mapping for mapping in values]
         names.append(field)

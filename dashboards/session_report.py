@@ -96,6 +96,31 @@ def scores_table() -> table.Panel:
     )
 
 
+ATTENDANCE_TITLE = "Attendance (roll call)"
+
+
+def attendance() -> table.Panel:
+    return query_table(
+        ATTENDANCE_TITLE,
+        "Every student on the classroom's roster: present, late, left early or absent "
+        "(never seen), when first and last seen, minutes present and the evidence. Empty "
+        "when the lesson ran without a roster.",
+        f"""
+        SELECT
+            person_id AS student,
+            status,
+            first_seen_at,
+            last_seen_at,
+            round(minutes_present, 1) AS minutes_present,
+            frames_seen,
+            identity_source
+        FROM v_attendance
+        WHERE {SESSION}
+        ORDER BY status = 'present', student
+        """,
+    )
+
+
 def concentration() -> timeseries.Panel:
     return (
         timeseries.Panel()
@@ -130,4 +155,5 @@ def build() -> builders.Dashboard:
     layout.row(5, [(16, how_scores_work()), (8, class_summary())])
     layout.row(10, [(10, scores_chart()), (14, concentration())])
     layout.row(10, [(24, scores_table())])
+    layout.row(8, [(24, attendance())])
     return dashboard

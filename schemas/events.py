@@ -42,6 +42,7 @@ Role = Literal["student", "teacher", "unknown"]
 IdentitySource = Literal["track", "seat", "face"]
 Band = Literal["low", "nominal", "high"]
 AlertKind = Literal["fatigue", "looking_around", "absent", "class_drop"]
+AttendanceStatus = Literal["present", "late", "left_early", "absent"]
 
 
 class Event(msgspec.Struct, kw_only=True, frozen=True):
@@ -139,8 +140,13 @@ class FaceEvent(Event, kw_only=True, frozen=True):
     pitch: float
     roll: float
     expression: tuple[float, ...] | None = None
-    """Probabilities in ``EXPRESSIONS`` order; ``None`` when emotion inference is off."""
+    """Probabilities in ``EXPRESSIONS`` order; ``None`` when emotion inference is off or the
+    face is too small for an expression (under ``vision.expression_min_face_px``)."""
     expression_label: str | None = None
+    expression_confidence: float | None = None
+    """The top probability of ``expression``, the label's; ``None`` with the label (emotion
+    off, a face under ``vision.expression_min_face_px``, or a producer older than this
+    field)."""
     expression_intensity: Literal["weak", "strong"] | None = None
     eye_closed: float | None = None
     """Probability (0-1, mean of both eyes) that the eyes are closed, from the eye-state
@@ -260,7 +266,8 @@ class Alert(Event, kw_only=True, frozen=True):
 
 
 class SessionScore(Event, kw_only=True, frozen=True):
-    """One performance record per person at the end of a class session."""
+    """One performance record per person at the end of a class session. With a roster,
+    every enrolled student has one, seen or not, carrying their roll call (attendance)."""
 
     school_id: Id
     classroom_id: Id
@@ -270,12 +277,26 @@ class SessionScore(Event, kw_only=True, frozen=True):
     role: Role = "unknown"
     started_at: float
     ended_at: float
-    mean_concentration: float
-    attention_share: float
+    mean_concentration: float | None
+    """``None`` (unknown) for an enrolled student never seen in the lesson."""
+    attention_share: float | None
+    """``None`` (unknown) for an enrolled student never seen in the lesson."""
     presence: float
     alerts: int
     score: float
     explanation: str
+    attendance: AttendanceStatus | None = None
+    """The roll call of an enrolled student (``core.analytics.attendance``); ``None``
+    without a roster, and for anyone not enrolled (an anonymous track)."""
+    first_seen_at: float | None = None
+    """Capture time of the first frame the enrolled student was seen in; ``None`` if never."""
+    last_seen_at: float | None = None
+    minutes_present: float | None = None
+    """Sum over the lesson's windows of presence x window length, in minutes."""
+    frames_seen: int | None = None
+    """Frames (per camera) the enrolled student was seen in: the evidence of attendance."""
+    identity_source: IdentitySource | None = None
+    """How the student was recognised (seat or face); ``None`` if never seen."""
 
 
 class TeacherExpressionMix(Event, kw_only=True, frozen=True):

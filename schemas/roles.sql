@@ -25,7 +25,7 @@ GRANT SELECT, INSERT ON classroom.* TO classroom_writer;
 GRANT CREATE TABLE ON classroom.schema_migrations TO classroom_writer;
 
 -- Grafana and analysts: the documented views only, never face_events, dead_letters, the
--- roster table or the per-person rollups beneath the views.
+-- roster_versions table or the per-person rollups beneath the views.
 CREATE ROLE IF NOT EXISTS classroom_grafana;
 GRANT SELECT ON classroom.v_student_windows TO classroom_grafana;
 GRANT SELECT ON classroom.v_class_windows TO classroom_grafana;
@@ -34,6 +34,8 @@ GRANT SELECT ON classroom.v_session_scores TO classroom_grafana;
 GRANT SELECT ON classroom.v_teacher_expression_mix TO classroom_grafana;
 GRANT SELECT ON classroom.v_class_sessions TO classroom_grafana;
 GRANT SELECT ON classroom.v_roster TO classroom_grafana;
+GRANT SELECT ON classroom.v_roster_history TO classroom_grafana;
+GRANT SELECT ON classroom.v_attendance TO classroom_grafana;
 GRANT SELECT ON classroom.v_pipeline_health TO classroom_grafana;
 GRANT SELECT ON classroom.v_face_activity_minutely TO classroom_grafana;
 GRANT SELECT ON classroom.v_face_activity_hourly TO classroom_grafana;
@@ -49,6 +51,8 @@ GRANT SELECT ON classroom.v_session_scores TO classroom_analyst;
 GRANT SELECT ON classroom.v_teacher_expression_mix TO classroom_analyst;
 GRANT SELECT ON classroom.v_class_sessions TO classroom_analyst;
 GRANT SELECT ON classroom.v_roster TO classroom_analyst;
+GRANT SELECT ON classroom.v_roster_history TO classroom_analyst;
+GRANT SELECT ON classroom.v_attendance TO classroom_analyst;
 GRANT SELECT ON classroom.v_pipeline_health TO classroom_analyst;
 GRANT SELECT ON classroom.v_face_activity_minutely TO classroom_analyst;
 GRANT SELECT ON classroom.v_face_activity_hourly TO classroom_analyst;

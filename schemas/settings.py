@@ -97,6 +97,12 @@ class VisionSettings(BaseModel):
     strong_expression_prob: float = Field(
         0.6, gt=0, le=1, description="top expression probability from which it is 'strong'"
     )
+    expression_min_face_px: int = Field(
+        24,
+        ge=1,
+        description="smaller faces get no expression (all expression fields None): below "
+        "this the model's FER2013 accuracy falls under 50% (bench/expression.py)",
+    )
     track_lost_seconds: float = Field(1.0, gt=0, description="a face unseen longer is a new track")
     track_relink_seconds: float = Field(
         4.0, ge=0, description="a lost face back this soon, looking the same, keeps its track"
@@ -164,6 +170,18 @@ class AnalyticsSettings(BaseModel):
     )
     absent_after_seconds: float = Field(
         30.0, gt=0, description="a known student unseen this long, while others are seen, is absent"
+    )
+    late_after_minutes: float = Field(
+        5.0,
+        ge=0,
+        description="roll call: an enrolled student first seen more than this many minutes "
+        "after the lesson's first window is late",
+    )
+    left_early_minutes: float = Field(
+        5.0,
+        ge=0,
+        description="roll call: an enrolled student not seen in the last this many minutes "
+        "of the lesson left early",
     )
     yawn_mar_threshold: float = Field(
         0.3,
@@ -262,7 +280,13 @@ class KafkaSettings(BaseModel):
     teacher_mix_topic: str = Field(
         "classroom.teacher-mix.v1", description="the teacher's expression mix per lesson"
     )
-    topic_partitions: int = Field(1, ge=1, description="partitions of topics we create")
+    topic_partitions: int = Field(
+        12,
+        ge=1,
+        description="partitions of every topic the product creates (frames, face events, "
+        "outputs, Faust's changelog): the most workers of one role that can share the work; "
+        "12 fits a school (docs/deploy.md, Sizing)",
+    )
     frames_retention_ms: int = Field(
         3_600_000, ge=60_000, description="how long the broker keeps raw frames (ms): 1 h"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from typing import NamedTuple
 
 import cv2
 import pytest
+
+from core.warehouse import Warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -26,6 +29,29 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def classroom_video(shared_data: Path) -> Path:
     return CLASSROOM_VIDEO
+
+
+@pytest.fixture(scope="session")
+def migrated_warehouse_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded warehouse with every migration applied (default settings) and no row,
+    closed. Migrating takes 5-20 s on 2 cores, copying this folder about one."""
+    data_dir = tmp_path_factory.mktemp("migrated") / "warehouse"
+    with Warehouse.connect_dsn(f"chdb://{data_dir}") as warehouse:
+        warehouse.migrate()
+    return data_dir
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, migrated_warehouse_dir: Path) -> Iterator[Warehouse]:
+    """An empty, migrated warehouse of this test's own, open, at ``tmp_path / "warehouse"``:
+    a copy of ``migrated_warehouse_dir``. It is closed after the test (chdb opens one data
+    directory per process at a time). A module that needs rows in it overrides this
+    fixture with one of the same name that takes this one and fills it."""
+    data_dir = tmp_path / "warehouse"
+    # symlinks=True: the engine's data/ folder links into its store/ by relative paths.
+    shutil.copytree(migrated_warehouse_dir, data_dir, symlinks=True)
+    with Warehouse.connect_dsn(f"chdb://{data_dir}") as opened:
+        yield opened
 
 
 class AnalyzedWarehouse(NamedTuple):
@@ -53,23 +79,19 @@ def write_teacher_photo(folder: Path) -> Path:
 
 
 ANALYZED_SESSION = "e2e-classroom"
+TEACHER_SEAT_MAP = PROJECT_ROOT / "tests" / "dashboards" / "teacher_seat.yaml"
 
 
-@pytest.fixture(scope="session")
-def analyzed_warehouse(
-    tmp_path_factory: pytest.TempPathFactory, classroom_video: Path
-) -> Iterator[AnalyzedWarehouse]:
-    """``classroom analyze ../shared/data/video/classroom.mp4`` run once, through the real
-    command line, into a temporary data directory: a warehouse filled by the whole pipeline
-    (face events, windows, alerts, session scores), its HTML report and the annotated
-    video ``data_dir / "annotated.mp4"``."""
-    data_dir = tmp_path_factory.mktemp("analyzed")
+def analyze_classroom_clip(data_dir: Path, session: str, *options: str) -> AnalyzedWarehouse:
+    """``classroom analyze ../shared/data/video/classroom.mp4`` through the real command
+    line into ``data_dir``, as lesson ``session`` of classroom room-e2e (course maths), its
+    report at ``data_dir / "report.html"``; ``options`` go after those. A failed run fails
+    the test."""
     report = data_dir / "report.html"
     command = [
-        sys.executable, "-m", "classroom.cli", "analyze", str(classroom_video),
+        sys.executable, "-m", "classroom.cli", "analyze", str(CLASSROOM_VIDEO),
         "--data-dir", str(data_dir), "--report", str(report),
-        "--session", ANALYZED_SESSION, "--classroom", "room-e2e", "--course", "maths",
-        "--annotate", str(data_dir / "annotated.mp4"),
+        "--session", session, "--classroom", "room-e2e", "--course", "maths", *options,
     ]  # fmt: skip
     result = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False
@@ -77,10 +99,40 @@ def analyzed_warehouse(
     output = result.stdout + result.stderr
     if result.returncode != 0:
         pytest.fail(f"classroom analyze exited with {result.returncode}:\n{output[-4000:]}")
-    yield AnalyzedWarehouse(
+    return AnalyzedWarehouse(
         dsn=f"chdb://{data_dir / 'warehouse'}",
         report=report,
-        session_id=ANALYZED_SESSION,
+        session_id=session,
         data_dir=data_dir,
         output=output,
     )
+
+
+@pytest.fixture(scope="session")
+def analyzed_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+) -> AnalyzedWarehouse:
+    """The clip analysed once per test session with the default settings (10 frames/s,
+    emotion on, identity off: anonymous tracks): a warehouse filled by the whole pipeline
+    (face events, windows, alerts, session scores), its HTML report and the annotated
+    video ``data_dir / "annotated.mp4"``. Read by tests/analyze, tests/attendance,
+    tests/dashboards and tests/security."""
+    data_dir = tmp_path_factory.mktemp("analyzed")
+    annotated = str(data_dir / "annotated.mp4")
+    return analyze_classroom_clip(data_dir, ANALYZED_SESSION, "--annotate", annotated)
+
+
+@pytest.fixture(scope="session")
+def teacher_lesson(
+    tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+) -> AnalyzedWarehouse:
+    """The clip analysed once per test session with identity by seat map
+    (tests/dashboards/teacher_seat.yaml names the teacher, who stands at the back) at 5
+    frames/s, as in docs/analyze.md's teacher example: a lesson whose teacher is known, so
+    it has a teacher expression mix. Read by the Teacher dashboard's tests in
+    tests/dashboards and tests/security."""
+    data_dir = tmp_path_factory.mktemp("teacher-lesson")
+    return analyze_classroom_clip(
+        data_dir, "e2e-teacher", "--identity", "seat", "--roster", str(TEACHER_SEAT_MAP),
+        "--sample-fps", "5",
+    )  # fmt: skip

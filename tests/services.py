@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import itertools
 import json
 import os
 import signal
@@ -15,6 +16,8 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from aiokafka.partitioner import DefaultPartitioner
 
 from core.warehouse import Warehouse
 from schemas.settings import KafkaSettings, WarehouseSettings
@@ -221,3 +224,17 @@ class Pipeline:
     def query(self, sql: str) -> list[tuple]:
         with Warehouse.connect(WarehouseSettings(dsn=self.dsn)) as warehouse:
             return warehouse.query(sql).result_rows
+
+
+def keys_one_per_partition(prefix: str, partitions: int) -> list[str]:
+    """Keys (``{prefix}-{n}``) that the producers' default partitioner puts in partitions
+    0, 1, ... ``partitions - 1``, one each: classrooms or cameras spread evenly, so that
+    every worker of a group gets the same share."""
+    partitioner, every = DefaultPartitioner(), list(range(partitions))
+    found: dict[int, str] = {}
+    for n in itertools.count():
+        key = f"{prefix}-{n}"
+        found.setdefault(partitioner(key.encode(), every, every), key)
+        if len(found) == partitions:
+            return [found[partition] for partition in every]
+    raise AssertionError("unreachable: itertools.count() never ends")

@@ -135,6 +135,25 @@ def absence(
     return alert, msgspec.structs.replace(carry, absence_alerted=True, alerts=carry.alerts + 1)
 
 
+def never_seen(
+    window: ClassWindow, person_id: str, lesson_start: float, settings: AnalyticsSettings
+) -> Alert:
+    """Absent: an enrolled student not seen at all since the lesson began, raised at the
+    first window ending ``absent_after_seconds`` or more after the start. The episode is
+    the whole lesson until they are seen (``core.analytics.attendance`` raises it once);
+    a student seen and then gone is ``absence``'s episode."""
+    absent_for = window.window_start + window.window_seconds - lesson_start
+    return _alert(
+        window,
+        person_id,
+        "absent",
+        lesson_start,
+        f"on the roster and not seen since the lesson began {absent_for:.0f} s ago "
+        f"(limit {settings.absent_after_seconds:.0f} s)",
+        {"absent_seconds": absent_for, "limit_seconds": settings.absent_after_seconds},
+    )
+
+
 def class_drop(
     window: ClassWindow, session: SessionCarry, settings: AnalyticsSettings
 ) -> tuple[Alert | None, SessionCarry]:

@@ -1,9 +1,14 @@
-"""End of a lesson: one score per student and one expression mix per teacher."""
+"""End of a lesson: one score per student and one expression mix per teacher; with a
+roster, every enrolled student's roll call joins their score (``with_roll_call``)."""
 
 from __future__ import annotations
 
-from schemas.events import INTENSITY_CLASSES, SessionScore, TeacherExpressionMix
+import msgspec
 
+from schemas.events import INTENSITY_CLASSES, SessionScore, TeacherExpressionMix
+from schemas.settings import AnalyticsSettings
+
+from .attendance import Attendance, Roll
 from .carry import SessionCarry
 
 
@@ -82,3 +87,60 @@ def teacher_mixes(session: SessionCarry) -> list[TeacherExpressionMix]:
             )
         )
     return mixes
+
+
+def with_roll_call(
+    scores: list[SessionScore], roll: Roll, settings: AnalyticsSettings
+) -> list[SessionScore]:
+    """The lesson's scores with each enrolled student's attendance beside their
+    concentration, and a row for each enrolled student without a score (never seen:
+    score 0, presence 0, concentration and attention unknown). Everyone else's score
+    (anonymous tracks, people not on the roster) is kept as it is, without attendance."""
+    limits = (settings.late_after_minutes, settings.left_early_minutes)
+    records = {record.person_id: record for record in roll.students}
+    merged = []
+    for score in scores:
+        record = records.pop(score.person_id, None)
+        if record is None:
+            merged.append(score)
+            continue
+        merged.append(
+            msgspec.structs.replace(
+                score,
+                explanation=f"{record.explanation(*limits)} {score.explanation}",
+                alerts=score.alerts + record.absence_alerts,
+                **_attendance_fields(record),
+            )
+        )
+    for record in records.values():
+        merged.append(
+            SessionScore(
+                school_id=roll.school_id,
+                classroom_id=roll.classroom_id,
+                session_id=roll.session_id,
+                course=roll.course,
+                person_id=record.person_id,
+                role="student",
+                started_at=roll.started_at,
+                ended_at=roll.ended_at,
+                mean_concentration=None,
+                attention_share=None,
+                presence=0.0,
+                alerts=record.absence_alerts,
+                score=0.0,
+                explanation=f"{record.explanation(*limits)} Score 0/100: no window with them.",
+                **_attendance_fields(record),
+            )
+        )
+    return merged
+
+
+def _attendance_fields(record: Attendance) -> dict:
+    return {
+        "attendance": record.status,
+        "first_seen_at": record.first_seen_at,
+        "last_seen_at": record.last_seen_at,
+        "minutes_present": record.minutes_present,
+        "frames_seen": record.frames_seen,
+        "identity_source": record.identity_source,
+    }

@@ -74,7 +74,8 @@ class InferenceStage:
     @classmethod
     def from_settings(cls, settings: Settings) -> InferenceStage:
         """A stage with the engine (and roster, if the policy names one) of ``settings``."""
-        from core.vision import VisionEngine, load_roster  # torch: only when inferring
+        from core.roster import load_roster
+        from core.vision import VisionEngine  # torch: only when inferring
 
         roster_path = settings.policy.roster_path
         roster = load_roster(roster_path) if roster_path else None

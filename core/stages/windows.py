@@ -10,6 +10,12 @@ rejected, a face whose window has closed is dropped as late), the stage refuses 
 dated further in the future than ``analytics.max_clock_skew_seconds``: a camera whose clock
 runs ahead would otherwise move its lesson's watermark into the future, and every genuine
 event after it would be dropped as late.
+
+With a roster (``core.roster``) the stage also takes the roll of the classroom it covers:
+a ``RollCall`` (``core.analytics.attendance``) beside the analytics follows the enrolled
+students in the same frames and windows, raises the absence alert of a student never seen,
+and at the end of a lesson joins each enrolled student's attendance to their session score
+(a score row for those never seen). Its state travels in the classroom's checkpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from typing import NamedTuple
 import msgspec
 
 from core.analytics import AnalyticsOutput, ClassroomAnalytics
+from core.analytics.attendance import RollCall
+from core.analytics.session import with_roll_call
+from core.roster import Roster
 from schemas.events import FaceEvent, FaceEventBatch
 from schemas.settings import AnalyticsSettings
 
@@ -39,6 +48,8 @@ class Checkpoint(msgspec.Struct, frozen=True):
     partition: int
     offset: int
     state: bytes
+    roll_call: bytes = b""
+    """The classroom's ``RollCall`` state; empty without a roster."""
 
 
 class RefusedFrame(NamedTuple):
@@ -65,12 +76,16 @@ class WindowStage:
         emotion: bool,
         load_checkpoint: Callable[[str], bytes | None] = lambda classroom_id: None,
         now: Callable[[], float] = time.time,
+        roster: Roster | None = None,
     ) -> None:
         """``now`` is the clock a frame's ``captured_at`` must not run ahead of; a runner
         that dates frames itself (a video file played faster than real time) passes its
-        source's clock."""
+        source's clock. ``roster``: take the roll of the classroom(s) it covers."""
         self.settings = settings
         self.emotion = emotion
+        self.roster = roster
+        self.roll_calls: dict[str, RollCall] = {}
+        """Classroom -> its roll call, for each classroom the roster covers."""
         self.load_checkpoint = load_checkpoint
         self.now = now
         self.rooms: dict[str, ClassroomAnalytics] = {}
@@ -85,11 +100,15 @@ class WindowStage:
         analytics = self.rooms.get(classroom_id)
         if analytics is None:
             analytics = self._new_analytics()
+            self._start_roll_call(classroom_id)
             stored = self.load_checkpoint(classroom_id)
             if stored is not None:
                 try:
                     checkpoint = msgspec.msgpack.decode(stored, type=Checkpoint)
                     analytics.restore(checkpoint.state)
+                    roll_call = self.roll_calls.get(classroom_id)
+                    if roll_call is not None and checkpoint.roll_call:
+                        roll_call.restore(checkpoint.roll_call)
                     self.positions[classroom_id] = (checkpoint.partition, checkpoint.offset)
                     # A restored lesson that gets no more events is closed when idle too.
                     for session in analytics.session_ids():
@@ -102,8 +121,15 @@ class WindowStage:
                         extra={"classroom": classroom_id, "error": str(exc)},
                     )
                     analytics = self._new_analytics()
+                    self._start_roll_call(classroom_id)
             self.rooms[classroom_id] = analytics
         return analytics
+
+    def _start_roll_call(self, classroom_id: str) -> None:
+        """A fresh roll call for the classroom, if the roster covers it."""
+        if self.roster is not None and self.roster.covers(classroom_id):
+            enrolled = (student.id for student in self.roster.enrolled())
+            self.roll_calls[classroom_id] = RollCall(enrolled, self.settings)
 
     def _new_analytics(self) -> ClassroomAnalytics:
         return ClassroomAnalytics(self.settings, emotion=self.emotion)
@@ -134,7 +160,13 @@ class WindowStage:
             sessions.setdefault(room, set()).add(frame.session_id)
         now = time.monotonic()
         for room, events in by_room.items():
-            out.analytics.extend(self.rooms[room].add(events))
+            roll_call = self.roll_calls.get(room)
+            if roll_call is not None:
+                roll_call.observe(events)
+            closed = self.rooms[room].add(events)
+            if roll_call is not None:
+                closed.alerts += roll_call.closed(closed.class_windows, closed.student_windows)
+            out.analytics.extend(closed)
             for session in sessions[room]:
                 self.last_event_at[(room, session)] = now
             self.changed.add(room)
@@ -165,7 +197,7 @@ class WindowStage:
         for (room, session), seen in list(self.last_event_at.items()):
             if now - seen < idle_s:
                 continue
-            out.extend(self.rooms[room].close_session(session))
+            out.extend(self._close(room, session))
             del self.last_event_at[(room, session)]
             self.changed.add(room)
             closed.append(f"{room}/{session}")
@@ -176,9 +208,21 @@ class WindowStage:
         out = AnalyticsOutput()
         for room, analytics in self.rooms.items():
             if session_id in analytics.session_ids():
-                out.extend(analytics.close_session(session_id))
+                out.extend(self._close(room, session_id))
                 self.last_event_at.pop((room, session_id), None)
                 self.changed.add(room)
+        return out
+
+    def _close(self, room: str, session_id: str) -> AnalyticsOutput:
+        """The classroom's last windows and scores of the lesson, with its roll call."""
+        out = self.rooms[room].close_session(session_id)
+        roll_call = self.roll_calls.get(room)
+        if roll_call is None:
+            return out
+        out.alerts += roll_call.closed(out.class_windows, out.student_windows)
+        roll = roll_call.take(session_id)
+        if roll is not None:
+            out.session_scores = with_roll_call(out.session_scores, roll, self.settings)
         return out
 
     def checkpoints(self) -> dict[str, bytes]:
@@ -187,7 +231,13 @@ class WindowStage:
         for room in self.changed:
             partition, offset = self.positions.get(room, (-1, -1))
             state = self.rooms[room].snapshot()
-            checkpoint = Checkpoint(partition=partition, offset=offset, state=state)
+            roll_call = self.roll_calls.get(room)
+            checkpoint = Checkpoint(
+                partition=partition,
+                offset=offset,
+                state=state,
+                roll_call=roll_call.snapshot() if roll_call is not None else b"",
+            )
             encoded[room] = msgspec.msgpack.encode(checkpoint)
         self.changed.clear()
         return encoded

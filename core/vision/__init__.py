@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from core.vision.engine import VisionEngine
     from core.vision.evaluate import ExpressionScores, evaluate_folder
     from core.vision.frames import DecodedFrame, FrameError, FrameHeader, FrameResult, decode_jpeg
-    from core.vision.identity import Roster, RosterError, load_roster
     from core.vision.registry import create_model, list_models
 
 _EXPORTS = {
@@ -23,9 +22,6 @@ _EXPORTS = {
     "FrameResult": "core.vision.frames",
     "FrameError": "core.vision.frames",
     "decode_jpeg": "core.vision.frames",
-    "Roster": "core.vision.identity",
-    "RosterError": "core.vision.identity",
-    "load_roster": "core.vision.identity",
     "ExpressionScores": "core.vision.evaluate",
     "evaluate_folder": "core.vision.evaluate",
     "create_model": "core.vision.registry",
@@ -38,14 +34,11 @@ __all__ = [
     "FrameError",
     "FrameHeader",
     "FrameResult",
-    "Roster",
-    "RosterError",
     "VisionEngine",
     "create_model",
     "decode_jpeg",
     "evaluate_folder",
     "list_models",
-    "load_roster",
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,30 +60,29 @@ def class_window(start: float, seconds: float) -> ClassWindow:
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
-    with Warehouse.connect_dsn(f"chdb://{tmp_path / 'warehouse'}") as warehouse:
-        warehouse.migrate()
-        warehouse.insert([face(seq, p, "happy") for seq in range(20) for p in ("a", "b")])
-        warehouse.insert(
-            [student_window(p, START + 10 * k, 10.0, 50 + 20 * k) for p in "ab" for k in (0, 1)]
-            + [student_window("t", START, 10.0, 40.0, role="teacher")]
-        )
-        warehouse.insert([class_window(START + 10 * k, 10.0) for k in (0, 1)])
-        warehouse.insert([
-            Alert(**IDS, alert_id="x", person_id="b", kind="fatigue", started_at=START + 5,
-                  raised_at=START + 12, reason="PERCLOS 0.4 over 0.3", values={"perclos": 0.4})
-        ])  # fmt: skip
-        warehouse.insert([
-            SessionScore(**IDS, person_id=p, role="student", started_at=START,
-                         ended_at=START + 20, mean_concentration=60.0, attention_share=0.8,
-                         presence=1.0, alerts=int(p == "b"), score=score, explanation="why")
-            for p, score in (("a", 70.0), ("b", 55.0))
-        ])  # fmt: skip
-        warehouse.insert([
-            TeacherExpressionMix(**IDS, person_id="t", started_at=START, ended_at=START + 20,
-                                 frames=20, mix={c: 1 / 13 for c in INTENSITY_CLASSES})
-        ])  # fmt: skip
-        yield warehouse
+def warehouse(warehouse: Warehouse) -> Warehouse:
+    """The empty warehouse of tests/conftest.py, holding a two-pupil lesson and a teacher."""
+    warehouse.insert([face(seq, p, "happy") for seq in range(20) for p in ("a", "b")])
+    warehouse.insert(
+        [student_window(p, START + 10 * k, 10.0, 50 + 20 * k) for p in "ab" for k in (0, 1)]
+        + [student_window("t", START, 10.0, 40.0, role="teacher")]
+    )
+    warehouse.insert([class_window(START + 10 * k, 10.0) for k in (0, 1)])
+    warehouse.insert([
+        Alert(**IDS, alert_id="x", person_id="b", kind="fatigue", started_at=START + 5,
+              raised_at=START + 12, reason="PERCLOS 0.4 over 0.3", values={"perclos": 0.4})
+    ])  # fmt: skip
+    warehouse.insert([
+        SessionScore(**IDS, person_id=p, role="student", started_at=START,
+                     ended_at=START + 20, mean_concentration=60.0, attention_share=0.8,
+                     presence=1.0, alerts=int(p == "b"), score=score, explanation="why")
+        for p, score in (("a", 70.0), ("b", 55.0))
+    ])  # fmt: skip
+    warehouse.insert([
+        TeacherExpressionMix(**IDS, person_id="t", started_at=START, ended_at=START + 20,
+                             frames=20, mix={c: 1 / 13 for c in INTENSITY_CLASSES})
+    ])  # fmt: skip
+    return warehouse
 
 
 def test_report_data_comes_from_the_session_rows(warehouse: Warehouse) -> None:

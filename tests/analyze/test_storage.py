@@ -4,7 +4,6 @@ warehouse refuses costing only itself, and a broken warehouse failing at once.""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,13 +14,6 @@ from classroom.pipeline import EmbeddedPipeline, SessionInfo
 from core.warehouse import Warehouse, WarehouseUnavailable
 from schemas.settings import AnalyticsSettings
 from tests.analyze.test_report_sql import IDS, face
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
-    with Warehouse.connect_dsn(f"chdb://{tmp_path / 'warehouse'}") as warehouse:
-        warehouse.migrate()
-        yield warehouse
 
 
 def storage_pipeline(warehouse: Warehouse, batch_rows: int) -> EmbeddedPipeline:
@@ -91,22 +83,17 @@ def test_the_batch_counts_as_the_sinks_work(warehouse: Warehouse) -> None:
     assert health.batch_latency_ms > 0
 
 
-def test_a_broken_warehouse_fails_at_once(tmp_path: Path) -> None:
-    data_dir = tmp_path / "warehouse"
-    warehouse = Warehouse.connect_dsn(f"chdb://{data_dir}")
-    try:
-        warehouse.migrate()
-        pipeline = storage_pipeline(warehouse, batch_rows=1000)
-        pipeline._store([face(seq, "a", "happy") for seq in range(500)])
-        # The disk goes away under the running warehouse: every insert now fails.
-        shutil.rmtree(data_dir)
-        data_dir.write_text("not a directory\n")
+def test_a_broken_warehouse_fails_at_once(warehouse: Warehouse, tmp_path: Path) -> None:
+    data_dir = tmp_path / "warehouse"  # the fixture's
+    pipeline = storage_pipeline(warehouse, batch_rows=1000)
+    pipeline._store([face(seq, "a", "happy") for seq in range(500)])
+    # The disk goes away under the running warehouse: every insert now fails.
+    shutil.rmtree(data_dir)
+    data_dir.write_text("not a directory\n")
 
-        with pytest.raises(WarehouseUnavailable, match="CANNOT_STATVFS"):
-            pipeline._store_all()
+    with pytest.raises(WarehouseUnavailable, match="CANNOT_STATVFS"):
+        pipeline._store_all()
 
-        # One try of the batch, no row alone: a service failure blames no row.
-        assert (pipeline.stats.rows_refused, pipeline.stats.rows_in_doubt) == (0, 500)
-        assert isinstance(pipeline.storage_failure, WarehouseUnavailable)
-    finally:
-        warehouse.close()
+    # One try of the batch, no row alone: a service failure blames no row.
+    assert (pipeline.stats.rows_refused, pipeline.stats.rows_in_doubt) == (0, 500)
+    assert isinstance(pipeline.storage_failure, WarehouseUnavailable)

@@ -8,9 +8,7 @@ from a worker's start, one worker restarting half-way.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -43,17 +41,14 @@ def reports(worker_id: str, role: str, frames_per_report: list[int]) -> list[Wor
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
-    warehouse = Warehouse.connect_dsn(f"chdb://{tmp_path / 'warehouse'}")
-    try:
-        warehouse.migrate()
-        warehouse.insert(
-            reports("infer-a", "infer", [50, 50, 50, 0, 20, 20])
-            + reports("sink-a", "sink", [40, 40, 40, 40, 40, 40])
-        )
-        yield warehouse
-    finally:
-        warehouse.close()
+def warehouse(warehouse: Warehouse) -> Warehouse:
+    """The empty warehouse of tests/conftest.py, holding an inference worker that restarts
+    half-way and a steady sink."""
+    warehouse.insert(
+        reports("infer-a", "infer", [50, 50, 50, 0, 20, 20])
+        + reports("sink-a", "sink", [40, 40, 40, 40, 40, 40])
+    )
+    return warehouse
 
 
 def run(warehouse: Warehouse, title: str) -> list[tuple]:

@@ -4,14 +4,13 @@ panel type.
 
 Most dashboards read the shared ``analyzed_warehouse`` (identity off: anonymous tracks).
 An anonymous lesson has no teacher, so the Teacher dashboard reads a second analysis of
-the same clip with a seat map that names the teacher (teacher_seat.yaml).
+the same clip with a seat map that names the teacher (teacher_seat.yaml): the shared
+``teacher_lesson``.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, timedelta
@@ -24,20 +23,21 @@ from clickhouse_connect.driver.client import Client
 from dashboards.generate import GENERATED_DIR
 from dashboards.macros import QueryContext, render_query
 from dashboards.queries import panel_queries, resolve_variables
+from tests.conftest import AnalyzedWarehouse, analyze_classroom_clip
 from tests.dashboards.column_types import shape_problem
 
 DASHBOARDS = {path.stem: json.loads(path.read_text()) for path in GENERATED_DIR.glob("*.json")}
-TEACHER_SEAT_MAP = Path(__file__).parent / "teacher_seat.yaml"
 
 EMPTY_ONLY_IF = {
     "Fatigue and look-around alerts": "SELECT count() FROM v_alerts "
     "WHERE session_id = '${session}' AND kind IN ('fatigue', 'looking_around')",
     "Alerts": "SELECT count() FROM v_alerts WHERE person_id = '${student}'",
+    "Attendance (roll call)": "SELECT count() FROM v_attendance WHERE session_id = '${session}'",
 }
 """Panels listing alerts are rightly empty when the lesson raised none (whether the 13 s
 clip raises a look-around alert depends on the analytics' thresholds); the query here
-must then count zero, else the empty panel is a bug."""
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+must then count zero, else the empty panel is a bug. The roll call is empty for a lesson
+analysed without a roster (tests/attendance draws it for one with a roster)."""
 
 
 @contextmanager
@@ -50,34 +50,11 @@ def open_warehouse(dsn: str) -> Iterator[Client]:
         client.close()
 
 
-def analyze(video: Path, data_dir: Path, session: str, *options: str) -> str:
-    """Run ``classroom analyze`` through its command line; the dsn of its warehouse."""
-    command = [
-        sys.executable, "-m", "classroom.cli", "analyze", str(video),
-        "--data-dir", str(data_dir), "--report", str(data_dir / "report.html"),
-        "--session", session, "--classroom", "room-e2e", "--course", "maths", *options,
-    ]  # fmt: skip
-    result = subprocess.run(
-        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"classroom analyze failed:\n{(result.stdout + result.stderr)[-4000:]}")
-    return f"chdb://{data_dir / 'warehouse'}"
-
-
-@pytest.fixture(scope="module")
-def teacher_lesson_dsn(tmp_path_factory: pytest.TempPathFactory, classroom_video: Path) -> str:
-    """The clip analysed with identity by seat map: the teacher is known."""
-    data_dir = tmp_path_factory.mktemp("teacher-lesson")
-    return analyze(
-        classroom_video,
-        data_dir,
-        "e2e-teacher",
-        "--identity",
-        "seat",
-        "--roster",
-        str(TEACHER_SEAT_MAP),
-    )
+@pytest.fixture
+def teacher_lesson_dsn(teacher_lesson: AnalyzedWarehouse) -> str:
+    """The clip analysed with identity by seat map, once per test session (tests/conftest.py):
+    the teacher is known. tests/security/test_dashboard_injection.py imports it too."""
+    return teacher_lesson.dsn
 
 
 def lesson_context(client: Client) -> QueryContext:
@@ -174,12 +151,10 @@ def test_emotion_variable_is_off_for_a_lesson_without_expressions(analyzed_wareh
 
 
 @pytest.mark.slow
-def test_live_dashboard_of_a_lesson_analysed_with_emotion_off(
-    tmp_path: Path, classroom_video: Path
-) -> None:
+def test_live_dashboard_of_a_lesson_analysed_with_emotion_off(tmp_path: Path) -> None:
     live = DASHBOARDS["classroom-live"]
     (mix,) = [q.title for q in panel_queries(live) if q.title.startswith("Expression mix")]
-    dsn = analyze(classroom_video, tmp_path, "e2e-no-emotion", "--emotion", "off")
+    dsn = analyze_classroom_clip(tmp_path, "e2e-no-emotion", "--emotion", "off").dsn
     with open_warehouse(dsn) as client:
         assert resolve_variables(live, client, lesson_context(client))["emotion"] == "off"
         check_panels(live, client, empty=frozenset({mix}))

@@ -28,7 +28,8 @@ from deepface.models.demography.DemographyUtils import EMOTION_LABELS
 from deepface.models.demography.pytorch import Emotion
 from deepface.models.facial_recognition.pytorch import ArcFace, Facenet
 
-from core.vision import DecodedFrame, FrameHeader, VisionEngine, load_roster
+from core.roster import load_roster
+from core.vision import DecodedFrame, FrameHeader, VisionEngine
 from core.vision.deepface_backend import (
     DETECTOR_WEIGHTS,
     DeepfaceEncoder,

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from classroom.annotate import conceal_all_but
-from core.vision.identity import embeddings_path
+from core.roster import embeddings_path
 from core.warehouse import Warehouse
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT, write_teacher_photo
 from tests.reliability.warehouse_scan import (
@@ -61,7 +61,7 @@ students:
   - id: teacher-1
     role: teacher
     consent: true
-    seats: [{{camera_id: cam-1, box: [590, 0, 280, 235]}}]
+    seats: [{{camera_id: cam-1, box: [590, 0, 280, 175]}}]
 """
 
 
@@ -186,6 +186,16 @@ def test_emotion_off_fills_no_emotion_column(seat_run: Run, control_run: Run) ->
     assert seat_run.query("SELECT count() FROM teacher_expression_mix") == [(0,)]
     assert seat_run.query("SELECT count() FROM face_events")[0][0] > 0
     assert seat_run.query("SELECT max(attention) FROM student_windows")[0][0] > 0
+
+
+def test_emotion_off_reports_no_expression(seat_run: Run, control_run: Run) -> None:
+    emotion_off = (seat_run.data_dir / "reports" / "seat.html").read_text()
+    emotion_on = (control_run.data_dir / "reports" / "control.html").read_text()
+    assert "Expression inference was off" in emotion_off
+    assert "Expression inference was off" not in emotion_on
+    for label in ("happy", "surprise", "disgust"):
+        assert label in emotion_on, label  # control: the labels would show
+        assert label not in emotion_off, label
 
 
 @pytest.mark.parametrize("run_name", ["seat_run", "control_run", "face_run"])

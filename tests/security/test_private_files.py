@@ -19,7 +19,8 @@ from pydantic import SecretStr
 
 from classroom.annotate import MOSAIC_PX, conceal_all_but
 from core.private_files import private_dir, private_output, write_private
-from core.vision.identity import RosterError, embeddings_path, load_roster, save_embeddings
+from core.roster import RosterError, embeddings_path, load_roster
+from core.vision.identity import save_embeddings
 
 
 @pytest.fixture

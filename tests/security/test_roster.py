@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.vision.identity import RosterError, load_roster
+from core.roster import RosterError, load_roster
 
 LEVELS = "abcdefg"
 

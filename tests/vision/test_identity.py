@@ -10,7 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from classroom.vision_cli import roster as roster_command
-from core.vision import DecodedFrame, RosterError, load_roster
+from core.roster import RosterError, load_roster
+from core.vision import DecodedFrame
 from core.vision.identity import FaceEncoder, save_embeddings
 
 

@@ -233,7 +233,7 @@ def analyst_snapshot(warehouse: Warehouse) -> dict[str, list[tuple]]:
             "WHERE database = currentDatabase() AND name LIKE 'v\\_%'",
         )
     ]
-    assert len(views) == 13
+    assert len(views) == 15
     return {view: sorted(map(repr, rows(warehouse, f"SELECT * FROM {view}"))) for view in views}
 
 
