@@ -5,6 +5,9 @@ control (the same measure with the signal replaced by noise), as rows for
     .venv/bin/python bench/signals_eyes.py          # this table alone (~5 min on one core)
     .venv/bin/python bench/signals_eyes.py --face-sizes 0.5 0.25 0.18 0.16 0.14
         # blink F1 of the 30 fps recordings scaled down: where eyes stop being readable
+    .venv/bin/python bench/signals_eyes.py --frame-rates 20 15 12 10 8 7 6 5 4 3 2 1
+        # blink F1 of the 30 fps recordings read at lower rates: where blinks stop being
+        # seen (saved to bench/results/signals-frame-rates.json)
 
 - eye state: accuracy on the CEW eyes held out by person (never trained on);
 - blinks: precision / recall / F1 (+-2 frames) per group of ``blink/focus`` recordings,
@@ -19,9 +22,11 @@ control (the same measure with the signal replaced by noise), as rows for
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import product
 from pathlib import Path
 
 import cv2
@@ -317,17 +322,62 @@ def face_size_rows(scales: list[float]) -> Iterator[Row]:
         )
 
 
+SAMPLE_PHASES = 4
+"""Each lower rate is read from this many starting points spread over one sample interval,
+so the score does not rest on one lucky or unlucky alignment of samples and blinks."""
+
+
+def subsampled(
+    eye_closed: list[float | None], fps: float, rate: float, phase: float
+) -> list[float | None]:
+    """``eye_closed`` as read at ``rate`` samples a second: the first frame at or after each
+    sample time, starting ``phase`` of an interval in; every other frame None (unread)."""
+    interval = fps / rate
+    kept = {math.ceil((n + phase) * interval) for n in range(math.ceil(len(eye_closed) / interval))}
+    return [value if frame in kept else None for frame, value in enumerate(eye_closed)]
+
+
+def frame_rate_rows(rates: list[float]) -> Iterator[Row]:
+    """Blink F1 of the 30 fps recordings read at lower frame rates (the frames' own
+    ``eye_closed``, every ``SAMPLE_PHASES`` alignment summed), beside noise at that rate."""
+    records = [r for r in map(recording, recording_names()) if not r.low_fps]
+    for rate in rates:
+        score = noise = BlinkScore(0, 0, 0)
+        for record, phase in product(records, range(SAMPLE_PHASES)):
+            fps = record.reading.fps
+            series = subsampled(record.reading.eye_closed, fps, rate, phase / SAMPLE_PHASES)
+            score = score + blink_score(record, series)
+            noise = noise + blink_score(record, noise_like(series, NOISE_SEED + phase))
+        yield (
+            "blinks seen",
+            f"blink/focus 30 fps read at {rate:g} fps ({SAMPLE_PHASES} alignments)",
+            f"P / R / F1, sample gap {1000 / rate:.0f} ms",
+            f"{score.precision:.2f} / {score.recall:.2f} / {score.f1:.2f}",
+            f"F1 {noise.f1:.2f}",
+        )
+
+
 def main() -> None:
     import argparse
 
+    import record
     from rich.console import Console
     from rich.table import Table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--face-sizes", type=float, nargs="+", metavar="SCALE")
-    scales = parser.parse_args().face_sizes
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--face-sizes", type=float, nargs="+", metavar="SCALE")
+    choice.add_argument("--frame-rates", type=float, nargs="+", metavar="FPS")
+    arguments = parser.parse_args()
+    if arguments.face_sizes:
+        table_rows = list(face_size_rows(arguments.face_sizes))
+    elif arguments.frame_rates:
+        table_rows = list(frame_rate_rows(arguments.frame_rates))
+        record.save("signals-frame-rates", {"rows": [list(row) for row in table_rows]})
+    else:
+        table_rows = rows()
     table = Table("signal", "data", "metric", "value", "negative control (noise)")
-    for row in face_size_rows(scales) if scales else rows():
+    for row in table_rows:
         table.add_row(*row)
     Console(width=160).print(table)
 

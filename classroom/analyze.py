@@ -103,7 +103,7 @@ def _log_to_console() -> None:
     type=click.FloatRange(min=0, min_open=True),
     default=DEFAULT_SAMPLE_FPS,
     show_default=True,
-    help="Frames analysed per second of video. Below ~10 short blinks are missed.",
+    help="Frames analysed per second of video. Below 7, blink counts are unknown (NULL).",
 )
 @click.option("--emotion", type=click.Choice(["on", "off"]), help="Expression inference.")
 @click.option(

@@ -54,15 +54,15 @@ def fatigue(
 ) -> tuple[Alert | None, PersonCarry]:
     """Fatigue: PERCLOS or blink rate over its threshold in consecutive windows for at least
     ``fatigue_sustain_seconds``. A window below both thresholds, or without the person,
-    ends the episode."""
+    ends the episode; a blink rate unknown (samples too sparse) leaves PERCLOS to decide."""
     # Unknown eyes (None) are not fatigue: only what was read raises an alert.
+    blink_rate = window.blink_rate_per_min
     fatigued = (
         window.frames_seen > 0
         and window.perclos is not None
-        and window.blink_rate_per_min is not None
         and (
             window.perclos >= settings.fatigue_perclos
-            or window.blink_rate_per_min >= settings.fatigue_blinks_per_min
+            or (blink_rate is not None and blink_rate >= settings.fatigue_blinks_per_min)
         )
     )
     if not fatigued:
@@ -71,17 +71,19 @@ def fatigue(
     sustained = window.window_start + window.window_seconds - since
     if carry.fatigue_alerted or sustained < settings.fatigue_sustain_seconds:
         return None, msgspec.structs.replace(carry, fatigue_since=since)
+    rate_text = "unknown" if blink_rate is None else f"{blink_rate:.0f}"
     alert = _alert(
         window,
         carry.person_id,
         "fatigue",
         since,
-        f"eyes closed {window.perclos:.0%} of the time and {window.blink_rate_per_min:.0f} "
+        f"eyes closed {window.perclos:.0%} of the time and {rate_text} "
         f"blinks/min (limits {settings.fatigue_perclos:.0%}, "
         f"{settings.fatigue_blinks_per_min:.0f}/min) for {sustained:.0f} s",
         {
             "perclos": window.perclos,
-            "blink_rate_per_min": window.blink_rate_per_min,
+            # an unknown blink rate is left out, never stored as a number
+            **({} if blink_rate is None else {"blink_rate_per_min": blink_rate}),
             "sustained_seconds": sustained,
             "perclos_limit": settings.fatigue_perclos,
             "blink_rate_limit": settings.fatigue_blinks_per_min,

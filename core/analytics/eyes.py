@@ -4,12 +4,17 @@ The eyes are read from ``eye_closed``, the eye-state network's probability that 
 eyes are closed (``core/vision/eyestate.py``), not from the eye aspect ratio: a smile or
 a squint lowers the EAR as much as a closure does. A sample without ``eye_closed`` (a face
 too small for its eyes to be read) says nothing about the eyes and is skipped here; a
-window with no readable sample has unknown blinks and PERCLOS.
+window with too few readable samples has unknown blinks and PERCLOS. A window whose
+readable samples are too far apart to see a blink (a low frame rate) has unknown blinks
+but a known PERCLOS: the share of time closed can be sampled at any rate, a closure of
+a tenth of a second cannot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
+from statistics import median
 from typing import NamedTuple
 
 CLOSED_AT = 0.5
@@ -21,8 +26,8 @@ around 0.5 during one closure does not split it into two blinks."""
 BLINK_MIN_SECONDS = 0.05
 BLINK_MAX_SECONDS = 0.5
 """A closure is a blink when it lasts 50-500 ms, from its first closed sample to the first
-open one after it. One closed frame at 30 fps (33 ms) is too short to be a blink; at 6 fps
-(167 ms) it is one. Longer closures are not blinks; PERCLOS counts them."""
+open one after it. One closed frame at 30 fps (33 ms) is too short to be a blink; at 8 fps
+(125 ms) it is one. Longer closures are not blinks; PERCLOS counts them."""
 
 
 class Blink(NamedTuple):
@@ -62,6 +67,22 @@ def detect_blinks(
         else:
             last_closed_at = t
     return blinks, BlinkCarry(closed_since, last_closed_at)
+
+
+BLINK_MAX_SAMPLE_GAP = 0.15
+"""Blinks can be seen only when the median gap between a window's readable samples is at
+most this many seconds (about 7 samples a second); above it, blinks and blink rate are
+unknown. Blink F1 on the 30 fps ``blink/focus`` recordings read at lower rates
+(``bench/signals_eyes.py --frame-rates``) is 0.89 at 8 fps (125 ms), 0.87 at 7 (143 ms)
+and 0.78 at 6 (167 ms), falling to 0 at 2 and 1 fps: the limit sits where F1 falls under
+0.8, above 143 ms so that a 7 fps camera's jitter does not flip its windows."""
+
+
+def blinks_can_be_seen(times: Sequence[float]) -> bool:
+    """Whether the readable samples at ``times`` (sorted) come often enough to see a blink:
+    at least two, with a median gap of at most ``BLINK_MAX_SAMPLE_GAP``."""
+    gaps = [later - earlier for earlier, later in pairwise(times)]
+    return bool(gaps) and median(gaps) <= BLINK_MAX_SAMPLE_GAP
 
 
 MIN_READABLE_SHARE = 0.5

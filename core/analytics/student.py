@@ -13,7 +13,14 @@ from schemas.settings import AnalyticsSettings, FrontCone
 from .carry import PersonCarry
 from .concentration import band, concentration_index
 from .expression import dominant_expression, emotion_weight, expression_mix, intensity_class
-from .eyes import BlinkCarry, YawnCarry, detect_blinks, detect_yawns, perclos
+from .eyes import (
+    BlinkCarry,
+    YawnCarry,
+    blinks_can_be_seen,
+    detect_blinks,
+    detect_yawns,
+    perclos,
+)
 from .head import LookCarry, detect_look_around, facing_front, front_cone, side_of
 from .state import Sample, StudentWindowState, unique_sorted
 
@@ -147,14 +154,16 @@ def _eye_fields(
     samples: list[Sample], seconds_seen: float, carry: PersonCarry
 ) -> tuple[dict[str, Any], BlinkCarry]:
     """The window's eye metrics (``StudentWindow`` fields) and the updated blink carry.
-    Eyes never readable in the window are unknown: blinks and PERCLOS are None."""
+    Eyes too rarely readable in the window are unknown: blinks and PERCLOS are None.
+    Readable samples too far apart to see a blink leave only the blinks unknown."""
     readable = [(s[0], s[4]) for s in samples if s[4] is not None]
-    blinks, blink = detect_blinks(
-        [t for t, _ in readable], [closed for _, closed in readable], carry.blink
-    )
+    times = [t for t, _ in readable]
+    blinks, blink = detect_blinks(times, [closed for _, closed in readable], carry.blink)
     eyes_closed_share = perclos([s[4] for s in samples])
     if eyes_closed_share is None:
         return {"blinks": None, "blink_rate_per_min": None, "perclos": None}, blink
+    if not blinks_can_be_seen(times):
+        return {"blinks": None, "blink_rate_per_min": None, "perclos": eyes_closed_share}, blink
     # The eyes were readable in the share `len(readable) / len(samples)` of the time seen.
     read_minutes = seconds_seen / 60.0 * len(readable) / len(samples)
     fields = {

@@ -1,4 +1,5 @@
-"""Eye and mouth metrics on hand-made series with hand-computed answers."""
+"""Eye and mouth metrics on hand-made series with hand-computed answers, alone and through
+the analytics' windows."""
 
 from __future__ import annotations
 
@@ -6,14 +7,21 @@ import random
 
 import pytest
 
+from core.analytics import ClassroomAnalytics
 from core.analytics.eyes import (
+    BLINK_MAX_SAMPLE_GAP,
     Blink,
     BlinkCarry,
     YawnCarry,
+    blinks_can_be_seen,
     detect_blinks,
     detect_yawns,
     perclos,
 )
+from schemas.events import StudentWindow
+from schemas.settings import AnalyticsSettings
+
+from .factory import face_event
 
 OPEN, CLOSED = 0.02, 0.97
 
@@ -77,3 +85,49 @@ def test_a_yawn_across_windows_counts_once_where_it_reaches_its_length() -> None
     assert yawns == 0 and carry == YawnCarry(open_since=9.5, counted=False)
     yawns, carry = detect_yawns([10.0, 10.5, 11.0], [0.7, 0.7, 0.7], 0.3, 1.0, carry)
     assert yawns == 1 and carry.counted
+
+
+def eyes_shut_150_ms_at_2_5_and_8_s(t: float) -> float:
+    """A 10 s eye series: shut for 150 ms from 2, 5 and 8 s (three blinks), open otherwise."""
+    second = int(t + 1e-9)
+    return CLOSED if second in (2, 5, 8) and t - second < 0.15 else OPEN
+
+
+def window_sampled_at(fps: int) -> StudentWindow:
+    """The one window of ``eyes_shut_150_ms_at_2_5_and_8_s`` sampled at ``fps``."""
+    events = [
+        face_event(frame / fps, seq=frame, eye_closed=eyes_shut_150_ms_at_2_5_and_8_s(frame / fps))
+        for frame in range(10 * fps)
+    ]
+    analytics = ClassroomAnalytics(AnalyticsSettings(), emotion=False)
+    out = analytics.add(events)
+    end = analytics.close_session("lesson-1")
+    [window] = out.student_windows + end.student_windows
+    return window
+
+
+def test_at_1_fps_blinks_are_unknown_but_perclos_is_known() -> None:
+    """1 fps lands on each closure once: the share of time closed is read (3 of 10 samples),
+    a 150 ms closure between two samples a second apart cannot be told from a long one."""
+    window = window_sampled_at(1)
+    assert window.blinks is None and window.blink_rate_per_min is None
+    assert window.blink_starts == () and window.blink_ends == ()
+    assert window.perclos == pytest.approx(3 / 10)
+
+
+def test_the_same_eyes_at_30_fps_give_known_blinks() -> None:
+    """The control: the same eyes sampled often enough give the three blinks."""
+    window = window_sampled_at(30)
+    assert window.blinks == 3 and window.blink_rate_per_min == pytest.approx(18.0)
+    assert window.perclos == pytest.approx(15 / 300)
+
+
+def test_blinks_are_seen_only_with_readable_samples_close_enough() -> None:
+    def every(gap: float) -> list[float]:
+        return [i * gap for i in range(20)]
+
+    assert blinks_can_be_seen(every(BLINK_MAX_SAMPLE_GAP * 0.99))
+    assert not blinks_can_be_seen(every(BLINK_MAX_SAMPLE_GAP * 1.2))
+    assert not blinks_can_be_seen([0.0]) and not blinks_can_be_seen([])
+    # one long pause (a turned head) does not hide the blinks of an otherwise dense series
+    assert blinks_can_be_seen([*every(0.05), 5.0])

@@ -62,23 +62,25 @@ def test_concentration_with_emotion_applies_the_sharma_weight() -> None:
 
 
 def test_eyes_blinks_rate_perclos_and_yawns() -> None:
-    # 20 samples at 2 Hz; eyes closed at 2 s and 6 s (one sample each); mouth open 4-5.5 s
-    closed_at = {4, 12}
+    # 100 samples at 10 Hz; eyes closed 2.0-2.1 s and 6.0-6.1 s (two samples each);
+    # mouth open 4-5.5 s
+    closed_at = {20, 21, 60, 61}
     events = [
         face_event(
-            i / 2,
+            i / 10,
             "s1",
             eye_closed=0.9 if i in closed_at else 0.02,
-            mar=0.8 if 8 <= i <= 11 else 0.1,
+            mar=0.8 if 40 <= i <= 55 else 0.1,
         )
-        for i in range(20)
+        for i in range(100)
     ]
     window = windows_of(run(events), "s1")[0]
     assert window.blinks == 2 and window.blink_rate_per_min == pytest.approx(12.0)
-    assert window.blink_starts == (T0 + 2.0, T0 + 6.0) and window.blink_ends == window.blink_starts
-    assert window.perclos == pytest.approx(2 / 20)
+    assert window.blink_starts == (T0 + 2.0, T0 + 6.0)
+    assert window.blink_ends == (T0 + 2.1, T0 + 6.1)
+    assert window.perclos == pytest.approx(4 / 100)
     assert window.yawns == 1
-    assert window.concentration == pytest.approx(100 * (1 - 0.1))
+    assert window.concentration == pytest.approx(100 * (1 - 0.04))
 
 
 def test_unreadable_eyes_give_unknown_blinks_and_perclos_and_leave_them_out_of_concentration():
