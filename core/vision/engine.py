@@ -230,14 +230,15 @@ class VisionEngine:
 
         Every ``vision.detect_every``-th frame of a camera is detected, so a new face shows
         up within that many frames. So is any frame that does not closely follow its
-        camera's previous one (the first, one after a gap longer than a track lives, a
-        repeated or out-of-order time): there are no live tracks to follow into it.
+        camera's previous one (the first, one more than ``vision.follow_max_gap_seconds``
+        after it, a repeated or out-of-order time): a face moves too far between such frames
+        to be re-read where its track predicts it (at 1 frame/s, up to a face height).
         """
         clock = self.detection_clocks.get(meta.camera_id)
         follows = (
             clock is not None
             and clock.frames_since + 1 < self.vision.detect_every
-            and 0 < meta.captured_at - clock.last_at <= self.vision.track_lost_seconds
+            and 0 < meta.captured_at - clock.last_at <= self.vision.follow_max_gap_seconds
         )
         if follows:
             clock.frames_since += 1

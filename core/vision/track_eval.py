@@ -48,17 +48,23 @@ def read_frames(path: Path, first: int = 0, count: int = 100_000) -> list[np.nda
     return frames
 
 
-def tracked_boxes(engine, images: list[np.ndarray], fps: float = 25.0) -> list[TrackedBox]:
+def tracked_boxes(
+    engine, images: list[np.ndarray], fps: float = 25.0, step: int = 1
+) -> list[TrackedBox]:
     """(frame, track id, box) of every face a ``VisionEngine`` reports on ``images``, as
-    one camera's frames ``1 / fps`` apart, in batches like the inference worker's."""
+    one camera's frames, in batches like the inference worker's. ``images`` are every
+    ``step``-th frame of a video of ``fps`` frames a second (step 25 at 25 fps: 1 frame/s);
+    frames are numbered as in the video, so the labels' frame numbers still apply."""
     frames = [
-        DecodedFrame(FrameHeader("school", "room", "cam", "lesson", "", i, i / fps), image)
+        DecodedFrame(
+            FrameHeader("school", "room", "cam", "lesson", "", i * step, i * step / fps), image
+        )
         for i, image in enumerate(images)
     ]
     tracked = []
     for start in range(0, len(frames), BATCH):
         for index, result in enumerate(engine.process(frames[start : start + BATCH]), start):
-            tracked += [(index, event.track_id, event.box) for event in result.events]
+            tracked += [(index * step, event.track_id, event.box) for event in result.events]
     return tracked
 
 

@@ -6,18 +6,23 @@ which requires ``opencv-python``, a second distribution of cv2 beside our headle
 and reports a new track with id -1 on its first frame, which would drop every face of a
 camera's first frame. For faces the ByteTrack idea reduces to this: every detection
 that passes ``min_detection_score`` is a high-confidence one, so its second, low-score
-association round never runs. What remains is Hungarian matching on IoU between the
-detections and the tracks moved by their last velocity, a lost-track buffer, and ids
-that only grow.
+association round never runs. What remains is Hungarian matching on centre distance and
+IoU between the detections and the tracks moved by their last velocity (then, for what is
+left, at their last boxes), a lost-track buffer, and ids that only grow.
 
 Three rules keep one track on one person:
 
 - a box may only continue a track it overlaps (IoU >= ``min_iou``), of a similar size
   (heights within ``MAX_SIZE_RATIO``) and near it (centres within ``MAX_CENTRE_SHIFT``
-  face heights): a track never jumps to a neighbour's face;
-- a face unseen for ``lost_seconds`` ends its track; if a face of the same look (colour
-  histogram, ``MIN_LOOK_SIMILARITY``) and size shows up near where it was within
-  ``relink_seconds``, it gets that track's id back. Any other new face gets a new id;
+  face heights): a track never jumps to a neighbour's face. The gates scale with the time
+  since the track was seen: a second or more later (1 frame/s) a face may have left its
+  old box, so no overlap is needed, and the centre gate widens to
+  ``LONG_GAP_CENTRE_SHIFT``, still short of a neighbour;
+- a face unseen for ``lost_seconds`` and for more than ``MAX_MISSED_FRAMES`` frames in a
+  row ends its track: at 25 frames/s the time decides, at 1 frame/s the frames (one missed
+  detection is a 2 s gap, not a new person). If a face of the same look (colour histogram,
+  ``MIN_LOOK_SIMILARITY``) and size shows up near where it was within ``relink_seconds``
+  of the track's end, it gets that track's id back. Any other new face gets a new id;
 - ``end_all`` (called at a shot cut) ends every track at once, with no re-linking.
 
 A new track whose detection scores under ``confirm_score`` is tentative (not reported)
@@ -39,13 +44,26 @@ VELOCITY_SMOOTHING = 0.5
 MAX_SIZE_RATIO = 1.6
 """Largest ratio of box heights between a track and the box that continues it."""
 MAX_CENTRE_SHIFT = 0.7
-"""Largest distance, in face heights, between a track's predicted centre and its box."""
+"""Largest distance, in face heights, between a track's predicted centre and its box, a
+frame later at video rates."""
+LONG_GAP_CENTRE_SHIFT = 1.0
+"""The same a ``LONG_GAP_SECONDS`` or more later. At 1 frame/s classroom.mp4's zooming
+camera moves faces 0.5-1.2 heights from their predictions; neighbours sit 1.1 heights apart
+or more, and the matching takes the nearest."""
+LONG_GAP_SECONDS = 1.0
+"""Gap after which a track's gates are fully widened: no overlap needed, centres within
+``LONG_GAP_CENTRE_SHIFT``. Between, the gates widen in proportion to the gap."""
+NOT_ALLOWED = 1e6
+"""Matching cost of a pair outside the gates (finite, so the assignment always solves)."""
 RELINK_DISTANCE = 3.0
 """How far, in face heights, a person may reappear from where their track was lost."""
 MIN_LOOK_SIMILARITY = 0.8
 """Histogram correlation above which a returning face is the person who was lost."""
 CONFIRM_SIGHTINGS = 5
 """Sightings after which a tentative track is a face whatever its scores."""
+MAX_MISSED_FRAMES = 2
+"""Frames in a row a track may go without its face and live on, however far apart they
+are: a detector misses a face now and then, at any frame rate."""
 
 
 @dataclass
@@ -62,6 +80,10 @@ class Track:
     """Frames in which the detector saw this face (predictions not counted)."""
     look: np.ndarray | None = None
     """Colour histogram of the face at its latest sighting, for re-linking."""
+    missed: int = 0
+    """Frames in a row, up to now, in which no box continued this track."""
+    ended_at: float = 0.0
+    """When the track ended (it may be re-linked ``relink_seconds`` after)."""
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -74,17 +96,24 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return overlap / np.maximum(area_a[:, None] + area_b[None, :] - overlap, 1e-9)
 
 
-def plausible_moves(a: np.ndarray, b: np.ndarray, max_shift: float) -> np.ndarray:
+def centre_shifts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) distance from the centre of box ``a[i]`` to that of ``b[j]``, in heights of
+    ``a[i]``."""
+    height_a = np.maximum(a[:, 3] - a[:, 1], 1e-9)
+    centre_a, centre_b = (a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2
+    return np.linalg.norm(centre_a[:, None, :] - centre_b[None, :, :], axis=2) / height_a[:, None]
+
+
+def plausible_moves(a: np.ndarray, b: np.ndarray, max_shift: float | np.ndarray) -> np.ndarray:
     """(N, M) True where box ``b[j]`` could be the face of box ``a[i]``: heights within
-    ``MAX_SIZE_RATIO`` and centres within ``max_shift`` heights of ``a[i]``."""
+    ``MAX_SIZE_RATIO`` and centres within ``max_shift`` heights of ``a[i]`` (one number, or
+    one per box of ``a`` as an (N, 1) array)."""
     height_a, height_b = a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]
     ratio = np.maximum(height_a[:, None], 1e-9) / np.maximum(height_b[None, :], 1e-9)
-    centre_a, centre_b = (a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2
-    shift = np.linalg.norm(centre_a[:, None, :] - centre_b[None, :, :], axis=2)
     return (
         (ratio <= MAX_SIZE_RATIO)
         & (ratio >= 1 / MAX_SIZE_RATIO)
-        & (shift <= max_shift * height_a[:, None])
+        & (centre_shifts(a, b) <= max_shift)
     )
 
 
@@ -159,6 +188,9 @@ class FaceTracker:
                 track.look = looks[box_index]
             ids[box_index] = track.track_id
             unmatched.discard(box_index)
+        continued = set(ids)
+        for track in self.tracks:
+            track.missed = 0 if track.track_id in continued else track.missed + 1
         for box_index in sorted(unmatched):
             look = looks[box_index] if looks is not None else None
             track = self._relinked(boxes[box_index], look, at)
@@ -175,21 +207,50 @@ class FaceTracker:
         return any(t.track_id == track_id and t.confirmed for t in self.tracks)
 
     def _expire(self, at: float) -> None:
-        """Move tracks unseen for ``lost_seconds`` to ``ended``; forget the long ended ones
-        (and tentative ones at once: they never were a person)."""
-        lost = [t for t in self.tracks if at - t.seen_at > self.lost_seconds]
-        self.tracks = [t for t in self.tracks if at - t.seen_at <= self.lost_seconds]
+        """Move tracks unseen for ``lost_seconds`` and more than ``MAX_MISSED_FRAMES`` frames
+        to ``ended``; forget those ended over ``relink_seconds`` ago (and tentative ones at
+        once: they never were a person)."""
+        lost, alive = [], []
+        for track in self.tracks:
+            gone = at - track.seen_at > self.lost_seconds and track.missed > MAX_MISSED_FRAMES
+            (lost if gone else alive).append(track)
+        for track in lost:
+            track.ended_at = at
+        self.tracks = alive
         self.ended += [t for t in lost if t.confirmed and t.look is not None]
-        self.ended = [t for t in self.ended if at - t.seen_at <= self.relink_seconds]
+        self.ended = [t for t in self.ended if at - t.ended_at <= self.relink_seconds]
 
     def _matches(self, boxes: np.ndarray, at: float) -> list[tuple[int, int]]:
-        """(track index, box index) pairs by Hungarian matching on IoU, within the gates."""
-        if not self.tracks or not len(boxes):
+        """(track index, box index) pairs: first at the boxes the tracks' motion predicts,
+        then, for the tracks and boxes left, at the tracks' last boxes (a face that stopped
+        or turned back, which a second apart may differ by twice its motion)."""
+        moved = self._matches_at(self.tracks, boxes, at, predict=True)
+        tracks_left = sorted(set(range(len(self.tracks))) - {t for t, _ in moved})
+        boxes_left = sorted(set(range(len(boxes))) - {b for _, b in moved})
+        still = self._matches_at(
+            [self.tracks[t] for t in tracks_left], boxes[boxes_left], at, predict=False
+        )
+        return moved + [(tracks_left[t], boxes_left[b]) for t, b in still]
+
+    def _matches_at(
+        self, tracks: list[Track], boxes: np.ndarray, at: float, predict: bool
+    ) -> list[tuple[int, int]]:
+        """(index in ``tracks``, box index) pairs by Hungarian matching within the gates,
+        nearest centres (in face heights) and most overlap first; ``predict``: compare the
+        boxes with where each track's velocity puts it now, else with its last box."""
+        if not tracks or not len(boxes):
             return []
-        predicted = np.stack([t.box + t.velocity * max(at - t.seen_at, 0.0) for t in self.tracks])
+        elapsed = np.array([max(at - t.seen_at, 0.0) for t in tracks])
+        predicted = np.stack(
+            [t.box + t.velocity * gap * predict for t, gap in zip(tracks, elapsed, strict=True)]
+        )
         iou = iou_matrix(predicted, boxes)
-        allowed = (iou >= self.min_iou) & plausible_moves(predicted, boxes, MAX_CENTRE_SHIFT)
-        cost = np.where(allowed, -iou, 1.0)
+        # How far into the long-gap regime each track is: 0 for a gap of a frame at video
+        # rates, 1 from a second on, when a face may have moved out of its old box.
+        slack = np.clip(elapsed / LONG_GAP_SECONDS, 0.0, 1.0)[:, None]
+        max_shift = MAX_CENTRE_SHIFT + (LONG_GAP_CENTRE_SHIFT - MAX_CENTRE_SHIFT) * slack
+        allowed = (iou >= self.min_iou * (1 - slack)) & plausible_moves(predicted, boxes, max_shift)
+        cost = np.where(allowed, centre_shifts(predicted, boxes) - iou, NOT_ALLOWED)
         pairs = zip(*linear_sum_assignment(cost), strict=True)
         return [(int(t), int(b)) for t, b in pairs if allowed[t, b]]
 
@@ -209,7 +270,7 @@ class FaceTracker:
             return None
         track = self.ended.pop(best)
         track.box, track.velocity, track.seen_at = box.astype(np.float64), np.zeros(4), at
-        track.look = look
+        track.look, track.missed = look, 0
         return track
 
     @staticmethod

@@ -64,6 +64,42 @@ def test_shuffled_track_ids_fail_the_check(classroom_tracks):
     assert never_linked.people > 7 and not tracks_hold(never_linked)
 
 
+ONE_A_SECOND = 25
+"""classroom.mp4 is 25 fps: every 25th frame is 1 frame/s, and exactly the labelled frames."""
+
+
+@pytest.fixture(scope="module")
+def classroom_tracks_at_one_fps(classroom_video) -> list[TrackedBox]:
+    """Tracks of classroom.mp4 at 1 frame/s, with cut detection off. The clip's camera
+    zooms in on the teacher: one second apart its frames differ as much as two shots do
+    (thumbnail difference 11-36 grey levels, a cut is 23 or more), so at this rate the
+    cut detector ends every track (55 ids); here the tracker is measured alone."""
+    blind = engine()
+    blind.shot_cuts = NeverCut()  # type: ignore[assignment]
+    images = read_frames(classroom_video)[::ONE_A_SECOND]
+    return tracked_boxes(blind, images, step=ONE_A_SECOND)
+
+
+def test_classroom_tracks_hold_at_one_frame_a_second(classroom_tracks_at_one_fps):
+    """A face moves up to 1.2 face heights between frames a second apart and the detector
+    misses one now and then: 7 people, no switch, each person on one track (before the
+    gates scaled with the gap: 15 ids, 10 switches, one track on two people)."""
+    scores = score_tracks(read_person_labels(LABELS), classroom_tracks_at_one_fps)
+    print(scores)
+    assert tracks_hold(scores) and scores.fragments == 0
+    assert len({track_id for _, track_id, _ in classroom_tracks_at_one_fps}) == 7
+
+
+def test_shuffled_track_ids_at_one_frame_a_second_fail_the_check(classroom_tracks_at_one_fps):
+    """Controls at 1 frame/s: the same boxes with shuffled track ids, and a new id a box."""
+    labels = read_person_labels(LABELS)
+    shuffled = score_tracks(labels, shuffled_ids(classroom_tracks_at_one_fps))
+    assert shuffled.id_switches > 0 and not tracks_hold(shuffled)
+    unlinked = [(frame, i, box) for i, (frame, _, box) in enumerate(classroom_tracks_at_one_fps)]
+    never_linked = score_tracks(labels, unlinked)
+    assert never_linked.people > 7 and not tracks_hold(never_linked)
+
+
 def cuts(images: list[np.ndarray]) -> list[int]:
     detector = ShotCutDetector()
     return [
