@@ -102,7 +102,7 @@ def import_roster(
     """
     settings = with_warehouse(load_settings(), data_dir, dsn)
     try:
-        loaded = load_roster(roster_file)
+        loaded = load_roster(roster_file, embeddings=False)
     except RosterError as exc:
         raise click.ClickException(str(exc)) from exc
     classroom = classroom_id or loaded.classroom_id or settings.camera.classroom_id

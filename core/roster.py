@@ -43,7 +43,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, ValidationError
 
 from schemas.ids import ID_MAX_LENGTH, ID_PATTERN
@@ -287,11 +286,16 @@ def _students(path: Path, entries: list[_StudentEntry], node: yaml.Node | None) 
     return students
 
 
-def load_roster(path: str | Path, key: SecretStr | None = None) -> Roster:
-    """Read a roster YAML (and its embeddings file, if enrolled); ``RosterError`` naming
-    the line and the problem if invalid. Seats are checked against the file's cameras.
+def load_roster(
+    path: str | Path, key: SecretStr | None = None, *, embeddings: bool = True
+) -> Roster:
+    """Read a roster YAML (and its embeddings file, if enrolled and ``embeddings``);
+    ``RosterError`` naming the line and the problem if invalid. Seats are checked against
+    the file's cameras.
 
-    ``key`` decrypts the embeddings; by default the configured ``policy.embeddings_key``."""
+    ``key`` decrypts the embeddings; by default the configured ``policy.embeddings_key``.
+    The roll call needs no embeddings: without them no key is read (only inference holds
+    the biometric key, docs/security.md)."""
     path = Path(path)
     document, node = _parsed(path)
     students = _students(path, document.students, node)
@@ -299,7 +303,7 @@ def load_roster(path: str | Path, key: SecretStr | None = None) -> Roster:
     roster = Roster(students, classroom_id=document.classroom_id, cameras=cameras, source=str(path))
     roster.check_cameras({})
     stored = embeddings_path(path)
-    if stored.exists():
+    if embeddings and stored.exists():
         with np.load(io.BytesIO(_decrypted(stored, key))) as npz:
             roster.embeddings = {name: npz[name] for name in npz.files if name != MODEL_KEY}
             roster.embeddings_model = str(npz[MODEL_KEY]) if MODEL_KEY in npz.files else None
@@ -313,6 +317,10 @@ def configured_key(key: SecretStr | None) -> SecretStr | None:
 def _decrypted(stored: Path, key: SecretStr | None) -> bytes:
     """The embeddings file's npz bytes; ``RosterError`` if it is encrypted and the key is
     missing or wrong. A file enrolled before encryption (plain npz) is read as it is."""
+    # Imported here: the slim image's roles (streams takes the roll) read no embeddings
+    # and do not install cryptography.
+    from cryptography.fernet import Fernet, InvalidToken
+
     data = stored.read_bytes()
     if data.startswith(b"PK"):  # a plain npz (a zip file)
         return data

@@ -119,6 +119,12 @@ class VisionSettings(BaseModel):
     detect_every: int = Field(
         3, ge=1, description="detect faces on every n-th frame of a camera, track in between"
     )
+    follow_max_gap_seconds: float = Field(
+        0.25,
+        ge=0,
+        description="a frame further than this after its camera's previous one is always "
+        "detected: faces move too far to be followed (at 1-3 frames/s every frame is detected)",
+    )
     max_frame_pixels: int = Field(
         MAX_FRAME_PIXELS,
         ge=640 * 480,
@@ -315,7 +321,9 @@ class CameraSettings(BaseModel):
         Field("", description="course taught in the lesson (optional)")
     )
     sample_fps: float = Field(
-        5.0, description="frames per second sampled from the source: enough for blinks and yawns"
+        5.0,
+        description="frames per second sampled from the source: enough for PERCLOS, yawns and "
+        "attention; blink counts need 7 or more (below, they are unknown: docs/metrics.md)",
     )
     realtime: bool = Field(
         True, description="pace a video file at real time; false sends it as fast as possible"

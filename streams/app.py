@@ -88,7 +88,7 @@ class ClassroomWindows:
             settings.analytics,
             emotion=settings.policy.emotion == "on",
             load_checkpoint=load_checkpoint,
-            roster=load_roster(roster_path) if takes_roll else None,
+            roster=load_roster(roster_path, embeddings=False) if takes_roll else None,
         )
 
     def handle(self, messages: Sequence[kafka.Message]) -> tuple[list, list, int]:

@@ -66,8 +66,9 @@ WHERE attendance IS NOT NULL;
 -- --roster`): one row per person per import, all rows of one import sharing its
 -- updated_at; a person dropped from the file gets a row with enrolled = false. Plain
 -- MergeTree: nothing replaces an older version, so the history stays queryable
--- (v_roster_history); v_roster shows each person's latest row, if still enrolled. It
--- replaces the table `roster` of 0001, which the product never filled.
+-- (v_roster_history); v_roster shows each person's latest row, if still enrolled. The
+-- table `roster` of 0001 was never filled by the product and is no longer read; it stays,
+-- empty, because a cluster migration drops no table (schemas/migrate.py).
 CREATE TABLE IF NOT EXISTS roster_versions
 (
     school_id LowCardinality(String),
@@ -124,8 +125,6 @@ FROM
     LIMIT 1 BY school_id, classroom_id, person_id
 )
 WHERE enrolled;
-
-DROP TABLE IF EXISTS roster;
 
 ALTER TABLE v_session_scores MODIFY SQL SECURITY DEFINER;
 ALTER TABLE v_attendance MODIFY SQL SECURITY DEFINER;

@@ -20,8 +20,9 @@ from schemas.settings import WarehouseSettings
 from tests.warehouse.builders import face_event, student_window
 
 DAY = 86_400
-KEPT_WITHOUT_TTL = {"roster"}
-"""The school's own list of people: it changes when the school edits it (docs/security.md)."""
+KEPT_WITHOUT_TTL = {"roster", "roster_versions"}
+"""The school's own list of people and its history: kept until the school deletes it
+(docs/security.md)."""
 
 
 @pytest.fixture

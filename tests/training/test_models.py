@@ -24,17 +24,6 @@ def network(request: pytest.FixtureRequest) -> tuple[str, torch.nn.Module]:
     return request.param, create_model("expression", request.param, pretrained=False).eval()
 
 
-def test_the_reference_and_the_compact_architectures_are_registered() -> None:
-    assert list_models("expression", trainable=True) == [
-        "pyconv_gc",
-        "resnet_cbam",
-        "sep_xception",
-        "two_branch",
-        "vgg_narrow",
-        "vgg_slim",
-    ]
-
-
 def test_forward_gives_logits_over_the_expressions(network: tuple[str, torch.nn.Module]) -> None:
     _, model = network
     with torch.inference_mode():

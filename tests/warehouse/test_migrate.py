@@ -18,6 +18,7 @@ EXPECTED_TABLES = {
     "class_sessions",
     "session_scores",
     "teacher_expression_mix",
+    "roster",
     "roster_versions",
     "pipeline_health",
     "dead_letters",
