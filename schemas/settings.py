@@ -103,7 +103,11 @@ class VisionSettings(BaseModel):
         description="smaller faces get no expression (all expression fields None): below "
         "this the model's FER2013 accuracy falls under 50% (bench/expression.py)",
     )
-    track_lost_seconds: float = Field(1.0, gt=0, description="a face unseen longer is a new track")
+    track_lost_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="a face unseen longer, and for more than 2 frames or 3.5 s, is a new track",
+    )
     track_relink_seconds: float = Field(
         4.0, ge=0, description="a lost face back this soon, looking the same, keeps its track"
     )

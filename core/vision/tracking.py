@@ -19,10 +19,11 @@ Three rules keep one track on one person:
   old box, so no overlap is needed, and the centre gate widens to
   ``LONG_GAP_CENTRE_SHIFT``, still short of a neighbour;
 - a face unseen for ``lost_seconds`` and for more than ``MAX_MISSED_FRAMES`` frames in a
-  row ends its track: at 25 frames/s the time decides, at 1 frame/s the frames (one missed
-  detection is a 2 s gap, not a new person). If a face of the same look (colour histogram,
-  ``MIN_LOOK_SIMILARITY``) and size shows up near where it was within ``relink_seconds``
-  of the track's end, it gets that track's id back. Any other new face gets a new id;
+  row (or ``MAX_UNSEEN_SECONDS``) ends its track: at 25 frames/s the time decides, at 1
+  frame/s the frames (one missed detection is a 2 s gap, not a new person). If a face of
+  the same look (colour histogram, ``MIN_LOOK_SIMILARITY``) and size shows up near where
+  it was within ``relink_seconds`` of the track's end, it gets that track's id back. Any
+  other new face gets a new id;
 - ``end_all`` (called at a shot cut) ends every track at once, with no re-linking.
 
 A new track whose detection scores under ``confirm_score`` is tentative (not reported)
@@ -62,8 +63,12 @@ MIN_LOOK_SIMILARITY = 0.8
 CONFIRM_SIGHTINGS = 5
 """Sightings after which a tentative track is a face whatever its scores."""
 MAX_MISSED_FRAMES = 2
-"""Frames in a row a track may go without its face and live on, however far apart they
-are: a detector misses a face now and then, at any frame rate."""
+"""Frames in a row a track may go without its face and live on, up to
+``MAX_UNSEEN_SECONDS``: a detector misses a face now and then, at any frame rate."""
+MAX_UNSEEN_SECONDS = 3.5
+"""Longest a track outlives ``lost_seconds`` unseen, whatever the frames: at 1 frame/s two
+missed frames and the next. Longer, another person may have sat down in the same place;
+only a re-link by look (``relink_seconds``) gives the id back then."""
 
 
 @dataclass
@@ -208,11 +213,13 @@ class FaceTracker:
 
     def _expire(self, at: float) -> None:
         """Move tracks unseen for ``lost_seconds`` and more than ``MAX_MISSED_FRAMES`` frames
-        to ``ended``; forget those ended over ``relink_seconds`` ago (and tentative ones at
-        once: they never were a person)."""
+        (or ``MAX_UNSEEN_SECONDS``) to ``ended``; forget those ended over ``relink_seconds``
+        ago (and tentative ones at once: they never were a person)."""
         lost, alive = [], []
         for track in self.tracks:
-            gone = at - track.seen_at > self.lost_seconds and track.missed > MAX_MISSED_FRAMES
+            unseen = at - track.seen_at
+            too_long = track.missed > MAX_MISSED_FRAMES or unseen > MAX_UNSEEN_SECONDS
+            gone = unseen > self.lost_seconds and too_long
             (lost if gone else alive).append(track)
         for track in lost:
             track.ended_at = at
