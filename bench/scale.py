@@ -34,9 +34,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -44,10 +45,18 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import agent_logic_rate, base_env, scrape, start, synthetic_frames, tansu  # noqa: E402
+from pipeline import (  # noqa: E402
+    agent_logic_rate,
+    base_env,
+    publish,
+    scrape,
+    start,
+    synthetic_frames,
+    tansu,
+)
 from record import save  # noqa: E402
 
-from schemas.events import Frame, encode  # noqa: E402
+from schemas.events import Frame  # noqa: E402
 from schemas.settings import KafkaSettings  # noqa: E402
 from tests.reliability.samples import classroom_jpegs  # noqa: E402
 from tests.services import free_port, keys_one_per_partition  # noqa: E402
@@ -176,42 +185,39 @@ def run_workers(
     return [first, sampler.samples[-1]]
 
 
+def one_and_two_workers(
+    role: str,
+    topic: Callable[[KafkaSettings], str],
+    messages: Sequence[Any],
+    key: Callable[[Any], str],
+    counter: str,
+    done: Callable[[Sampler, Sample], bool],
+) -> list[list[Sample]]:
+    """For 1, then 2 workers of ``role``: a fresh broker, ``messages`` preloaded into
+    ``topic`` (keyed by ``key``), then the workers started together (``run_workers``)."""
+    samples = []
+    for workers in (1, 2):
+        with tansu() as topics, tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(kafka.ensure_topics(topics))
+            asyncio.run(publish(topics, topic(topics), messages, key))
+            console.print(f"{workers} {role} worker(s) on {len(messages):,} messages ...")
+            env = base_env(topics, Path(tmp))
+            samples.append(run_workers(role, workers, env, Path(tmp), counter, done))
+    return samples
+
+
 def bench_streams(seconds: float, students: int) -> list[Rate]:
     """1, then 2 Faust workers on the same preloaded face events."""
     rooms = set(keys_one_per_partition("room", PARTITIONS))
     every = max(int(room.split("-")[1]) for room in rooms) + 1
     frames = [f for f in synthetic_frames(every, students, seconds) if f.classroom_id in rooms]
     faces = sum(len(frame.faces) for frame in frames)
-    counter = 'classroom_faces_total{role="streams"}'
-    rates = []
-    for workers in (1, 2):
-        with tansu() as topics, tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(kafka.ensure_topics(topics))
-            asyncio.run(produce_frames(topics, topics.face_events_topic, frames))
-            console.print(f"{workers} Faust worker(s) on {len(frames):,} frame messages ...")
-            first, last = run_workers(
-                "streams", workers, base_env(topics, Path(tmp)), Path(tmp), counter,
-                lambda sampler, _: sampler.total() >= faces,
-            )  # fmt: skip
-            rates.append(rate_between(first, last, students, students))
-    return rates
-
-
-async def produce_frames(topics: KafkaSettings, topic: str, messages: list) -> None:
-    """Publish frame messages (``FaceEventBatch`` keyed by classroom, ``Frame`` by camera)."""
-    producer = kafka.producer(topics, linger_ms=20, max_batch_size=1_000_000)
-    await producer.start()
-    try:
-        pending = []
-        for message in messages:
-            key = message.classroom_id if topic == topics.face_events_topic else message.camera_id
-            pending.append(await producer.send(topic, encode(message), key=key.encode()))
-            if len(pending) >= 500:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    runs = one_and_two_workers(
+        "streams", lambda topics: topics.face_events_topic, frames,
+        lambda frame: frame.classroom_id, 'classroom_faces_total{role="streams"}',
+        lambda sampler, _: sampler.total() >= faces,
+    )  # fmt: skip
+    return [rate_between(first, last, students, students) for first, last in runs]
 
 
 def camera_frames(per_camera: int) -> list[Frame]:
@@ -238,20 +244,13 @@ def bench_infer(window_s: float, per_camera: int, faces_per_frame: float) -> lis
     """1, then 2 inference workers on the same preloaded frames, for ``window_s`` once all
     of them are working (or until the frames run out)."""
     frames = camera_frames(per_camera)
-    counter = 'classroom_frames_total{role="infer"}'
-    rates = []
-    for workers in (1, 2):
-        with tansu() as topics, tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(kafka.ensure_topics(topics))
-            asyncio.run(produce_frames(topics, topics.frames_topic, frames))
-            console.print(f"{workers} inference worker(s) on {len(frames)} frames ...")
-            first, last = run_workers(
-                "infer", workers, base_env(topics, Path(tmp)), Path(tmp), counter,
-                lambda sampler, first: sampler.total() >= len(frames)
-                or time.monotonic() - first.at >= window_s,
-            )  # fmt: skip
-            rates.append(rate_between(first, last, 1, faces_per_frame))
-    return rates
+    runs = one_and_two_workers(
+        "infer", lambda topics: topics.frames_topic, frames, lambda frame: frame.camera_id,
+        'classroom_frames_total{role="infer"}',
+        lambda sampler, first: sampler.total() >= len(frames)
+        or time.monotonic() - first.at >= window_s,
+    )  # fmt: skip
+    return [rate_between(first, last, 1, faces_per_frame) for first, last in runs]
 
 
 @dataclass

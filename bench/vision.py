@@ -187,7 +187,7 @@ def run_processes(
 
 def enrolled_roster(path: Path, jpeg: bytes):
     """A roster with one pupil enrolled from the first frame, so face identity has work."""
-    path.write_text(yaml.safe_dump({"students": [{"id": "s-front"}]}))
+    path.write_text(yaml.safe_dump({"students": [{"id": "s-front", "consent": True}]}))
     path.with_name(path.name + ".embeddings.npz").unlink(missing_ok=True)
     enroller = VisionEngine.from_settings(VisionSettings(), PolicySettings(emotion="off"))
     image = decode_jpeg(jpeg)

@@ -200,24 +200,24 @@ def panel_queries(shape: Shape) -> list[Query]:
             SELECT toDate(window_start) AS d, avg(concentration_mean) FROM v_class_windows
             WHERE classroom_id = {room:String} GROUP BY d ORDER BY d""", room),
         Query(class_per_day, "rollup", """
-            SELECT toDate(hour) AS d, sum(concentration_total) / sum(windows)
+            SELECT toDate(hour) AS d, sum(concentration_total) / sum(concentration_windows)
             FROM v_class_concentration_hourly WHERE classroom_id = {room:String}
             GROUP BY d ORDER BY d""", room),
         Query(student_per_day, "raw", f"""
             SELECT toDate(window_start) AS d, avg(concentration) FROM v_student_windows
             WHERE {STUDENT} GROUP BY d ORDER BY d""", student),
         Query(student_per_day, "rollup", f"""
-            SELECT day, sum(concentration_total) / sum(windows) FROM v_concentration_daily
-            WHERE {STUDENT} GROUP BY day ORDER BY day""", student),
+            SELECT day, sum(concentration_total) / sum(concentration_windows)
+            FROM v_concentration_daily WHERE {STUDENT} GROUP BY day ORDER BY day""", student),
         Query(by_hour, "raw", """
             SELECT toHour(window_start) AS h, avg(concentration) FROM v_student_windows
             GROUP BY h ORDER BY h"""),
         Query(by_hour, "rollup", """
-            SELECT toHour(hour) AS h, sum(concentration_total) / sum(windows)
+            SELECT toHour(hour) AS h, sum(concentration_total) / sum(concentration_windows)
             FROM v_concentration_hourly GROUP BY h ORDER BY h"""),
         # The sums in a rollup table add up directly, skipping the view's GROUP BY.
         Query(by_hour, "rollup table", """
-            SELECT toHour(hour) AS h, sum(concentration_sum) / sum(windows)
+            SELECT toHour(hour) AS h, sum(concentration_sum) / sum(concentration_windows)
             FROM student_concentration_1h GROUP BY h ORDER BY h"""),
         Query(faces_per_hour, "raw", """
             SELECT toStartOfHour(captured_at) AS h, count() FROM face_events FINAL

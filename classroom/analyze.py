@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 import click
@@ -36,15 +35,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from classroom.annotate import VideoAnnotator
 from classroom.pipeline import EmbeddedPipeline, PipelineError, SessionInfo
 from classroom.report import ReportError, write_report
-from classroom.roster_cli import store_roster
+from classroom.report_cli import default_report_path, safe_file_name
 from core.capture import SourceError, is_live, open_source
 from core.roster import Roster, RosterError, load_roster
 from core.warehouse import Warehouse, WarehouseError
 from schemas.settings import Settings, load_settings
 from workers.warehouse_options import warehouse_options, with_warehouse
+
+if TYPE_CHECKING:
+    from classroom.annotate import VideoAnnotator
 
 DEFAULT_SAMPLE_FPS = 10.0
 """Blinks last 100-400 ms, so the eye metrics need about 10 samples a second; every other
@@ -163,7 +164,7 @@ def analyze(
     )
     expected_seconds = _check_source(source)
     roster = _load_roster(settings.policy.roster_path, source, session)
-    report_path = report_path or _reports_dir(settings) / f"{_slug(session.session_id)}.html"
+    report_path = report_path or default_report_path(settings, session.session_id)
     run = Run(settings, source, session, roster, sample_fps, started, expected_seconds)
     try:
         run.execute(report_path, annotate_path)
@@ -262,7 +263,9 @@ class Run:
         self.pipeline_seconds = 0.0
 
     def execute(self, report_path: Path, annotate_path: Path | None) -> None:
-        from core.vision import VisionEngine  # torch: loaded once the source is known good
+        # torch: loaded once the source and roster are known good (bad input: told at once)
+        from classroom.roster_cli import store_roster
+        from core.vision import VisionEngine
 
         settings = self.settings
         with console.status("loading models and opening the warehouse"):
@@ -271,14 +274,7 @@ class Run:
         try:
             warehouse.migrate()
             emotion = settings.policy.emotion == "on"
-            annotator = None
-            if annotate_path is not None:
-                annotator = VideoAnnotator(
-                    annotate_path,
-                    fps=self.sample_fps,
-                    front_yaw_deg=settings.analytics.front_yaw_limit_deg,
-                    front_pitch_deg=settings.analytics.front_pitch_limit_deg,
-                )
+            annotator = self._annotator(annotate_path)
             pipeline = EmbeddedPipeline(
                 source=self.source,
                 sample_fps=self.sample_fps,
@@ -320,6 +316,19 @@ class Run:
         if self._truncated(pipeline):
             console.print(f"[red]error:[/] {self._truncation_note(pipeline)}")
             sys.exit(EXIT_TRUNCATED)
+
+    def _annotator(self, annotate_path: Path | None) -> VideoAnnotator | None:
+        if annotate_path is None:
+            return None
+        from classroom.annotate import VideoAnnotator  # scipy: only with --annotate
+
+        analytics = self.settings.analytics
+        return VideoAnnotator(
+            annotate_path,
+            fps=self.sample_fps,
+            front_yaw_deg=analytics.front_yaw_limit_deg,
+            front_pitch_deg=analytics.front_pitch_limit_deg,
+        )
 
     def _print_summary(
         self, pipeline: EmbeddedPipeline, report_path: Path, annotate_path: Path | None
@@ -456,14 +465,6 @@ def _with_overrides(
     return settings.model_copy(update={"policy": settings.policy.model_copy(update=policy_changes)})
 
 
-def _reports_dir(settings: Settings) -> Path:
-    """Reports sit beside an embedded warehouse; with a server, in ./reports."""
-    dsn = settings.warehouse.dsn
-    if dsn.startswith("chdb://"):
-        return Path(dsn.removeprefix("chdb://")).parent / "reports"
-    return Path("reports")
-
-
 def _start_time(source: str, given: datetime | None) -> float:
     if given is None:
         return time.time()
@@ -539,8 +540,4 @@ def default_session_id(source: str, started: float) -> str:
     else:
         name = Path(source).stem
     stamp = datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%S")
-    return f"{_slug(name)}-{stamp}"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "session"
+    return f"{safe_file_name(name)}-{stamp}"

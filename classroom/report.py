@@ -55,6 +55,7 @@ HEATMAP_COLUMNS = 48
 ALERT_NAMES = {
     "fatigue": "Fatigue",
     "looking_around": "Looking around",
+    "head_rest": "Head resting on the desk",
     "absent": "Absent",
     "class_drop": "Class-wide drop",
 }
@@ -74,9 +75,10 @@ TEACHER_NEEDS_ROSTER = (
     f"--identity seat --roster roster.yaml</code>. How to write one: {escape(ROSTER_DOC)}."
 )
 TEACHER_NOT_SEEN = (
-    "No teacher was recognised in this session, or expression inference was off. "
-    "Teachers are recognised by <code>role: teacher</code> in the roster (see "
-    f"{escape(ROSTER_DOC)})."
+    "No teacher was recognised in this session, expression inference was off, or the "
+    "teacher's roster entry withholds emotion consent (<code>consent_emotion</code>, "
+    "docs/privacy.md). Teachers are recognised by <code>role: teacher</code> in the "
+    f"roster (see {escape(ROSTER_DOC)})."
 )
 
 
@@ -102,17 +104,28 @@ class ClassPoint:
     window_start: float
     window_seconds: float
     present: int
-    mean: float
-    p10: float
-    p90: float
+    mean: float | None
+    p10: float | None
+    p90: float | None
+    """None (unknown) where no present student's head state was known enough."""
+    unknown_share: float = 0.0
+    """Mean share of the present students' time with head state unknown."""
+    share_unknown: float = 0.0
+    """Share of the present students whose window is band unknown (not in the mean)."""
+    front_yaw_deg: float | None = None
+    front_pitch_deg: float | None = None
+    front_source: str = "default"
 
 
 @dataclass(frozen=True)
 class StudentCell:
     person_id: str
     window_start: float
-    concentration: float
+    concentration: float | None
+    """None (unknown) when no head state was known in the window (or absent)."""
     presence: float
+    band: str = ""
+    """``unknown`` when the head state was unknown most of the window."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +212,8 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
         for row in rows(
             """
             SELECT toFloat64(window_start), window_seconds, students_present, concentration_mean,
-                   concentration_p10, concentration_p90
+                   concentration_p10, concentration_p90, unknown_share, share_unknown,
+                   front_yaw_deg, front_pitch_deg, front_source
             FROM class_windows FINAL WHERE session_id = {session:String}
             ORDER BY window_start
             """
@@ -278,16 +292,16 @@ def _load_students(rows: Rows) -> tuple[list[StudentCell], dict[str, dict[str, f
     """Heat-map cells, and per student the frames observed per expression."""
     student_cells: list[StudentCell] = []
     expression_mix: dict[str, dict[str, float]] = {}
-    for person, start, concentration, presence, frames_seen, mix in rows(
+    for person, start, concentration, presence, band_name, frames_seen, mix in rows(
         """
-        SELECT person_id, toFloat64(window_start), concentration, presence,
+        SELECT person_id, toFloat64(window_start), concentration, presence, band,
                frames_seen, expression_mix
         FROM student_windows FINAL
         WHERE session_id = {session:String} AND role != 'teacher'
         ORDER BY person_id, window_start
         """
     ):
-        student_cells.append(StudentCell(person, start, concentration, presence))
+        student_cells.append(StudentCell(person, start, concentration, presence, band_name))
         if frames_seen and mix:  # each window's mix weighted by the frames it saw
             totals = expression_mix.setdefault(person, dict.fromkeys(EXPRESSIONS, 0.0))
             for label, share in mix.items():
@@ -387,7 +401,7 @@ def _overview(data: ReportData) -> str:
         ("Duration", _lesson_time(o.ended_at, o.started_at) + " min:s"),
         ("Frames with faces", str(o.frames)),
         ("Faces read", str(o.faces)),
-        ("People tracked", str(o.people)),
+        ("Face tracks", str(o.people)),
         ("Alerts", str(len(data.alerts))),
         ("Expression inference", emotion),
         ("Identity", IDENTITY_OFF_FACT if data.anonymous else "from the roster (seat or face)"),
@@ -403,24 +417,33 @@ def _overview(data: ReportData) -> str:
 
 
 def _class_concentration(data: ReportData) -> str:
-    points = data.class_points
     hint = (
         "Mean concentration of the class (0-100) per window; the shaded band holds the "
         "middle 80% of students. Above 65 is high engagement, below 25 low."
     )
-    if not points:
+    if not data.class_points:
         return _section(
             "class-concentration",
             "Class concentration over time",
             hint,
             "<p class='empty'>No class window was closed.</p>",
         )
+    hint = f"{hint} {_head_state_note(data.class_points)}"
+    # A window without a known class concentration (nobody present, or every present
+    # student mostly unknown) has no mean to draw: it is left out, not drawn at 0.
+    points = [_KnownPoint.of(p) for p in data.class_points if p.mean is not None]
+    if not points:
+        return _section(
+            "class-concentration",
+            "Class concentration over time",
+            hint,
+            "<p class='empty'>No window had enough known head states for a mean.</p>",
+        )
     # Windows are aligned to the clock, so the first and last may stick out of the lesson:
     # each point sits in the middle of the part of its window that lies within it.
     started, ended = data.overview.started_at, data.overview.ended_at
     times = [
-        (max(p.window_start, started) + min(p.window_start + p.window_seconds, ended)) / 2 - started
-        for p in points
+        (max(p.start, started) + min(p.start + p.seconds, ended)) / 2 - started for p in points
     ]
     chart = charts.concentration_over_time(
         times,
@@ -434,10 +457,46 @@ def _class_concentration(data: ReportData) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _KnownPoint:
+    """A class window with its concentration known, as the chart draws it."""
+
+    start: float
+    seconds: float
+    mean: float
+    p10: float
+    p90: float
+
+    @classmethod
+    def of(cls, point: ClassPoint) -> _KnownPoint:
+        assert point.mean is not None and point.p10 is not None and point.p90 is not None
+        return cls(point.window_start, point.window_seconds, point.mean, point.p10, point.p90)
+
+
+def _head_state_note(points: list[ClassPoint]) -> str:
+    """How much of the time was unknown, and the front the head states were measured from
+    (docs/metrics.md, "Head states")."""
+    weights = [p.present for p in points]
+    unknown = sum(p.unknown_share * w for p, w in zip(points, weights, strict=True))
+    note = (
+        f"Head state unknown (face too small or unseen for a moment) in "
+        f"{unknown / max(sum(weights), 1):.0%} of the present students' time; the mean "
+        "leaves out students mostly unknown in a window."
+    )
+    last = points[-1]
+    if last.front_yaw_deg is None or last.front_pitch_deg is None:
+        return f"{note} Front: the camera's axis (not learned yet: too few readable faces)."
+    return (
+        f"{note} Front ({last.front_source}): yaw {last.front_yaw_deg:.0f}°, "
+        f"pitch {last.front_pitch_deg:.0f}°."
+    )
+
+
 def _student_heatmap(data: ReportData) -> str:
     hint = (
         "One row per student, one column per window: the concentration index and its band "
-        "(H high > 65, N nominal 25-65, L low < 25). Grey: not in view."
+        "(H high > 65, N nominal 25-65, L low < 25). Grey: not in view, or head state "
+        "unknown most of the window (too little seen to tell)."
     )
     if not data.student_cells:
         return _section(
@@ -456,7 +515,7 @@ def _student_heatmap(data: ReportData) -> str:
     row = {person: i for i, person in enumerate(people)}
     values: list[list[list[float]]] = [[[] for _ in starts[::group]] for _ in people]
     for cell in data.student_cells:
-        if cell.presence > 0:
+        if cell.presence > 0 and cell.band != "unknown" and cell.concentration is not None:
             values[row[cell.person_id]][column[cell.window_start]].append(cell.concentration)
     cells = [
         [(sum(v) / len(v), band(sum(v) / len(v))) if v else None for v in person_values]

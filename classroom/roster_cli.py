@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from classroom.vision_cli import enroll
 from core.roster import Roster, RosterError, Student, load_roster
 from core.warehouse import RosterRow, Warehouse, WarehouseError
 from schemas.settings import load_settings
@@ -22,8 +21,8 @@ from workers.warehouse_options import warehouse_options, with_warehouse
 
 
 def roster_rows(roster: Roster, school_id: str, classroom_id: str) -> list[RosterRow]:
-    """One warehouse row per person of ``roster``. The file's one ``consent`` flag is
-    consent to every purpose: being recorded, recognised by face, having expressions read."""
+    """One warehouse row per person of ``roster``, with their consent per purpose (an old
+    roster's single ``consent`` already read as the answer to all three, ``core.roster``)."""
     return [
         RosterRow(
             school_id=school_id,
@@ -33,8 +32,8 @@ def roster_rows(roster: Roster, school_id: str, classroom_id: str) -> list[Roste
             role=student.role,
             seat=_seats(student),
             consent_recording=student.consent,
-            consent_emotion=student.consent,
-            consent_face=student.consent,
+            consent_emotion=student.consent_emotion,
+            consent_face=student.consent_face,
             source=roster.source,
         )
         for student in sorted(roster.students.values(), key=lambda s: s.id)
@@ -76,7 +75,23 @@ def roster() -> None:
     """Class rosters: into the warehouse (import), faces for identity (enroll)."""
 
 
-roster.add_command(enroll)
+@roster.command()
+@click.option(
+    "--roster", "roster_path", required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option("--student", "student_id", required=True, help="Student id in the roster.")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None:
+    """Add face embeddings of STUDENT from PHOTOS (the largest face of each photo).
+
+    The embeddings go to <roster>.embeddings.npz beside the roster, never to the warehouse.
+    """
+    # Imported here, not at the top: the face engine loads torch (seconds of CPU), which
+    # `roster import` and `roster --help` have no use for.
+    from classroom.vision_cli import enroll_faces
+
+    target = enroll_faces(roster_path, student_id, photos)
+    click.echo(f"enrolled {student_id} from {len(photos)} photo(s) into {target}")
 
 
 @roster.command(name="import")

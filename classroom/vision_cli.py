@@ -1,4 +1,4 @@
-"""``classroom faces``, ``classroom model eval`` and ``classroom roster enroll``."""
+"""``classroom faces``, ``classroom model eval``, and the faces of ``classroom roster enroll``."""
 
 from __future__ import annotations
 
@@ -286,22 +286,10 @@ model.add_command(train_command)
 model.add_command(train_eyes_command)
 
 
-@click.group()
-def roster() -> None:
-    """Class rosters for identity by seat or face."""
-
-
-@roster.command()
-@click.option(
-    "--roster", "roster_path", required=True, type=click.Path(exists=True, path_type=Path)
-)
-@click.option("--student", "student_id", required=True, help="Student id in the roster.")
-@click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None:
-    """Add face embeddings of STUDENT from PHOTOS (the largest face of each photo).
-
-    The embeddings go to <roster>.embeddings.npz beside the roster, never to the warehouse.
-    """
+def enroll_faces(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> Path:
+    """Add the largest face of each of ``photos`` to ``student_id``'s embeddings beside the
+    roster (``classroom roster enroll``); the embeddings file written. Any photo without a
+    face, or a student the roster refuses, is a one-line ``click.ClickException``."""
     settings = load_settings()
     engine = VisionEngine.from_settings(settings.vision, PolicySettings(emotion="off"))
     encoder = create_face_encoder(settings.vision)
@@ -316,9 +304,8 @@ def enroll(roster_path: Path, student_id: str, photos: tuple[Path, ...]) -> None
             raise click.ClickException(f"no face found in {photo}")
         descriptors.append(descriptor)
     try:
-        target = save_embeddings(
+        return save_embeddings(
             roster_path, student_id, np.stack(descriptors), model=settings.vision.identity_model
         )
     except RosterError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"enrolled {student_id} from {len(descriptors)} photo(s) into {target}")

@@ -11,15 +11,26 @@ The roster is a YAML file the school maintains::
       - {id: cam-1, width: 1280, height: 720}
     students:
       - id: s-anna
-        name: Anna            # optional
-        role: student         # student | teacher
-        consent: true         # opt-in: false or missing drops this person's faces, no event
-        seats:                # optional, for identity=seat
+        name: Anna                # optional
+        role: student             # student | teacher
+        consent_recording: true   # any event at all: without it the faces are dropped
+        consent_emotion: true     # expressions may be inferred
+        consent_face: true        # may be recognised by face (identity=face)
+        seats:                    # optional, for identity=seat
           - {camera_id: cam-1, box: [x, y, w, h]}
 
-Consent is opt-in: an entry without ``consent: true`` is a person who has not agreed. The
-file is read as plain data: YAML anchors and aliases are refused (a few hundred bytes of
-nested aliases expand to gigabytes), every field is typed and length-capped, and ids
+Consent is opt-in and per purpose: a purpose the entry does not set to ``true`` is one the
+person has not agreed to. The single ``consent: true|false`` of older rosters still reads,
+as the same answer to all three purposes; a per-purpose key beside it overrides it for its
+purpose (``consent: true`` with ``consent_emotion: false``: everything but expressions).
+Each is honoured at inference (``core.vision.engine``): without recording consent a face
+leaves no event; without emotion consent no expression is inferred from it; without face
+consent their enrolled face is compared with no one's (``Roster.nearest`` skips it), a face
+in their seat is not even encoded, and they can be named by their seat only
+(docs/privacy.md, "Consent").
+
+The file is read as plain data: YAML anchors and aliases are refused (a few hundred bytes
+of nested aliases expand to gigabytes), every field is typed and length-capped, and ids
 follow the event contracts' ``Id`` pattern.
 
 Every problem is reported with the file's line: a field of the wrong type, a student id
@@ -82,7 +93,12 @@ class Student:
     name: str = ""
     role: Literal["student", "teacher"] = "student"
     consent: bool = False
+    """May be recorded at all (the file's ``consent_recording``): without it, no event."""
     seats: tuple[Seat, ...] = ()
+    consent_emotion: bool = False
+    """May have expressions inferred from their face."""
+    consent_face: bool = False
+    """May be recognised by their face (compared with enrolled face embeddings)."""
 
 
 @dataclass
@@ -108,23 +124,29 @@ class Roster:
             )
 
     def seat_owner(self, camera_id: str, x: float, y: float) -> Student | None:
+        """The student whose seat on ``camera_id`` holds the point (x, y), if any."""
         for student in self.students.values():
             if any(s.camera_id == camera_id and s.contains(x, y) for s in student.seats):
                 return student
         return None
 
     def nearest(self, descriptor: np.ndarray, max_distance: float) -> Student | None:
-        """The enrolled student closest to ``descriptor``, if within ``max_distance``."""
+        """The enrolled student closest to ``descriptor``, if within ``max_distance``; only
+        students on the roster who consent to face recognition are compared."""
         best, best_distance = None, max_distance
         for student_id, known in self.embeddings.items():
+            student = self.students.get(student_id)
+            if student is None or not student.consent_face:
+                continue
             distance = float(np.linalg.norm(known - descriptor, axis=1).min())
-            if distance <= best_distance and student_id in self.students:
-                best, best_distance = self.students[student_id], distance
+            if distance <= best_distance:
+                best, best_distance = student, distance
         return best
 
     def enrolled(self) -> list[Student]:
         """The students on the roll, in id order: not the teacher, and not a student
-        without consent, whose faces are dropped at inference (never seen is not absent)."""
+        without recording consent, whose faces are dropped at inference (never seen is
+        not absent)."""
         return sorted(
             (s for s in self.students.values() if s.role == "student" and s.consent),
             key=lambda s: s.id,
@@ -188,8 +210,18 @@ class _StudentEntry(BaseModel):
     id: RosterId
     name: str = Field("", max_length=200)
     role: Literal["student", "teacher"] = "student"
-    consent: StrictBool = False
+    consent: StrictBool | None = None
+    """The older rosters' one flag: the answer to every purpose not set on its own."""
+    consent_recording: StrictBool | None = None
+    consent_emotion: StrictBool | None = None
+    consent_face: StrictBool | None = None
     seats: list[_SeatEntry] = Field([], max_length=64)
+
+    def consents_to(self, purpose: bool | None) -> bool:
+        """A purpose's own answer, else the single ``consent``, else no (opt-in)."""
+        if purpose is not None:
+            return purpose
+        return bool(self.consent)
 
 
 class _CameraEntry(BaseModel):
@@ -282,7 +314,15 @@ def _students(path: Path, entries: list[_StudentEntry], node: yaml.Node | None) 
                 )
             placed.append((entry.id, new))
             seats.append(new)
-        students[entry.id] = Student(entry.id, entry.name, entry.role, entry.consent, tuple(seats))
+        students[entry.id] = Student(
+            entry.id,
+            entry.name,
+            entry.role,
+            consent=entry.consents_to(entry.consent_recording),
+            seats=tuple(seats),
+            consent_emotion=entry.consents_to(entry.consent_emotion),
+            consent_face=entry.consents_to(entry.consent_face),
+        )
     return students
 
 

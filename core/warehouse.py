@@ -505,5 +505,7 @@ _SPLIT_FIELDS: dict[
     (FaceEvent, "box"): _box_columns,
     (FaceEvent, "expression"): _expression_columns,
     (TeacherExpressionMix, "mix"): _intensity_columns,
+    # The store keeps printed faces out of the warehouse (core/stages/store.py): always false.
+    (FaceEvent, "printed"): lambda values: ([], []),
 }
-"""Struct fields stored as several columns, for analysts' and Grafana's sake."""
+"""Struct fields stored as several columns (or none), for analysts' and Grafana's sake."""

@@ -48,7 +48,10 @@ def concentration_now() -> stat.Panel:
     return (
         stat.Panel()
         .title("Class concentration now")
-        .description("Mean concentration (0-100) of the students present in the latest window.")
+        .description(
+            "Mean concentration (0-100) of the students present in the latest window; empty "
+            "when no present student's head state was known."
+        )
         .datasource(CLICKHOUSE)
         .with_target(
             SqlQuery(
@@ -88,14 +91,17 @@ def students_present() -> stat.Panel:
 def concentration_over_lesson() -> timeseries.Panel:
     return concentration_over_time(
         "Class concentration over the lesson",
-        "Mean, 10th and 90th percentile of the students' concentration per window. "
+        "Mean, 10th and 90th percentile of the students' concentration per window, over "
+        "the time their head state was known; unknown: the share of the present students' "
+        "time with head state unknown (face too small, unseen for a moment), in %. "
         "Background bands: low < 25, nominal 25-65, high > 65.",
         f"""
         SELECT
             window_start AS time,
             concentration_mean AS mean,
             concentration_p10 AS p10,
-            concentration_p90 AS p90
+            concentration_p90 AS p90,
+            round(100 * unknown_share, 1) AS unknown
         FROM v_class_windows
         WHERE {SESSION} AND $__timeFilter(window_start)
         ORDER BY time
@@ -109,13 +115,15 @@ def student_timeline() -> statetimeline.Panel:
         .title("Each student's concentration")
         .description(
             "One line per student (or anonymous track), one cell per window, coloured by "
-            "engagement band: low < 25, nominal 25-65, high > 65."
+            "engagement band: low < 25, nominal 25-65, high > 65. Empty: head state unknown "
+            "most of the window (too little seen to tell)."
         )
         .datasource(CLICKHOUSE)
         .with_target(
             SqlQuery(
                 f"""
-                SELECT window_start AS time, person_id, concentration
+                SELECT window_start AS time, person_id,
+                       if(band = 'unknown', NULL, concentration) AS concentration
                 FROM v_student_windows
                 WHERE {SESSION} AND role != 'teacher' AND $__timeFilter(window_start)
                 ORDER BY time
@@ -174,11 +182,12 @@ def attendance() -> table.Panel:
 def alerts_by_kind() -> stat.Panel:
     return named_values(
         "Alerts this lesson",
-        "Fatigue, looking-around, absence and class-wide drop episodes so far.",
+        "Fatigue, looking-around, resting-head, absence and class-wide drop episodes so far.",
         f"""
         SELECT
             countIf(kind = 'fatigue') AS fatigue,
             countIf(kind = 'looking_around') AS looking_around,
+            countIf(kind = 'head_rest') AS head_rest,
             countIf(kind = 'absent') AS absent,
             countIf(kind = 'class_drop') AS class_drop
         FROM v_alerts
@@ -190,11 +199,12 @@ def alerts_by_kind() -> stat.Panel:
 def latest_alerts() -> table.Panel:
     return query_table(
         "Fatigue and look-around alerts",
-        "Newest first; one row per episode, with the reason the analytics gave.",
+        "Newest first; one row per episode (resting-head alerts too), with the reason the "
+        "analytics gave.",
         f"""
         SELECT raised_at AS time, person_id AS student, kind, reason
         FROM v_alerts
-        WHERE {SESSION} AND kind IN ('fatigue', 'looking_around')
+        WHERE {SESSION} AND kind IN ('fatigue', 'looking_around', 'head_rest')
             AND $__timeFilter(raised_at)
         ORDER BY raised_at DESC
         LIMIT 50

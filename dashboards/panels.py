@@ -18,7 +18,8 @@ LOW_BELOW = 25.0
 HIGH_ABOVE = 65.0
 """Engagement bands on the 0-100 concentration scale: low < 25 <= nominal <= 65 < high."""
 
-BAND_COLORS = {"low": "red", "nominal": "yellow", "high": "green"}
+BAND_COLORS = {"low": "red", "nominal": "yellow", "high": "green", "unknown": "gray"}
+"""``unknown``: a window whose head state was unknown most of the time (no concentration)."""
 
 
 def engagement_thresholds() -> builders.ThresholdsConfig:

@@ -47,11 +47,12 @@ def variables() -> list[builders.QueryVariable]:
 def concentration_history() -> timeseries.Panel:
     return concentration_over_time(
         "Concentration",
-        "Mean concentration per hour (or per longer bucket on long ranges).",
+        "Mean concentration per hour (or per longer bucket on long ranges), over the windows "
+        "with the head state known; a bucket without any is empty, not 0.",
         f"""
         SELECT
             $__timeInterval(hour) AS time,
-            sum(concentration_total) / sum(windows) AS concentration
+            sum(concentration_total) / nullIf(sum(concentration_windows), 0) AS concentration
         FROM v_concentration_hourly
         WHERE {STUDENT} AND {HOURS}
         GROUP BY time
@@ -65,7 +66,8 @@ def bands_per_lesson() -> barchart.Panel:
         barchart.Panel()
         .title("Engagement bands per lesson")
         .description(
-            "Share of the lesson's windows in each band: low < 25, nominal 25-65, high > 65."
+            "Share of the lesson's windows in each band: low < 25, nominal 25-65, high > 65; "
+            "unknown: head state unknown most of the window (too little seen to tell)."
         )
         .datasource(CLICKHOUSE)
         .with_target(
@@ -75,7 +77,8 @@ def bands_per_lesson() -> barchart.Panel:
                     session_id AS lesson,
                     round(100 * sum(low_windows) / sum(windows), 1) AS low,
                     round(100 * sum(nominal_windows) / sum(windows), 1) AS nominal,
-                    round(100 * sum(high_windows) / sum(windows), 1) AS high
+                    round(100 * sum(high_windows) / sum(windows), 1) AS high,
+                    round(100 * sum(unknown_windows) / sum(windows), 1) AS unknown
                 FROM v_concentration_hourly
                 WHERE {STUDENT} AND {HOURS}
                 GROUP BY session_id
@@ -89,6 +92,7 @@ def bands_per_lesson() -> barchart.Panel:
         .override_by_name("low", [fixed_color(BAND_COLORS["low"])])
         .override_by_name("nominal", [fixed_color(BAND_COLORS["nominal"])])
         .override_by_name("high", [fixed_color(BAND_COLORS["high"])])
+        .override_by_name("unknown", [fixed_color(BAND_COLORS["unknown"])])
     )
 
 

@@ -40,8 +40,10 @@ OptionalId = Annotated[str, msgspec.Meta(pattern=f"^[{ID_CHARACTERS}]*$", max_le
 
 Role = Literal["student", "teacher", "unknown"]
 IdentitySource = Literal["track", "seat", "face"]
-Band = Literal["low", "nominal", "high"]
-AlertKind = Literal["fatigue", "looking_around", "absent", "class_drop"]
+Band = Literal["low", "nominal", "high", "unknown"]
+"""The engagement band of a concentration; ``unknown`` when the head state was unknown most of
+the window (``analytics.unknown_band_share``): too little was seen to call it low."""
+AlertKind = Literal["fatigue", "looking_around", "absent", "class_drop", "head_rest"]
 AttendanceStatus = Literal["present", "late", "left_early", "absent"]
 
 
@@ -152,6 +154,10 @@ class FaceEvent(Event, kw_only=True, frozen=True):
     """Probability (0-1, mean of both eyes) that the eyes are closed, from the eye-state
     network; ``None`` where the eyes cannot be read (face too small) or from a producer
     older than this field."""
+    printed: bool = False
+    """True on the one event that says this face's track was found printed (a poster, a
+    photo, a screen: docs/vision.md, "Printed faces"): the person is taken back from every
+    open window and none of the track's later faces is sent. Never stored as a row."""
 
 
 FRAME_FIELDS = (
@@ -209,7 +215,11 @@ class StudentWindow(Event, kw_only=True, frozen=True):
     frames_sampled: int
     frames_seen: int
     presence: float
+    """Share of the sampled frames in which the person was present: seen, or unseen for
+    less than ``analytics.unseen_unknown_seconds`` since they were last seen."""
     attention: float
+    """Share of the known time (head state not unknown) engaged: facing the front, or down
+    at the desk and not resting; 0 when no time was known."""
     look_around_episodes: int
     blinks: int | None
     """Blinks that ended in this window; ``None`` (unknown) when no sample had readable eyes."""
@@ -224,8 +234,19 @@ class StudentWindow(Event, kw_only=True, frozen=True):
     expression_mix: dict[str, float] | None = None
     dominant_expression: str | None = None
     emotion_weight: float | None = None
-    concentration: float
+    concentration: float | None
+    """100 x engaged share of the known time x (1 - PERCLOS) [x emotion weight], over the
+    time the head state was known (docs/metrics.md); ``None`` (unknown) when none was."""
     band: Band
+    front_share: float = 0.0
+    down_share: float = 0.0
+    """Head down at the desk and not resting (engaged)."""
+    rest_share: float = 0.0
+    """Head down at the desk, resting without moving (not engaged)."""
+    away_share: float = 0.0
+    unknown_share: float = 0.0
+    """Shares of the person's present time in each head state (they sum to 1 when present):
+    unknown is a pose that could not be read, or a person seen a moment ago and unseen now."""
 
 
 class ClassWindow(Event, kw_only=True, frozen=True):
@@ -239,13 +260,25 @@ class ClassWindow(Event, kw_only=True, frozen=True):
     window_seconds: float
     students_present: int
     students_known: int
-    concentration_mean: float
-    concentration_p10: float
-    concentration_p50: float
-    concentration_p90: float
+    concentration_mean: float | None
+    concentration_p10: float | None
+    concentration_p50: float | None
+    concentration_p90: float | None
+    """Over the present students whose band is not unknown; ``None`` when there are none."""
     share_high: float
     share_nominal: float
     share_low: float
+    share_unknown: float = 0.0
+    """Share of the present students whose window is band unknown (mostly unseen): the four
+    shares sum to 1; the concentration statistics leave these students out."""
+    unknown_share: float = 0.0
+    """Mean over the present students of the share of their time with head state unknown."""
+    front_yaw_deg: float | None = None
+    front_pitch_deg: float | None = None
+    """The front the head states were measured from (of the camera with the most faces);
+    None while it is neither configured nor learned yet (the cone is centred on 0, 0)."""
+    front_source: str = "default"
+    """configured (analytics.front_cones), learned (from the class's poses) or default."""
 
 
 class Alert(Event, kw_only=True, frozen=True):

@@ -135,6 +135,37 @@ class VisionSettings(BaseModel):
         description="largest frame (8K UHD) of any file, camera or Kafka message; larger is "
         "refused from its header, before decoding",
     )
+    liveness_min_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="a track seen this long that travelled across the image yet never changed "
+        "shape, pose or eyes is a printed face (poster, photo, screen): its events are dropped "
+        "(docs/vision.md, 'Printed faces')",
+    )
+    liveness_still_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="a track that never moved nor changed for this long is a printed face too; "
+        "also how far back the liveness verdict looks",
+    )
+    liveness_min_travel: float = Field(
+        0.2,
+        ge=0,
+        description="spread (standard deviation) of a face's box centre, in face sizes, from "
+        "which the camera or scene moved it",
+    )
+    liveness_max_shape_deviation: float = Field(
+        4.5,
+        gt=0,
+        description="landmark shape change (percent of the face's landmark radius) above which "
+        "a face is alive; a printed face's landmark noise stays under it",
+    )
+    liveness_max_pose_spread_deg: float = Field(
+        4.5,
+        gt=0,
+        description="head pose spread (largest std of yaw, pitch, roll, degrees) above which "
+        "a face is alive",
+    )
 
 
 class FrontCone(BaseModel):
@@ -180,6 +211,65 @@ class AnalyticsSettings(BaseModel):
     )
     absent_after_seconds: float = Field(
         30.0, gt=0, description="a known student unseen this long, while others are seen, is absent"
+    )
+    front_learn_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="a camera without a front_cones entry learns its front (the centre of the "
+        "cone) from the class's head poses over this long, then follows it slowly",
+    )
+    front_learn_min_samples: int = Field(
+        30,
+        ge=1,
+        description="readable head poses needed before a learned front is used; until then "
+        "the cone is centred on the camera (yaw 0, pitch 0)",
+    )
+    front_learn_min_people: int = Field(
+        3,
+        ge=1,
+        description="a window teaches the learned front only with readable poses of this many "
+        "people or more: one person's poses say where they look, not where the front is",
+    )
+    front_update_weight: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="after front_learn_seconds, how far each window moves the learned front "
+        "towards that window's centre of the class's poses",
+    )
+    head_min_face_px: int = Field(
+        24,
+        ge=1,
+        description="smaller faces have head state unknown: too few pixels for the landmarks "
+        "that the head pose is computed from",
+    )
+    head_min_sharpness: float = Field(
+        15.0,
+        ge=0,
+        description="faces blurrier than this (variance of the Laplacian) have head state "
+        "unknown",
+    )
+    rest_still_deg: float = Field(
+        3.0,
+        gt=0,
+        description="a head down at the desk that stays within this many degrees of one pose "
+        "for rest_seconds rests (not engaged; a head_rest alert)",
+    )
+    rest_seconds: float = Field(
+        60.0, gt=0, description="how long a still, down head must rest to count as resting"
+    )
+    unseen_unknown_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="a person seen and now unseen stays present, head state unknown, for this "
+        "long after they were last seen; after it they are absent",
+    )
+    unknown_band_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a window whose head state was unknown for more than this share of the "
+        "person's present time gets band 'unknown' (low confidence), not a concentration band",
     )
     late_after_minutes: float = Field(
         5.0,

@@ -270,21 +270,24 @@ class StreamsWorker:
                 topics.pipeline_health_topic,
             )
         }
-        # One changelog record per classroom per batch; keyed like the input topic (by
-        # classroom), so use_partitioner puts each record in the partition of the events it
-        # summarises.
+        # One changelog record per classroom per batch, keyed by the classroom id's bytes
+        # exactly as the face events are: use_partitioner then puts each record in the
+        # changelog partition numbered like its events' partition, the one the classroom's
+        # next owner recovers. (A ``str`` key would be written as JSON, '"room-2"', which
+        # hashes to another partition: a moved classroom's checkpoint was then missing or
+        # stale on its new owner, and frames of its open windows were lost.)
         self.checkpoints = app.tables.add(
             AcknowledgedTable(
                 app,
                 name="classroom-checkpoints",
                 default=None,
-                key_type=str,
+                key_type=bytes,
                 value_type=bytes,
                 use_partitioner=True,
                 beacon=app.tables.beacon,
             )
         )
-        self.windows = ClassroomWindows(settings, self.worker_id, self.checkpoints.get)
+        self.windows = ClassroomWindows(settings, self.worker_id, self.load_checkpoint)
         self.state_lock = asyncio.Lock()
         """The agent, the idle timer and rebalances all change ``windows``: one at a time."""
         self.handled: dict[int, int] = {}
@@ -298,6 +301,13 @@ class StreamsWorker:
         app.timer(interval=settings.service.health_interval_s)(self.send_health)
         app.page("/metrics")(metrics)
         app.page("/healthz")(healthz)
+
+    def load_checkpoint(self, classroom_id: str) -> bytes | None:
+        return self.checkpoints.get(checkpoint_key(classroom_id))
+
+    def store_checkpoints(self, states: dict[str, bytes]) -> None:
+        """Write classrooms' checkpoints (``ClassroomWindows.checkpoints``) to the table."""
+        self.checkpoints.update({checkpoint_key(room): state for room, state in states.items()})
 
     async def publish(self, outputs: list, dead_letters: list) -> None:
         """Send and wait for the broker's acknowledgement: only then may the checkpoint
@@ -317,18 +327,32 @@ class StreamsWorker:
     async def face_event_windows(self, stream: faust.StreamT) -> None:
         async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
             started = time.monotonic()
-            # Every taken event is folded, even if a rebalance began meanwhile: Faust waits
-            # for them (and their acknowledgement) before it revokes a partition.
-            messages = [as_message(event) for event in events]
-            for message in messages:
-                self.handled[message.partition] = message.offset
             async with self.state_lock:
+                messages = self.current(events)
+                for message in messages:
+                    self.handled[message.partition] = message.offset
                 # In a thread, so that the event loop goes on fetching the next messages.
                 outputs, dead_letters, faces, states = await asyncio.to_thread(self.fold, messages)
                 await self.publish(outputs, dead_letters)
-                self.checkpoints.update(states)
+                self.store_checkpoints(states)
                 await self.checkpoints.acknowledged()
             self.count(len(messages), faces, len(dead_letters), time.monotonic() - started)
+
+    def current(self, events: Sequence[EventT]) -> list[LocalMessage]:
+        """The messages of ``events`` read under the current assignment. An event taken
+        into the batch before a rebalance can reach the agent after it, once the
+        classrooms are restored: folded then, it would move its classroom's position past
+        messages not folded yet, which would then be skipped as replays (frames lost). It
+        is dropped, and withheld from the commit: the consumer reads it again from the
+        committed offsets."""
+        generation = self.app.consumer_generation_id
+        messages = []
+        for event in events:
+            if event.message.generation_id == generation:
+                messages.append(as_message(event))
+            else:
+                event.message.acked = True  # never counted as done: it is read again
+        return messages
 
     def fold(self, messages: list[LocalMessage]) -> tuple[list, list, int, dict[str, bytes]]:
         """``windows.handle`` and the resulting checkpoints."""
@@ -352,7 +376,7 @@ class StreamsWorker:
             outputs, flushed = self.windows.flush_idle(idle_s, self.partitions_behind())
             if flushed:
                 await self.publish(outputs, [])
-                self.checkpoints.update(self.windows.checkpoints())
+                self.store_checkpoints(self.windows.checkpoints())
                 await self.checkpoints.acknowledged()
         if flushed:
             log.info("closed idle sessions", extra={"sessions": flushed, "outputs": len(outputs)})
@@ -364,7 +388,7 @@ class StreamsWorker:
         later would resume from stale state. Faust revokes every partition at each
         rebalance; ``restore_classrooms`` then restores the ones this worker keeps."""
         async with self.state_lock:
-            self.windows = ClassroomWindows(self.settings, self.worker_id, self.checkpoints.get)
+            self.windows = ClassroomWindows(self.settings, self.worker_id, self.load_checkpoint)
             self.handled = {}  # the new assignment is read again from its committed offsets
 
     def owned_partitions(self) -> set[int]:
@@ -394,9 +418,9 @@ class StreamsWorker:
         async with self.state_lock:
             # Afresh once more: a batch taken before the rebalance may have brought back
             # classrooms of partitions that are now another worker's.
-            self.windows = ClassroomWindows(self.settings, self.worker_id, self.checkpoints.get)
+            self.windows = ClassroomWindows(self.settings, self.worker_id, self.load_checkpoint)
             mine = [
-                classroom_id
+                classroom_id.decode()
                 for classroom_id, stored in self.checkpoints.items()
                 if stored is not None and checkpoint_partition(stored) in owned
             ]
@@ -407,6 +431,11 @@ class StreamsWorker:
         await self.output_topics[self.topics.pipeline_health_topic].send(
             key=self.worker_id.encode(), value=encode(self.health.record())
         )
+
+
+def checkpoint_key(classroom_id: str) -> bytes:
+    """A classroom's key in the checkpoint table: the bytes its face events are keyed by."""
+    return classroom_id.encode()
 
 
 def known_end(consumer: ConsumerT, tp: TP) -> int | None:

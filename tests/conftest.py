@@ -6,13 +6,22 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import pytest
 
 from core.warehouse import Warehouse
+from schemas.settings import PolicySettings, VisionSettings
+
+if TYPE_CHECKING:
+    import torch
+
+    from core.vision.engine import VisionModels
+    from core.vision.expression import ExpressionClassifier
+    from core.vision.landmarks import LandmarkModel
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
@@ -29,6 +38,51 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def classroom_video(shared_data: Path) -> Path:
     return CLASSROOM_VIDEO
+
+
+def shared_vision_models(vision: VisionSettings, policy: PolicySettings) -> VisionModels:
+    """The models of ``VisionModels.load(vision, policy)``, with the two that take seconds
+    to load (landmarks ~1 s and expression ~3 s of CPU) loaded once per test process and
+    set of arguments; the others (detector, eye state, face encoder: ~0.1 s) are new.
+    None keeps state between calls but a scratch buffer, which is safe to share as no
+    test runs two engines at once; each engine keeps its own trackers, clocks and
+    identities."""
+    from core.vision.detectors import create_detector  # torch: only for the tests that need it
+    from core.vision.device import resolve_device
+    from core.vision.engine import VisionModels
+    from core.vision.eyestate import EyeStateClassifier
+    from core.vision.identity import create_face_encoder
+
+    device = resolve_device(vision.device)
+    return VisionModels(
+        detector=create_detector(vision),
+        landmarks=_shared_landmark_model(),
+        eye_state=EyeStateClassifier(vision.eye_state_model),
+        expression=(
+            _shared_expression_classifier(
+                vision.expression_model, device, vision.expression_min_face_px
+            )
+            if policy.emotion == "on"
+            else None
+        ),
+        encoder=create_face_encoder(vision) if policy.identity == "face" else None,
+    )
+
+
+@cache
+def _shared_landmark_model() -> LandmarkModel:
+    from core.vision.landmarks import LandmarkModel
+
+    return LandmarkModel()
+
+
+@cache
+def _shared_expression_classifier(
+    name: str, device: torch.device, min_face_px: int
+) -> ExpressionClassifier:
+    from core.vision.expression import ExpressionClassifier
+
+    return ExpressionClassifier(name, device, min_face_px)
 
 
 @pytest.fixture(scope="session")

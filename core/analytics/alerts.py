@@ -117,6 +117,30 @@ def looking_around(
     return alerts, msgspec.structs.replace(carry, alerts=carry.alerts + len(alerts))
 
 
+def head_rest(
+    window: StudentWindow, starts: list[float], carry: PersonCarry, settings: AnalyticsSettings
+) -> tuple[list[Alert], PersonCarry]:
+    """One alert per resting-head episode that began in this window: a head down at the
+    desk without moving for ``rest_seconds`` (asleep or exhausted, not writing)."""
+    alerts = [
+        _alert(
+            window,
+            carry.person_id,
+            "head_rest",
+            start,
+            f"head down at the desk without moving more than {settings.rest_still_deg:g} "
+            f"degrees for {settings.rest_seconds:.0f} s or more",
+            {
+                "still_deg": settings.rest_still_deg,
+                "rest_seconds": settings.rest_seconds,
+                "rest_share": window.rest_share,
+            },
+        )
+        for start in starts
+    ]
+    return alerts, msgspec.structs.replace(carry, alerts=carry.alerts + len(alerts))
+
+
 def absence(
     window: StudentWindow, carry: PersonCarry, settings: AnalyticsSettings
 ) -> tuple[Alert | None, PersonCarry]:
@@ -161,21 +185,19 @@ def class_drop(
 ) -> tuple[Alert | None, SessionCarry]:
     """Class-wide drop: the class mean concentration ``class_drop_points`` or more below the
     lesson's running level. The level is frozen during a drop, so a long drop stays one
-    episode instead of becoming the new normal."""
-    if window.students_present == 0:
+    episode instead of becoming the new normal. A window whose class concentration is
+    unknown (nobody present, or every present student's head unknown) changes nothing."""
+    mean = window.concentration_mean
+    if window.students_present == 0 or mean is None:
         return None, session
     level = session.class_level
     dropped = (
         level is not None
         and session.class_level_windows >= CLASS_LEVEL_MIN_WINDOWS
-        and level - window.concentration_mean >= settings.class_drop_points
+        and level - mean >= settings.class_drop_points
     )
     if not dropped:
-        new_level = (
-            window.concentration_mean
-            if level is None
-            else level + CLASS_LEVEL_ALPHA * (window.concentration_mean - level)
-        )
+        new_level = mean if level is None else level + CLASS_LEVEL_ALPHA * (mean - level)
         return None, msgspec.structs.replace(
             session,
             class_level=new_level,
@@ -190,12 +212,12 @@ def class_drop(
         "",
         "class_drop",
         window.window_start,
-        f"class concentration {window.concentration_mean:.0f} is "
-        f"{level - window.concentration_mean:.0f} points below the lesson's level {level:.0f}",
+        f"class concentration {mean:.0f} is {level - mean:.0f} points below the lesson's "
+        f"level {level:.0f}",
         {
-            "concentration_mean": window.concentration_mean,
+            "concentration_mean": mean,
             "lesson_level": level,
-            "drop_points": level - window.concentration_mean,
+            "drop_points": level - mean,
             "students_present": float(window.students_present),
         },
     )

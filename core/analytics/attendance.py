@@ -6,7 +6,8 @@ It follows the lesson's face events and closed windows:
 
 - from the events: when each enrolled student was first and last seen, in how many frames
   (per camera) and by which identity source (seat or face). Anonymous tracks are never
-  enrolled students, whatever their id. The teacher is not on the roll, nor is a student
+  enrolled students, whatever their id, and a face marked ``printed`` (a poster's) is no
+  sighting. The teacher is not on the roll, nor is a student
   without consent (their faces are dropped at inference: unseen, not absent), and the
   runtimes take no roll with identity off (nobody is recognised);
 - from the student windows: minutes present, the sum of presence x window length;
@@ -134,6 +135,8 @@ class RollCall:
         lessons, enrolled = self.state.lessons, self.enrolled
         for event in events:
             if event.identity_source == "track" or event.person_id not in enrolled:
+                continue
+            if event.printed:  # a verdict on a poster's face, not a sighting
                 continue
             lesson = lessons.get(event.session_id)
             if lesson is None:

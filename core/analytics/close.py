@@ -8,16 +8,18 @@ next window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import msgspec
 
 from schemas.events import Alert, ClassWindow, StudentWindow
-from schemas.settings import AnalyticsSettings
+from schemas.settings import AnalyticsSettings, FrontCone
 
-from .alerts import absence, class_drop, fatigue, looking_around
+from .alerts import absence, class_drop, fatigue, head_rest, looking_around
 from .carry import PersonCarry, SessionCarry
+from .head import FrontCarry, FrontSource, front_cone, learn_front, pose_readable
 from .state import ClassWindowState, StudentWindowState
 from .student import FinalizedWindow, absent_window, finalize
 
@@ -58,17 +60,24 @@ def close_window(
 ) -> tuple[ClosedWindow, SessionCarry]:
     """Close one window of one classroom session; windows must be closed in time order.
 
-    ``students`` maps person id to that person's partial aggregate in this window. People
-    known from earlier windows and missing here get a presence-0 window, unless they are
-    anonymous tracks: a lost track is not an absent student.
+    ``students`` maps person id to that person's partial aggregate in this window. Each
+    camera's front is first learned a step further from the window's head poses. People
+    known from earlier windows and missing here get an unseen window (``absent_window``),
+    unless they are anonymous tracks: a lost track is not an absent student.
     """
     frames_sampled = len(state.frames)
     persons = dict(session.persons)
+    fronts = learn_fronts(session.fronts, state.window_start, students.values(), settings)
     windows: list[StudentWindow] = []
     alerts: list[Alert] = []
     for person_id in sorted(students):
         finalized = finalize(
-            students[person_id], frames_sampled, persons.get(person_id), settings, emotion=emotion
+            students[person_id],
+            state.frame_times,
+            persons.get(person_id),
+            settings,
+            emotion=emotion,
+            fronts=fronts,
         )
         window, persons[person_id], raised = _seen(finalized, settings)
         windows.append(window)
@@ -76,13 +85,11 @@ def close_window(
     for person_id in sorted(persons.keys() - students.keys()):
         if persons[person_id].identity_source == "track":
             continue
-        window, persons[person_id], raised = _absent(
-            state, persons[person_id], frames_sampled, settings
-        )
+        window, persons[person_id], raised = _absent(state, persons[person_id], settings)
         windows.append(window)
         alerts += raised
 
-    class_window = summarize_class(state, windows)
+    class_window = summarize_class(state, windows, _front_of(state, students, fronts, settings))
     session = msgspec.structs.replace(
         session,
         started_at=state.window_start if session.started_at is None else session.started_at,
@@ -90,6 +97,7 @@ def close_window(
         windows=session.windows + 1,
         frames_sampled=session.frames_sampled + frames_sampled,
         persons=persons,
+        fronts=fronts,
     )
     drop, session = class_drop(class_window, session, settings)
     if drop is not None:
@@ -107,43 +115,91 @@ def _seen(
         return window, carry, []
     tired, carry = fatigue(window, carry, settings)
     alerts, carry = looking_around(window, finalized.look_around_starts, carry, settings)
-    return window, carry, alerts if tired is None else [*alerts, tired]
+    rests, carry = head_rest(window, finalized.rest_starts, carry, settings)
+    return window, carry, [*alerts, *rests] if tired is None else [*alerts, *rests, tired]
 
 
 def _absent(
-    state: ClassWindowState, carry: PersonCarry, frames_sampled: int, settings: AnalyticsSettings
+    state: ClassWindowState, carry: PersonCarry, settings: AnalyticsSettings
 ) -> tuple[StudentWindow, PersonCarry, list[Alert]]:
-    """The presence-0 window of a known person not seen in it, their carry and alerts."""
-    window = absent_window(
-        carry,
-        state.school_id,
-        state.classroom_id,
-        state.session_id,
-        state.course,
-        state.window_start,
-        state.window_seconds,
-        frames_sampled,
-    )
+    """The window of a known person not seen in it (``absent_window``), their carry and
+    alerts. An absence alert needs them absent, not just unseen for a moment (unknown)."""
+    window = absent_window(carry, state, settings)
     if window.role == "teacher":
         return window, carry, []
-    absent, carry = absence(window, carry, settings)
-    _, carry = fatigue(window, carry, settings)  # an absent student's fatigue run ends
+    absent = None
+    if window.presence == 0:
+        absent, carry = absence(window, carry, settings)
+    _, carry = fatigue(window, carry, settings)  # an unseen student's fatigue run ends
     return window, carry, [] if absent is None else [absent]
 
 
-def summarize_class(state: ClassWindowState, windows: list[StudentWindow]) -> ClassWindow:
-    """Class statistics over the students (not the teacher) seen in the window; absent
-    students are counted in ``students_known`` but do not pull the concentration down."""
+def learn_fronts(
+    fronts: Mapping[str, FrontCarry],
+    window_start: float,
+    students: Iterable[StudentWindowState],
+    settings: AnalyticsSettings,
+) -> dict[str, FrontCarry]:
+    """Each camera's front after this window: learned from the readable head poses of the
+    class (everyone but the teacher, who faces the other way), in a window with
+    ``front_learn_min_people`` or more of them. A camera with a configured
+    cone keeps learning too, so the report can show what the room itself says."""
+    poses: dict[str, list[tuple[float, float]]] = {}
+    people: dict[str, set[str]] = {}
+    for student in students:
+        if student.role == "teacher":
+            continue
+        for s in student.samples:
+            if pose_readable(s[11], s[12], settings):
+                poses.setdefault(s[1], []).append((s[6], s[7]))
+                people.setdefault(s[1], set()).add(student.person_id)
+    learned = dict(fronts)
+    for camera, camera_poses in poses.items():
+        if len(people[camera]) < settings.front_learn_min_people:
+            continue
+        yaws, pitches = zip(*camera_poses, strict=True)
+        learned[camera] = learn_front(
+            learned.get(camera, FrontCarry()), window_start, yaws, pitches, settings
+        )
+    return learned
+
+
+def _front_of(
+    state: ClassWindowState,
+    students: Mapping[str, StudentWindowState],
+    fronts: Mapping[str, FrontCarry],
+    settings: AnalyticsSettings,
+) -> tuple[FrontCone, FrontSource]:
+    """The front cone of the window's main camera (the one with the most faces)."""
+    faces = Counter(s[1] for student in students.values() for s in student.samples)
+    camera = faces.most_common(1)[0][0] if faces else next(iter(state.frames), ("", 0))[0]
+    return front_cone(settings, camera, fronts.get(camera))
+
+
+def summarize_class(
+    state: ClassWindowState,
+    windows: list[StudentWindow],
+    front: tuple[FrontCone, FrontSource] | None = None,
+) -> ClassWindow:
+    """Class statistics over the students (not the teacher) present in the window; absent
+    students are counted in ``students_known`` but do not pull the concentration down, and
+    students whose window is band unknown (mostly unseen) are counted in ``share_unknown``
+    and left out of the concentration statistics, which are None (unknown) without anyone
+    left to compute them over."""
     students = [w for w in windows if w.role != "teacher"]
     present = [w for w in students if w.presence > 0]
-    scores = sorted(w.concentration for w in present)
+    scores = sorted(
+        w.concentration for w in present if w.band != "unknown" and w.concentration is not None
+    )
 
     def share(band: str) -> float:
         return sum(1 for w in present if w.band == band) / len(present) if present else 0.0
 
-    def stat(q: float) -> float:
-        return percentile(scores, q) if scores else 0.0
+    def stat(q: float) -> float | None:
+        return percentile(scores, q) if scores else None
 
+    cone, source = front if front is not None else (None, "default")
+    learned = cone is not None and source != "default"
     return ClassWindow(
         school_id=state.school_id,
         classroom_id=state.classroom_id,
@@ -153,11 +209,16 @@ def summarize_class(state: ClassWindowState, windows: list[StudentWindow]) -> Cl
         window_seconds=state.window_seconds,
         students_present=len(present),
         students_known=len(students),
-        concentration_mean=sum(scores) / len(scores) if scores else 0.0,
+        concentration_mean=sum(scores) / len(scores) if scores else None,
         concentration_p10=stat(10),
         concentration_p50=stat(50),
         concentration_p90=stat(90),
         share_high=share("high"),
         share_nominal=share("nominal"),
         share_low=share("low"),
+        share_unknown=share("unknown"),
+        unknown_share=sum(w.unknown_share for w in present) / len(present) if present else 0.0,
+        front_yaw_deg=cone.yaw_center_deg if learned and cone is not None else None,
+        front_pitch_deg=cone.pitch_center_deg if learned and cone is not None else None,
+        front_source=source,
     )

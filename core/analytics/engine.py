@@ -14,6 +14,14 @@ its end; an event whose window has already closed is counted in ``late_dropped``
 dropped, never added to another window.
 
 One instance handles one window size (``analytics.window_seconds`` unless given).
+
+Printed faces: an event marked ``printed`` says that an anonymous track's face is a poster,
+a photo or a screen (docs/vision.md, "Printed faces"). The person is taken back from every
+open window of the session (student and class windows) and from the session's totals, and
+their later events are dropped for the rest of the session. A window of theirs that had
+already closed stands as sent (counted in ``printed_too_late``). A face named as an enrolled
+student (seat or face identity) is not taken back: their samples cannot be told apart from
+the real student's, and erasing a present student is worse than a poster's first seconds.
 """
 
 from __future__ import annotations
@@ -57,6 +65,10 @@ class AnalyticsOutput:
     """Events whose window had closed (watermark past its end), counted and dropped."""
     rejected: list[RejectedEvent] = field(default_factory=list)
     """Events that cannot enter the maths (e.g. a NaN angle), with the reason: dead-letter them."""
+    printed_people: int = 0
+    """People taken back because their face was found printed (``FaceEvent.printed``)."""
+    printed_too_late: int = 0
+    """Of those, people with a window that had already closed: it stands as sent."""
 
     def extend(self, other: AnalyticsOutput) -> None:
         """Append ``other``'s outputs to these (e.g. those of another classroom)."""
@@ -67,6 +79,8 @@ class AnalyticsOutput:
         self.teacher_mixes += other.teacher_mixes
         self.late_dropped += other.late_dropped
         self.rejected += other.rejected
+        self.printed_people += other.printed_people
+        self.printed_too_late += other.printed_too_late
 
 
 @dataclass
@@ -83,6 +97,8 @@ class _Session:
     """End of the last window closed: flush closes windows ahead of the watermark."""
     latest: float = -math.inf
     """The latest event time seen in this session: its watermark is this minus lateness."""
+    printed: set[str] = field(default_factory=set)
+    """People whose face was found printed: taken back, their later events dropped."""
 
 
 class _SessionSnapshot(msgspec.Struct, array_like=True):
@@ -90,6 +106,7 @@ class _SessionSnapshot(msgspec.Struct, array_like=True):
     windows: dict[float, tuple[ClassWindowState, dict[str, StudentWindowState]]]
     closed_until: float
     latest: float
+    printed: set[str] = set()
 
 
 class _Snapshot(msgspec.Struct, array_like=True):
@@ -139,6 +156,12 @@ class ClassroomAnalytics:
                 continue
             if session is None:
                 session = sessions[event.session_id] = _Session()
+            if event.person_id in session.printed:
+                continue
+            if event.printed:  # a verdict, not a measurement
+                if event.identity_source == "track":
+                    self._take_back_printed(session, event.person_id, out)
+                continue
             start = window_start(event.captured_at, width)
             window = session.windows.get(start)
             if window is None:
@@ -194,6 +217,7 @@ class ClassroomAnalytics:
                     {start: (w.state, w.students) for start, w in session.windows.items()},
                     session.closed_until,
                     session.latest,
+                    session.printed,
                 )
                 for session_id, session in sessions.items()
             }
@@ -215,11 +239,28 @@ class ClassroomAnalytics:
                     },
                     session.closed_until,
                     session.latest,
+                    session.printed,
                 )
                 for session_id, session in sessions.items()
             }
             for room, sessions in state.rooms.items()
         }
+
+    def _take_back_printed(self, session: _Session, person_id: str, out: AnalyticsOutput) -> None:
+        """Forget a person whose face was found printed: out of every open window (a frame
+        only they were in had nobody in it; a window only they were in is no window) and out
+        of the session's totals; their later events are dropped."""
+        session.printed.add(person_id)
+        out.printed_people += 1
+        if session.carry is not None and session.carry.persons.pop(person_id, None) is not None:
+            out.printed_too_late += 1
+        for start, window in list(session.windows.items()):
+            if window.students.pop(person_id, None) is None:
+                continue
+            if window.students:
+                window.state.keep_frames_of(window.students.values())
+            else:
+                del session.windows[start]
 
     def _close_windows(
         self, room: str, session_id: str, watermark: float, out: AnalyticsOutput

@@ -19,10 +19,16 @@ from typing import NamedTuple
 
 CLOSED_AT = 0.5
 """A sample shows closed eyes when ``eye_closed`` >= this: the network's own decision
-threshold (it was trained on as many closed eyes as open ones)."""
-REOPENED_BELOW = 0.3
+threshold (it was trained on as many closed eyes as open ones). PERCLOS counts these."""
+BLINK_CLOSING_AT = 0.3
+"""A blink starts at a sample with ``eye_closed`` >= this, lower than ``CLOSED_AT``: at
+15-17 frames a second a frame lasts ~60 ms, about as long as a blink's fully closed phase,
+so the frames of a blink often catch the lid half-way and the network, trained on open
+and shut eyes, reads 0.3-0.45 there. An open eye reads under 0.05 on 99.4% of the
+labelled blink-free frames of ``blink/focus`` (docs/metrics.md, "Eyes")."""
+REOPENED_BELOW = 0.15
 """A closure ends at the first sample under this (hysteresis): a probability wavering
-around 0.5 during one closure does not split it into two blinks."""
+around the start threshold during one closure does not split it into two blinks."""
 BLINK_MIN_SECONDS = 0.05
 BLINK_MAX_SECONDS = 0.5
 """A closure is a blink when it lasts 50-500 ms, from its first closed sample to the first
@@ -50,14 +56,14 @@ def detect_blinks(
 ) -> tuple[list[Blink], BlinkCarry]:
     """The blinks that end in this series of readable samples, and the state to carry on.
 
-    A closure starts at a sample with ``eye_closed`` >= ``CLOSED_AT`` and ends at the first
-    sample under ``REOPENED_BELOW``; it is a blink when that takes 50-500 ms.
+    A closure starts at a sample with ``eye_closed`` >= ``BLINK_CLOSING_AT`` and ends at
+    the first sample under ``REOPENED_BELOW``; it is a blink when that takes 50-500 ms.
     """
     closed_since, last_closed_at = carry
     blinks: list[Blink] = []
     for t, closed in zip(times, eye_closed, strict=True):
         if closed_since is None:
-            if closed >= CLOSED_AT:
+            if closed >= BLINK_CLOSING_AT:
                 closed_since = last_closed_at = t
         elif closed < REOPENED_BELOW:
             assert last_closed_at is not None

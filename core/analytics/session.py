@@ -17,8 +17,9 @@ def session_scores(session: SessionCarry) -> list[SessionScore]:
 
     score = sum of the student's window concentrations / number of windows in the lesson:
     the average concentration over the whole lesson, where a window in which the student
-    was not seen counts as 0. mean_concentration is the same average over only the
-    windows in which they were seen.
+    was not seen (or nothing of their head was known) counts as 0. mean_concentration is
+    the average over only the windows with their concentration known, and None (unknown)
+    without any; attention_share likewise is None when their head was never known.
     """
     if session.windows == 0 or session.started_at is None or session.ended_at is None:
         return []
@@ -28,19 +29,15 @@ def session_scores(session: SessionCarry) -> list[SessionScore]:
         if person.role == "teacher":
             continue
         score = person.concentration_sum / session.windows
-        mean = person.concentration_sum / person.windows_present if person.windows_present else 0.0
-        attention = person.attentive_samples / person.samples if person.samples else 0.0
+        known = person.concentration_windows
+        mean = person.concentration_sum / known if known else None
+        attention = person.attentive_samples / person.samples if person.samples else None
         presence = person.frames_seen / session.frames_sampled
         scores.append(
-            SessionScore(
-                school_id=session.school_id,
-                classroom_id=session.classroom_id,
-                session_id=session.session_id,
-                course=session.course,
-                person_id=person_id,
+            _session_score(
+                session,
+                person_id,
                 role=person.role,
-                started_at=session.started_at,
-                ended_at=session.ended_at,
                 mean_concentration=mean,
                 attention_share=attention,
                 presence=presence,
@@ -50,13 +47,22 @@ def session_scores(session: SessionCarry) -> list[SessionScore]:
                     f"Score {score:.0f}/100: the average concentration index over the "
                     f"{session.windows} windows of {session.window_seconds:g} s with someone in "
                     f"view, counting windows in which {person_id} was not seen as 0. Seen in "
-                    f"{presence:.0%} of the sampled frames; while seen, facing the front "
-                    f"{attention:.0%} of the time and concentration {mean:.0f}/100 on average; "
-                    f"{person.alerts} alert(s)."
+                    f"{presence:.0%} of the sampled frames; engaged (facing the front or "
+                    f"working at the desk) {_share(attention)} of the time their head could "
+                    f"be read and concentration {_points(mean)} on average over the "
+                    f"{known} window(s) it was known in; {person.alerts} alert(s)."
                 ),
             )
         )
     return scores
+
+
+def _share(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0%}"
+
+
+def _points(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f}/100"
 
 
 def teacher_mixes(session: SessionCarry) -> list[TeacherExpressionMix]:
@@ -114,15 +120,10 @@ def with_roll_call(
         )
     for record in records.values():
         merged.append(
-            SessionScore(
-                school_id=roll.school_id,
-                classroom_id=roll.classroom_id,
-                session_id=roll.session_id,
-                course=roll.course,
-                person_id=record.person_id,
+            _session_score(
+                roll,
+                record.person_id,
                 role="student",
-                started_at=roll.started_at,
-                ended_at=roll.ended_at,
                 mean_concentration=None,
                 attention_share=None,
                 presence=0.0,
@@ -133,6 +134,25 @@ def with_roll_call(
             )
         )
     return merged
+
+
+def _session_score(
+    lesson: SessionCarry | Roll, person_id: str, **measures: object
+) -> SessionScore:
+    """The one constructor of a ``SessionScore``: the lesson's identity and time span,
+    taken from the session (a person with a score) or the roll (a student never seen),
+    beside the person's measures."""
+    assert lesson.started_at is not None and lesson.ended_at is not None
+    return SessionScore(
+        school_id=lesson.school_id,
+        classroom_id=lesson.classroom_id,
+        session_id=lesson.session_id,
+        course=lesson.course,
+        person_id=person_id,
+        started_at=lesson.started_at,
+        ended_at=lesson.ended_at,
+        **measures,
+    )
 
 
 def _attendance_fields(record: Attendance) -> dict:

@@ -10,6 +10,7 @@ is in ``carry.py``; this module imports neither it nor the maths that reads it.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import msgspec
 
@@ -27,10 +28,12 @@ Sample = tuple[
     tuple[float, ...] | None,
     str | None,
     str | None,
+    int,
+    float,
 ]
 """One face in one frame: (captured_at, camera_id, frame_seq, face_index, eye_closed (None:
 eyes not readable), MAR, yaw, pitch, expression probabilities, expression label, expression
-intensity)."""
+intensity, face_px, sharpness)."""
 
 _ROLE_RANK: dict[str, int] = {"unknown": 0, "student": 1, "teacher": 2}
 
@@ -115,6 +118,8 @@ def sample_of(event: FaceEvent) -> Sample:
         event.expression,
         event.expression_label,
         event.expression_intensity,
+        event.face_px,
+        event.sharpness,
     )
 
 
@@ -176,6 +181,9 @@ class ClassWindowState(msgspec.Struct, kw_only=True):
     frames: set[tuple[str, int]] = set()
     """Distinct (camera_id, frame_seq): the window's sampled frames. A frame in which the
     camera saw nobody has no events, so it counts against nobody."""
+    frame_times: list[tuple[str, int, float]] = []
+    """(camera_id, frame_seq, captured_at) of each frame of ``frames``: a person unseen in
+    a frame is unknown or absent by the time since they were last seen."""
 
     @classmethod
     def open(cls, event: FaceEvent, window_seconds: float) -> ClassWindowState:
@@ -188,5 +196,15 @@ class ClassWindowState(msgspec.Struct, kw_only=True):
             window_seconds=window_seconds,
         )
 
+    def keep_frames_of(self, students: Iterable[StudentWindowState]) -> None:
+        """Keep only the frames in which one of ``students`` was seen: a person was taken
+        back (a printed face), and a frame only they were in had nobody in it."""
+        seen = {(sample[1], sample[2]) for student in students for sample in student.samples}
+        self.frame_times = [time for time in self.frame_times if time[:2] in seen]
+        self.frames = {(camera, seq) for camera, seq, _ in self.frame_times}
+
     def add(self, event: FaceEvent) -> None:
-        self.frames.add((event.camera_id, event.frame_seq))
+        frame = (event.camera_id, event.frame_seq)
+        if frame not in self.frames:
+            self.frames.add(frame)
+            self.frame_times.append((*frame, event.captured_at))

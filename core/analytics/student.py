@@ -3,12 +3,14 @@ and the person's carried state. Pure functions: the same inputs give the same wi
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
 
 from schemas.events import StudentWindow
-from schemas.settings import AnalyticsSettings, FrontCone
+from schemas.settings import AnalyticsSettings
 
 from .carry import PersonCarry
 from .concentration import band, concentration_index
@@ -21,8 +23,19 @@ from .eyes import (
     detect_yawns,
     perclos,
 )
-from .head import LookCarry, detect_look_around, facing_front, front_cone, side_of
-from .state import Sample, StudentWindowState, unique_sorted
+from .head import (
+    FrontCarry,
+    HeadState,
+    LookCarry,
+    RestCarry,
+    detect_look_around,
+    detect_rest,
+    front_cone,
+    head_state,
+    pose_readable,
+    side_of,
+)
+from .state import ClassWindowState, Sample, StudentWindowState, unique_sorted
 
 
 class FinalizedWindow(NamedTuple):
@@ -30,6 +43,31 @@ class FinalizedWindow(NamedTuple):
     carry: PersonCarry
     look_around_starts: list[float]
     """Start times of the looking-around episodes that began in this window."""
+    rest_starts: list[float]
+    """Start times of the resting-head episodes that began in this window."""
+
+
+class HeadTime(NamedTuple):
+    """One person's window in head states: frames per state, and the head episodes."""
+
+    frames: dict[str, int]
+    """Frames per state: front, down (engaged), rest (down, resting), away, unknown."""
+    look_starts: list[float]
+    rest_starts: list[float]
+    look: LookCarry
+    rest: RestCarry
+
+    @property
+    def present(self) -> int:
+        return sum(self.frames.values())
+
+    @property
+    def known(self) -> int:
+        return self.present - self.frames["unknown"]
+
+    @property
+    def engaged(self) -> int:
+        return self.frames["front"] + self.frames["down"]
 
 
 def first_carry(state: StudentWindowState) -> PersonCarry:
@@ -46,73 +84,85 @@ def first_carry(state: StudentWindowState) -> PersonCarry:
 
 def finalize(
     state: StudentWindowState,
-    frames_sampled: int,
+    frames: Sequence[tuple[str, int, float]],
     carry: PersonCarry | None,
     settings: AnalyticsSettings,
     *,
     emotion: bool,
+    fronts: Mapping[str, FrontCarry] | None = None,
 ) -> FinalizedWindow:
     """The closed window of a person seen in it, and their carry updated by it.
 
-    ``frames_sampled`` is the classroom's count for this window (``ClassWindowState``);
-    ``carry`` is None before the person's first window.
+    ``frames`` are the classroom's sampled frames of this window (``ClassWindowState``);
+    ``carry`` is None before the person's first window; ``fronts`` the cameras' learned
+    fronts (none: each cone centred on its camera, or as configured).
     """
     if not state.samples:
         raise ValueError(f"the window of {state.person_id} at {state.window_start} has no samples")
     samples = unique_sorted(state.samples)
     carry = first_carry(state) if carry is None else carry
+    head = head_time(samples, frames, carry, settings, fronts or {})
     frames_seen = len({(s[1], s[2]) for s in samples})
-    frames_sampled = max(frames_sampled, frames_seen)
-    presence = frames_seen / frames_sampled
-    attentive, look_starts, look = _head_fields(samples, settings, carry)
-    attention = attentive / len(samples)
-    eyes, blink = _eye_fields(samples, presence * state.window_seconds, carry)
+    frames_sampled = max(len(frames), head.present)  # every face's frame is a class frame
+    known = head.known
+    attention = head.engaged / known if known else 0.0
+    eyes, blink = _eye_fields(samples, frames_seen / frames_sampled * state.window_seconds, carry)
     times, mars = [s[0] for s in samples], [s[5] for s in samples]
     yawn_limits = (settings.yawn_mar_threshold, settings.yawn_min_seconds)
     yawns, yawn = detect_yawns(times, mars, *yawn_limits, carry.yawn)
     vectors = [s[8] for s in samples if s[8] is not None] if emotion else []
     mix = expression_mix(vectors) if vectors else None
     weight = emotion_weight(mix) if mix is not None else None
-    index = concentration_index(presence, attention, eyes["perclos"], weight)
+    index = concentration_index(attention, eyes["perclos"], weight) if known else None
+    shares = {f"{name}_share": count / head.present for name, count in head.frames.items()}
+    unknown = shares["unknown_share"] > settings.unknown_band_share or not known
     window = StudentWindow(
-        school_id=state.school_id,
-        classroom_id=state.classroom_id,
-        session_id=state.session_id,
-        course=state.course,
-        person_id=state.person_id,
-        role=state.role,
-        window_start=state.window_start,
-        window_seconds=state.window_seconds,
+        **_identity_fields(state),
         frames_sampled=frames_sampled,
         frames_seen=frames_seen,
-        presence=presence,
+        presence=head.present / frames_sampled,
         attention=attention,
-        look_around_episodes=len(look_starts),
+        look_around_episodes=len(head.look_starts),
         **eyes,
         yawns=yawns,
         expression_mix=mix,
         dominant_expression=dominant_expression(mix) if mix is not None else None,
         emotion_weight=weight,
         concentration=index,
-        band=band(index),
+        band="unknown" if unknown or index is None else band(index),
+        **shares,
     )
-    detectors = (blink, yawn, look)
-    carry = _carried(carry, window, samples, attentive, detectors, expressions_read=bool(vectors))
-    return FinalizedWindow(window, carry, look_starts)
+    detectors = (blink, yawn, head.look, head.rest)
+    carry = _carried(carry, window, samples, head, detectors, expressions_read=bool(vectors))
+    return FinalizedWindow(window, carry, head.look_starts, head.rest_starts)
+
+
+def _identity_fields(state: StudentWindowState) -> dict[str, Any]:
+    """The fields of a ``StudentWindow`` that say whose window it is and when."""
+    return {
+        "school_id": state.school_id,
+        "classroom_id": state.classroom_id,
+        "session_id": state.session_id,
+        "course": state.course,
+        "person_id": state.person_id,
+        "role": state.role,
+        "window_start": state.window_start,
+        "window_seconds": state.window_seconds,
+    }
 
 
 def _carried(
     carry: PersonCarry,
     window: StudentWindow,
     samples: list[Sample],
-    attentive: int,
-    detectors: tuple[BlinkCarry, YawnCarry, LookCarry],
+    head: HeadTime,
+    detectors: tuple[BlinkCarry, YawnCarry, LookCarry, RestCarry],
     *,
     expressions_read: bool,
 ) -> PersonCarry:
     """The person's carry after ``window``: detector states, session totals and (for a
     teacher, with expressions read) the intensity counts."""
-    blink, yawn, look = detectors
+    blink, yawn, look, rest = detectors
     return msgspec.structs.replace(
         carry,
         role=window.role,
@@ -120,11 +170,13 @@ def _carried(
         blink=blink,
         yawn=yawn,
         look=look,
+        rest=rest,
         absence_alerted=False,
         windows_present=carry.windows_present + 1,
-        concentration_sum=carry.concentration_sum + window.concentration,
-        samples=carry.samples + len(samples),
-        attentive_samples=carry.attentive_samples + attentive,
+        concentration_sum=carry.concentration_sum + (window.concentration or 0.0),
+        concentration_windows=carry.concentration_windows + (window.concentration is not None),
+        samples=carry.samples + head.known,
+        attentive_samples=carry.attentive_samples + head.engaged,
         frames_seen=carry.frames_seen + window.frames_seen,
         intensity_counts=_intensity_counts(samples, window.role, carry.intensity_counts)
         if expressions_read
@@ -132,22 +184,66 @@ def _carried(
     )
 
 
-def _head_fields(
-    samples: list[Sample], settings: AnalyticsSettings, carry: PersonCarry
-) -> tuple[int, list[float], LookCarry]:
-    """(samples facing the front, starts of looking-around episodes, updated look carry)."""
-    cones: dict[str, FrontCone] = {
-        cam: front_cone(settings, cam) for cam in {s[1] for s in samples}
-    }
-    attentive = sum(1 for s in samples if facing_front(s[6], s[7], cones[s[1]]))
+def head_time(
+    samples: list[Sample],
+    frames: Sequence[tuple[str, int, float]],
+    carry: PersonCarry,
+    settings: AnalyticsSettings,
+    fronts: Mapping[str, FrontCarry],
+) -> HeadTime:
+    """The head state of each frame the person is present in, and the head episodes.
+
+    A frame they are seen in has the state of their face in it; a frame they are unseen in
+    is unknown while less than ``unseen_unknown_seconds`` have passed since they were last
+    seen (here or in an earlier window), else they are absent from it (not counted)."""
+    cones = {cam: front_cone(settings, cam, fronts.get(cam))[0] for cam in {s[1] for s in samples}}
+    states: list[HeadState] = [
+        head_state(s[6], s[7], cones[s[1]]) if pose_readable(s[11], s[12], settings) else "unknown"
+        for s in samples
+    ]
+    times = [s[0] for s in samples]
+    resting, rest_starts, rest = detect_rest(
+        times, states, [(s[6], s[7]) for s in samples], settings, carry.rest
+    )
+    frames_counted: dict[str, int] = dict.fromkeys(("front", "down", "rest", "away", "unknown"), 0)
+    seen: set[tuple[str, int]] = set()
+    for s, state, rests in zip(samples, states, resting, strict=True):
+        if (s[1], s[2]) not in seen:  # two faces of one person in a frame count once
+            seen.add((s[1], s[2]))
+            frames_counted["rest" if rests and state == "down" else state] += 1
+    frames_counted["unknown"] += unseen_unknown_frames(
+        [f for f in frames if (f[0], f[1]) not in seen], times, carry.last_seen_at, settings
+    )
+    readable = [
+        (s[0], s[6], cones[s[1]]) for s, st in zip(samples, states, strict=True) if st != "unknown"
+    ]
     look_starts, look = detect_look_around(
-        [s[0] for s in samples],
-        [side_of(s[6], cones[s[1]]) for s in samples],
+        [t for t, _, _ in readable],
+        [side_of(yaw, cone) for _, yaw, cone in readable],
         settings.look_around_turns,
         settings.look_around_seconds,
         carry.look,
     )
-    return attentive, look_starts, look
+    return HeadTime(frames_counted, look_starts, rest_starts, look, rest)
+
+
+def unseen_unknown_frames(
+    unseen: Sequence[tuple[str, int, float]],
+    seen_times: Sequence[float],
+    last_seen_before: float | None,
+    settings: AnalyticsSettings,
+) -> int:
+    """How many of the frames a person is unseen in fall within ``unseen_unknown_seconds``
+    after a sighting: ``seen_times`` (sorted) in this window, or ``last_seen_before``."""
+    count = 0
+    for _, _, t in unseen:
+        before = bisect.bisect_right(seen_times, t)
+        sightings = [seen_times[before - 1]] if before else []
+        if last_seen_before is not None and last_seen_before <= t:
+            sightings.append(last_seen_before)
+        if sightings and t - max(sightings) <= settings.unseen_unknown_seconds:
+            count += 1
+    return count
 
 
 def _eye_fields(
@@ -189,38 +285,36 @@ def _intensity_counts(samples: list[Sample], role: str, counts: dict[str, int]) 
 
 
 def absent_window(
-    carry: PersonCarry,
-    school_id: str,
-    classroom_id: str,
-    session_id: str,
-    course: str,
-    window_start: float,
-    window_seconds: float,
-    frames_sampled: int,
+    carry: PersonCarry, state: ClassWindowState, settings: AnalyticsSettings
 ) -> StudentWindow:
-    """The window of a known person not seen in it: presence 0, so concentration 0 (low).
+    """The window of a known person not seen in it.
 
-    Eyes unseen are unknown: blinks and PERCLOS are None. The eye and mouth detectors
-    keep their state for when the person comes back.
+    Within ``unseen_unknown_seconds`` of their last sighting they are present with head
+    state unknown (band unknown); after it they are absent: presence 0, band low. Either
+    way nothing was known of their eyes or concentration: those are None (unknown). The
+    eye and mouth detectors keep their state for when the person comes back.
     """
+    frames = state.frame_times
+    unknown = unseen_unknown_frames(frames, [], carry.last_seen_at, settings)
     return StudentWindow(
-        school_id=school_id,
-        classroom_id=classroom_id,
-        session_id=session_id,
-        course=course,
+        school_id=state.school_id,
+        classroom_id=state.classroom_id,
+        session_id=state.session_id,
+        course=state.course,
         person_id=carry.person_id,
         role=carry.role,
-        window_start=window_start,
-        window_seconds=window_seconds,
-        frames_sampled=frames_sampled,
+        window_start=state.window_start,
+        window_seconds=state.window_seconds,
+        frames_sampled=len(frames),
         frames_seen=0,
-        presence=0.0,
+        presence=unknown / len(frames) if frames else 0.0,
         attention=0.0,
         look_around_episodes=0,
         blinks=None,
         blink_rate_per_min=None,
         perclos=None,
         yawns=0,
-        concentration=0.0,
-        band="low",
+        concentration=None,
+        band="unknown" if unknown else "low",
+        unknown_share=1.0 if unknown else 0.0,
     )

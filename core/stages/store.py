@@ -10,6 +10,10 @@ store through ``Store``, so both follow the same rules:
   stored (``Warehouse.already_stored``): a replay would otherwise be summed twice.
 - A batch the warehouse refuses (``RowsRefused``) is inserted again row by row; the rows
   refused alone are handed back as ``Rejected`` with their source, and the rest is stored.
+- A face marked ``printed`` (its track was found to be a poster, a photo, a screen) is not
+  stored. The raw rows of the same track's earlier, undecided faces stay: they are what
+  the camera saw, kept within the table's TTL like any raw event; the windows, session
+  scores and roll call leave the track out (docs/vision.md, "Printed faces").
 - A warehouse that fails as a service (any other ``WarehouseError``) raises: the batches not
   yet stored stay pending, so the caller can retry (the sink) or stop (the embedded run).
 
@@ -88,11 +92,12 @@ class Store(Generic[Source]):
     def add(self, event: Event, source: Source) -> None:
         """Queue one event (a frame's faces become a row each) with where it came from."""
         rows = event.faces if isinstance(event, FaceEventBatch) else (event,)
+        rows = [row for row in rows if not (isinstance(row, FaceEvent) and row.printed)]
         for row in rows:
             self._batches[type(row)].append(row)
             self._sources[type(row)].append(source)
         self._rows += len(rows)
-        if self._first_at is None:
+        if rows and self._first_at is None:
             self._first_at = time.monotonic()
 
     def __len__(self) -> int:

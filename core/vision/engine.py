@@ -4,10 +4,13 @@ Per batch, in order: check each frame (a bad one gets a ``FrameError``, the rest
 detect faces in all frames at once (every ``vision.detect_every``-th frame of a camera;
 the frames between follow the previous frame's faces by their tracks); track them per
 camera; 68 landmarks, eye and mouth openness, head pose and sharpness per face; identity
-by policy, dropping the faces of people without consent before anything else is read from
-them; eye closure (both eyes of all kept faces large enough to read them, one forward pass)
-and expression for all kept faces of the batch in one forward pass (never loaded under
-``policy.emotion == "off"``).
+by policy, dropping the faces of people without recording consent before anything else is
+read from them (docs/privacy.md, "Consent"); eye closure (both eyes of all kept faces large
+enough to read them, one forward pass) and expression for all kept faces of the batch whose
+person may have it read (emotion consent) in one forward pass (never loaded under
+``policy.emotion == "off"``). Last, the faces of tracks found printed (a poster, a photo, a
+screen: core/vision/liveness.py) are dropped: they are no person; the first of a track is
+sent once, marked ``printed``, so that downstream takes back its earlier faces.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
+import msgspec
 import numpy as np
 import torch
 
@@ -38,6 +42,7 @@ from core.vision.landmarks import (
     mouth_aspect_ratio,
     sharpness,
 )
+from core.vision.liveness import FaceSample, LivenessJudge
 from core.vision.shotcut import ShotCutDetector
 from core.vision.tracking import FaceTracker, face_look
 from schemas.events import EXPRESSIONS, FaceEvent
@@ -86,19 +91,57 @@ def head_pose_of(read: FrameFaces, position: int, image: np.ndarray) -> Pose:
     )
 
 
+@dataclass(frozen=True)
+class VisionModels:
+    """The networks an engine runs, loaded once (seconds of CPU). None of them keeps state
+    between calls but a scratch buffer, so engines made with the same settings may share
+    one set (``VisionEngine.from_settings(..., models=)``) as long as no two of them run
+    at the same time; trackers, clocks and identities stay each engine's own."""
+
+    detector: Detector
+    landmarks: LandmarkModel
+    eye_state: EyeStateClassifier
+    expression: ExpressionClassifier | None
+    """None under ``policy.emotion == "off"``: never loaded."""
+    encoder: Encoder | None
+    """The face encoder, only under ``policy.identity == "face"``."""
+
+    @classmethod
+    def load(cls, vision: VisionSettings, policy: PolicySettings) -> VisionModels:
+        """The models ``vision`` names that ``policy`` allows."""
+        device = resolve_device(vision.device)
+        return cls(
+            detector=create_detector(vision),
+            landmarks=LandmarkModel(),
+            eye_state=EyeStateClassifier(vision.eye_state_model),
+            expression=(
+                ExpressionClassifier(vision.expression_model, device, vision.expression_min_face_px)
+                if policy.emotion == "on"
+                else None
+            ),
+            encoder=create_face_encoder(vision) if policy.identity == "face" else None,
+        )
+
+
 class VisionEngine:
     def __init__(
         self,
         vision: VisionSettings,
         policy: PolicySettings,
-        detector: Detector,
+        models: VisionModels,
         roster: Roster | None,
     ) -> None:
+        """``models`` must be ``VisionModels.load(vision, policy)`` or a set loaded with
+        the same settings: the policy is checked against them, not trusted."""
         if policy.identity != "off" and roster is None:
             raise ValueError(f"policy.identity={policy.identity!r} needs a roster")
+        if (policy.emotion == "on") != (models.expression is not None):
+            raise ValueError(f"models loaded for another policy.emotion than {policy.emotion!r}")
+        if (policy.identity == "face") != (models.encoder is not None):
+            raise ValueError(f"models loaded for another policy.identity than {policy.identity!r}")
         self.vision = vision
         self.policy = policy
-        self.detector = detector
+        self.models = models
         self.roster = roster
         if vision.torch_threads:
             # Process-wide. These nets are small: on 2 cores with other work around, two
@@ -108,15 +151,11 @@ class VisionEngine:
             torch.set_num_threads(vision.torch_threads)
             # OpenCV's own pool too: its 2-thread area resize was slower than one thread.
             cv2.setNumThreads(vision.torch_threads)
-        self.landmarks = LandmarkModel()
-        device = resolve_device(vision.device)
-        self.expression = (
-            ExpressionClassifier(vision.expression_model, device, vision.expression_min_face_px)
-            if policy.emotion == "on"
-            else None
-        )
-        self.eye_state = EyeStateClassifier(vision.eye_state_model)
-        self.encoder = create_face_encoder(vision) if policy.identity == "face" else None
+        self.detector = models.detector
+        self.landmarks = models.landmarks
+        self.expression = models.expression
+        self.eye_state = models.eye_state
+        self.encoder = models.encoder
         if self.encoder is not None and roster is not None:
             roster.check_embeddings_model(vision.identity_model)
         self.trackers: dict[str, FaceTracker] = {}
@@ -128,6 +167,7 @@ class VisionEngine:
         self.stage_seconds: dict[str, float] = defaultdict(float)
         """Time spent so far per stage (detect, track, landmarks, identity, eyes,
         expression, pose): for the vision benchmark (bench/vision.py)."""
+        self.liveness = LivenessJudge(vision)
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -139,9 +179,15 @@ class VisionEngine:
 
     @classmethod
     def from_settings(
-        cls, vision: VisionSettings, policy: PolicySettings, roster: Roster | None = None
+        cls,
+        vision: VisionSettings,
+        policy: PolicySettings,
+        roster: Roster | None = None,
+        models: VisionModels | None = None,
     ) -> VisionEngine:
-        return cls(vision, policy, create_detector(vision), roster)
+        """An engine with fresh state; its models loaded here unless ``models`` (loaded
+        with the same settings) are given."""
+        return cls(vision, policy, models or VisionModels.load(vision, policy), roster)
 
     def process(self, frames: Sequence[DecodedFrame]) -> list[FrameResult]:
         """One result per frame, in order; a frame that cannot be read carries its error."""
@@ -171,27 +217,76 @@ class VisionEngine:
         with self._stage("pose"):
             poses = [head_pose_of(read[index], row, images[index]) for index, row in faces]
         with self._stage("expression"):
-            crops = [face_crop(grays[i], read[i].faces.xyxy[row]) for i, row in faces]
-            probabilities = self.expression.classify(crops) if self.expression else None
+            probabilities = self._expressions(faces, read, grays)
         with self._stage("eyes"):
             eyes_closed = self._eyes_closed(
                 [(grays[i], read[i].faces.xyxy[row], read[i].points[row]) for i, row in faces],
                 poses,
             )
         for position, (index, row) in enumerate(faces):
-            results[index].events.append(
-                self._event(
-                    frames[index],
-                    grays[index],
-                    read[index],
-                    row,
-                    poses[position],
-                    probabilities[position] if probabilities is not None else None,
-                    eyes_closed[position],
-                )
+            event = self._event(
+                frames[index],
+                grays[index],
+                read[index],
+                row,
+                poses[position],
+                probabilities[position],
+                eyes_closed[position],
             )
+            event = self._unless_printed(event, read[index].points[row])
+            if event is None:
+                continue
+            results[index].events.append(event)
             results[index].landmarks.append(read[index].points[row])
         return results
+
+    def _unless_printed(self, event: FaceEvent, points: np.ndarray) -> FaceEvent | None:
+        """``event``, unless its face is a printed face (poster, photo, screen) by its
+        track's liveness (core/vision/liveness.py): such a face is no person. The first
+        printed face of a track is sent once more marked ``printed`` (downstream takes back
+        what its undecided faces counted); later ones are dropped. All are counted in
+        ``liveness.printed_faces``."""
+        alive = {track.track_id for track in self._tracker(event.camera_id).tracks}
+        self.liveness.forget(event.camera_id, alive)
+        sample = FaceSample(
+            event.captured_at,
+            event.box,
+            points,
+            (event.yaw, event.pitch, event.roll),
+            event.eye_closed,
+        )
+        if self.liveness.judge(event.camera_id, event.track_id, sample) != "printed":
+            return event
+        if self.liveness.announce(event.camera_id, event.track_id):
+            return msgspec.structs.replace(event, printed=True)
+        return None
+
+    def _expressions(
+        self,
+        faces: list[tuple[int, int]],
+        read: dict[int, FrameFaces],
+        grays: dict[int, np.ndarray],
+    ) -> list[np.ndarray | None]:
+        """Per face of the batch (frame index, row), its expression probabilities, or None
+        where none may be read: everyone under ``policy.emotion == "off"``, a student
+        without emotion consent (the network never sees their face), a face too small."""
+        probabilities: list[np.ndarray | None] = [None] * len(faces)
+        if self.expression is None:
+            return probabilities
+        # A face nobody is named as is an anonymous track, read as under identity off
+        # (under face identity such faces were dropped already: consent unknown).
+        readable = [
+            position
+            for position, (index, row) in enumerate(faces)
+            if (student := read[index].identities[row][0]) is None or student.consent_emotion
+        ]
+        crops = [
+            face_crop(grays[index], read[index].faces.xyxy[row])
+            for index, row in (faces[position] for position in readable)
+        ]
+        for position, value in zip(readable, self.expression.classify(crops), strict=True):
+            probabilities[position] = value
+        return probabilities
 
     def _eyes_closed(
         self, faces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], poses: list[Pose]
@@ -350,43 +445,62 @@ class VisionEngine:
         """(student or None, identity source) per face, by ``policy.identity``."""
         if self.policy.identity == "off" or self.roster is None:
             return [(None, "track")] * len(faces)
-        track_ids = faces.tracker_id.tolist()
+        owners = [
+            self.roster.seat_owner(camera_id, (x1 + x2) / 2, (y1 + y2) / 2)
+            for x1, y1, x2, y2 in faces.xyxy.tolist()
+        ]
         if self.policy.identity == "seat":
-            owners = [
-                self.roster.seat_owner(camera_id, (x1 + x2) / 2, (y1 + y2) / 2)
-                for x1, y1, x2, y2 in faces.xyxy.tolist()
-            ]
             return [(owner, "seat" if owner else "track") for owner in owners]
+        # A student who declines face recognition can be named by their seat only: a face
+        # in that seat is never encoded, so it is compared with no one's.
+        by_seat = [owner if owner and not owner.consent_face else None for owner in owners]
+        self._recognise(camera_id, at, rgb, faces, fitted, [s is None for s in by_seat])
+        results: list[tuple[Student | None, str]] = []
+        for track_id, seated in zip(faces.tracker_id.tolist(), by_seat, strict=True):
+            identity = self.track_identities.get((camera_id, track_id))
+            if identity is not None and identity.student is not None:
+                results.append((identity.student, "face"))
+            else:
+                results.append((seated, "seat") if seated else (None, "track"))
+        return results
+
+    def _recognise(
+        self,
+        camera_id: str,
+        at: float,
+        rgb: np.ndarray,
+        faces: Faces,
+        fitted: list[Landmarks],
+        may_encode: list[bool],
+    ) -> None:
+        """Face identity: compare the faces that ``may_encode`` with the enrolled faces,
+        and remember per track whom each one is (``track_identities``)."""
         # Face identity is ~90 ms per face on a CPU: decide once per track, and retry an
         # unknown track at most every identity_retry_seconds.
+        track_ids = faces.tracker_id.tolist()
         pending = []
         for position, track_id in enumerate(track_ids):
             known = self.track_identities.get((camera_id, track_id))
             due = known is None or (
                 known.student is None and at - known.tried_at >= self.vision.identity_retry_seconds
             )
-            if due:
+            if due and may_encode[position]:
                 pending.append(position)
-        if pending and self.encoder is not None:
-            descriptors = self.encoder.encode(rgb, [fitted[p].dlib_shape() for p in pending])
-            taken = {
-                identity.student.id
-                for (camera, _), identity in self.track_identities.items()
-                if camera == camera_id and identity.student is not None
-            }
-            for position, descriptor in zip(pending, descriptors, strict=True):
-                student = self.roster.nearest(descriptor, self.vision.identity_max_distance)
-                if student is not None and student.id in taken:
-                    student = None  # one person is in one place: the first track keeps them
-                self.track_identities[(camera_id, track_ids[position])] = TrackIdentity(student, at)
-                if student is not None:
-                    taken.add(student.id)
-        results = []
-        for track_id in track_ids:
-            identity = self.track_identities.get((camera_id, track_id))
-            student = identity.student if identity else None
-            results.append((student, "face" if student else "track"))
-        return results
+        if not pending or self.encoder is None or self.roster is None:
+            return
+        descriptors = self.encoder.encode(rgb, [fitted[p].dlib_shape() for p in pending])
+        taken = {
+            identity.student.id
+            for (camera, _), identity in self.track_identities.items()
+            if camera == camera_id and identity.student is not None
+        }
+        for position, descriptor in zip(pending, descriptors, strict=True):
+            student = self.roster.nearest(descriptor, self.vision.identity_max_distance)
+            if student is not None and student.id in taken:
+                student = None  # one person is in one place: the first track keeps them
+            self.track_identities[(camera_id, track_ids[position])] = TrackIdentity(student, at)
+            if student is not None:
+                taken.add(student.id)
 
     def _event(
         self,

@@ -80,13 +80,18 @@ def save_embeddings(
     model: str,
     key: SecretStr | None = None,
 ) -> Path:
-    """Add ``descriptors`` of ``student_id``, made by identity ``model``, to the roster's
-    embeddings file: owner-only, written atomically, encrypted with ``key`` (by default
-    the configured ``policy.embeddings_key``; without one, a warning says it is not)."""
+    """Add ``descriptors`` of ``student_id`` (who must consent to face recognition), made
+    by identity ``model``, to the roster's embeddings file: owner-only, written
+    atomically, encrypted with ``key`` (by default the configured
+    ``policy.embeddings_key``; without one, a warning says it is not)."""
     key = configured_key(key)
     roster = load_roster(roster_path, key)
-    if student_id not in roster.students:
+    student = roster.students.get(student_id)
+    if student is None:
         raise RosterError(f"{student_id!r} is not in roster {roster_path}")
+    if not student.consent_face:
+        # Enrolling a face nobody may recognise would store biometrics for no use.
+        raise RosterError(f"{student_id!r} has no consent_face in roster {roster_path}")
     roster.check_embeddings_model(model)
     embeddings = dict(roster.embeddings)
     previous = embeddings.get(student_id, np.zeros((0, descriptors.shape[1]), np.float32))

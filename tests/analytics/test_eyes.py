@@ -48,7 +48,7 @@ def test_a_closure_longer_than_half_a_second_is_not_a_blink() -> None:
 
 def test_hysteresis_a_probability_wavering_in_between_is_one_closure() -> None:
     times = [i / 10 for i in range(6)]
-    closed = [OPEN, 0.8, 0.4, 0.7, 0.1, OPEN]  # 0.4 is above the reopening level 0.3
+    closed = [OPEN, 0.8, 0.4, 0.7, 0.1, OPEN]  # 0.4 is above the reopening level (0.15)
     assert detect_blinks(times, closed, BlinkCarry())[0] == [Blink(0.1, 0.3)]
 
 

@@ -1,11 +1,16 @@
-"""Head-pose metrics: the front cone, per-camera cones and looking-around episodes."""
+"""Head-pose metrics: the front cone, per-camera cones and looking-around episodes
+(head states, the learned front and resting: test_head_states.py)."""
 
 from __future__ import annotations
 
-from core.analytics.head import LookCarry, detect_look_around, facing_front, front_cone, side_of
+from core.analytics.head import LookCarry, detect_look_around, front_cone, head_state, side_of
 from schemas.settings import AnalyticsSettings, FrontCone
 
 CONE = FrontCone(yaw_limit_deg=30, pitch_limit_deg=25)
+
+
+def facing_front(yaw: float, pitch: float, cone: FrontCone) -> bool:
+    return head_state(yaw, pitch, cone) == "front"
 
 
 def test_the_front_cone_includes_its_edges() -> None:
@@ -18,9 +23,10 @@ def test_a_camera_can_have_its_own_cone_and_centre() -> None:
     settings = AnalyticsSettings(
         front_cones={"side-cam": FrontCone(yaw_limit_deg=20, pitch_limit_deg=20, yaw_center_deg=40)}
     )
-    side = front_cone(settings, "side-cam")
+    side, source = front_cone(settings, "side-cam")
+    assert source == "configured"
     assert facing_front(55, 0, side) and not facing_front(0, 0, side)
-    assert front_cone(settings, "cam-1") == CONE
+    assert front_cone(settings, "cam-1") == (CONE, "default")
     assert [side_of(yaw, side) for yaw in (61, 40, 19)] == [1, 0, -1]
 
 

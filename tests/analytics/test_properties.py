@@ -6,10 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.analytics import ClassroomAnalytics, StudentWindowState, band, finalize
-from schemas.events import FaceEvent
+from schemas.events import FaceEvent, StudentWindow
 from schemas.settings import AnalyticsSettings
 
-from .factory import face_event
+from .factory import T0, face_event
 
 SETTINGS = AnalyticsSettings()
 
@@ -69,10 +69,14 @@ def test_every_number_stays_within_its_bounds(drawn: list[dict], emotion: bool) 
     out = analytics.add(to_events(drawn))
     end = analytics.close_session("lesson-1")
     for w in out.student_windows + end.student_windows:
-        assert 0 < w.frames_seen <= w.frames_sampled or w.presence == 0
-        for share in (w.presence, w.attention):
+        assert w.frames_seen <= w.frames_sampled
+        # unseen in the window: absent, or present a moment after being seen, all unknown
+        assert w.frames_seen > 0 or w.presence == 0 or w.unknown_share == 1.0
+        states = (w.front_share, w.down_share, w.rest_share, w.away_share, w.unknown_share)
+        for share in (w.presence, w.attention, *states):
             assert 0.0 <= share <= 1.0
-        assert 0.0 <= w.concentration <= 100.0 and w.band == band(w.concentration)
+        assert w.presence == 0 or abs(sum(states) - 1.0) < 1e-9
+        _check_concentration(w)
         assert w.yawns >= 0
         # blinks and blink rate are known together, and only where PERCLOS is (too sparse
         # samples leave the blinks unknown but not PERCLOS)
@@ -87,11 +91,34 @@ def test_every_number_stays_within_its_bounds(drawn: list[dict], emotion: bool) 
             assert 0.2 <= w.emotion_weight <= 0.9
             assert abs(sum(w.expression_mix.values()) - 1.0) < 1e-9
     for c in out.class_windows + end.class_windows:
-        assert c.concentration_p10 <= c.concentration_p50 <= c.concentration_p90 <= 100.0
-        assert abs(c.share_high + c.share_nominal + c.share_low - 1.0) < 1e-9
+        stats = (c.concentration_mean, c.concentration_p10, c.concentration_p50)
+        if c.concentration_mean is None:  # nobody with a known concentration: all unknown
+            assert stats == (None, None, None) and c.concentration_p90 is None
+        else:
+            assert c.concentration_p10 <= c.concentration_p50 <= c.concentration_p90 <= 100.0
+        shares = c.share_high + c.share_nominal + c.share_low + c.share_unknown
+        assert abs(shares - 1.0) < 1e-9 or c.students_present == 0
     for s in end.session_scores:
-        assert 0.0 <= s.score <= s.mean_concentration <= 100.0
-        assert 0.0 <= s.presence <= 1.0 and 0.0 <= s.attention_share <= 1.0
+        if s.mean_concentration is None:  # no window with their concentration known
+            assert s.score == 0.0
+        else:
+            assert 0.0 <= s.score <= s.mean_concentration <= 100.0
+        assert 0.0 <= s.presence <= 1.0
+        assert s.attention_share is None or 0.0 <= s.attention_share <= 1.0
+
+
+def _check_concentration(w: StudentWindow) -> None:
+    """A concentration is known exactly when some head state was, and its band follows it."""
+    known = w.front_share + w.down_share + w.rest_share + w.away_share
+    if w.concentration is None:
+        assert known == 0.0
+        assert w.band == ("unknown" if w.presence > 0 else "low")  # unseen, or absent
+        return
+    assert known > 0.0
+    assert 0.0 <= w.concentration <= 100.0
+    assert w.band == band(w.concentration) or (
+        w.band == "unknown" and w.unknown_share > SETTINGS.unknown_band_share
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -107,7 +134,8 @@ def test_a_partial_filled_in_two_runs_in_either_order_equals_one_pass(
         whole.add(event)
     for event in events[cut:] + events[:cut]:
         swapped.add(event)
-    frames = len({e.frame_seq for e in events}) + 3
+    seen = {(e.camera_id, e.frame_seq, e.captured_at) for e in events}
+    frames = sorted(seen | {("cam-1", 200 + extra, T0 + 20 + extra) for extra in range(3)})
     one_pass = finalize(whole, frames, None, SETTINGS, emotion=True)
     assert finalize(swapped, frames, None, SETTINGS, emotion=True) == one_pass
 

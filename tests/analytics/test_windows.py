@@ -37,9 +37,13 @@ def test_presence_counts_only_frames_in_which_someone_was_seen() -> None:
     # 10 fps over [0, 10): s1 in frames 0-49, s2 in frames 0-79, nobody in 80-99
     events = [face_event(f / 10, "s1") for f in range(50)]
     events += [face_event(f / 10, "s2") for f in range(80)]
-    s1, s2 = (windows_of(run(events), p)[0] for p in ("s1", "s2"))
+    # unseen counts as absent at once: presence is the share of frames seen
+    s1, s2 = (windows_of(run(events, unseen_unknown_seconds=0), p)[0] for p in ("s1", "s2"))
     assert (s1.frames_sampled, s1.frames_seen, s1.presence) == (80, 50, 0.625)
     assert (s2.frames_seen, s2.presence) == (80, 1.0)
+    # by default s1 stays present, unknown, in the 30 frames after they were last seen
+    s1 = windows_of(run(events), "s1")[0]
+    assert (s1.presence, s1.unknown_share, s1.front_share) == (1.0, 0.375, 0.625)
 
 
 def test_attention_and_concentration_without_emotion() -> None:
@@ -87,7 +91,7 @@ def test_unreadable_eyes_give_unknown_blinks_and_perclos_and_leave_them_out_of_c
     events = [face_event(i / 2, "s1", eye_closed=None) for i in range(20)]
     window = windows_of(run(events), "s1")[0]
     assert window.blinks is None and window.blink_rate_per_min is None and window.perclos is None
-    assert window.concentration == pytest.approx(100.0)  # presence x attention, no eye factor
+    assert window.concentration == pytest.approx(100.0)  # attention alone, no eye factor
 
 
 def test_class_window_statistics() -> None:
@@ -112,10 +116,10 @@ def test_class_window_statistics() -> None:
 def test_a_known_person_missing_from_a_window_gets_a_presence_0_window() -> None:
     events = [face_event(i, p) for i in range(10) for p in ("s1", "s2")]
     events += [face_event(10 + i, "s2") for i in range(10)]
-    out = run(events)
+    out = run(events, unseen_unknown_seconds=0)
     absent = windows_of(out, "s1")[1]
     assert (absent.window_start, absent.frames_sampled, absent.presence) == (T0 + 10, 10, 0.0)
-    assert (absent.concentration, absent.band) == (0.0, "low")
+    assert (absent.concentration, absent.band) == (None, "low")
     assert (out.class_windows[1].students_present, out.class_windows[1].students_known) == (1, 2)
     assert out.class_windows[1].concentration_mean == pytest.approx(100.0)
 
@@ -187,7 +191,7 @@ def test_looking_around_raises_one_alert_per_episode() -> None:
 def test_absence_raises_one_alert_after_absent_after_seconds() -> None:
     events = [face_event(i, p) for i in range(10) for p in ("s1", "s2")]
     events += [face_event(i, "s2") for i in range(10, 60)]
-    [alert] = run(events).alerts
+    [alert] = run(events, unseen_unknown_seconds=0).alerts
     # last seen at 9 s; the window ending at 40 s is the first with 31 s >= 30 s unseen
     assert (alert.kind, alert.person_id) == ("absent", "s1")
     assert (alert.started_at, alert.raised_at) == (T0 + 9, T0 + 40)

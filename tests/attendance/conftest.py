@@ -3,9 +3,13 @@
 Six students' seats are drawn around the faces hand-labelled in the first second of
 ../shared/data/video/classroom.mp4 (tests/labels/classroom_people.csv: P2-P7, frames
 0-75; P1, the teacher, gets the teacher's seat); four more students have seats where
-nobody sits. The control roster moves every student's seat off the people. Analysed at
-2 frames/s from 08:00:00 yesterday (windows 08:00:00-08:00:10 and -08:00:20), so the two
-analyses take seconds, not minutes.
+nobody sits. Three of the six seen students narrow their consent, one purpose each
+(``CONSENT_REFUSED``), so that one analysis serves both the roll call and the consent tests
+(the students who consent to everything are those tests' controls). The control roster moves
+every student's seat off the people: nobody is named there, so the same faces are read as
+anonymous tracks, as if nobody had refused anything. Analysed at 2 frames/s from 08:00:00
+yesterday (windows 08:00:00-08:00:10 and -08:00:20), so the two analyses take about a
+minute of CPU each.
 """
 
 from __future__ import annotations
@@ -38,6 +42,21 @@ EMPTY_SEATS = {
     "s-away-4": (0, 620, 80, 80),
 }
 TEACHER_SEAT = (600, 55, 110, 115)  # P1
+TEACHER = "t-front"
+NO_EMOTION = "s-bowtie"
+NO_RECORDING = "s-curls"
+NO_FACE = "s-purple"
+CONSENT_REFUSED = {
+    # student: the one purpose they refuse (``consent: true`` covers the other two)
+    NO_EMOTION: "consent_emotion: false",
+    NO_RECORDING: "consent_recording: false",
+    NO_FACE: "consent_face: false",  # still named by their seat, which compares no face
+}
+ON_THE_ROLL = sorted({*SEEN_SEATS, *EMPTY_SEATS} - {NO_RECORDING})
+"""Whom the roll call lists: every student but the one who refuses to be recorded, of whom
+nothing at all is stored (not even an absence)."""
+SEEN_ON_THE_ROLL = sorted(set(SEEN_SEATS) - {NO_RECORDING})
+"""The students present on the roll: those in view, but for the one refusing recording."""
 MOVED_SEATS = [(x, 0, 80, 50) for x in (300, 400, 500, 800, 900, 1000)]
 """The control: the six seen students' seats moved to a band along the top edge, where no
 labelled face's centre ever is (the highest, the teacher's, is at y = 70)."""
@@ -55,6 +74,7 @@ checks it is not raised again in the second."""
 
 
 def roster_yaml(seats: dict[str, tuple[int, int, int, int]]) -> str:
+    """The roster of the teacher and ``seats``' students, with ``CONSENT_REFUSED``."""
     lines = [
         "cameras:",
         "  - {id: cam-1, width: 1280, height: 720}",
@@ -65,11 +85,10 @@ def roster_yaml(seats: dict[str, tuple[int, int, int, int]]) -> str:
         f"    seats: [{{camera_id: cam-1, box: {list(TEACHER_SEAT)}}}]",
     ]
     for student, box in seats.items():
-        lines += [
-            f"  - id: {student}",
-            "    consent: true",
-            f"    seats: [{{camera_id: cam-1, box: {list(box)}}}]",
-        ]
+        lines += [f"  - id: {student}", "    consent: true"]
+        if student in CONSENT_REFUSED:
+            lines.append(f"    {CONSENT_REFUSED[student]}")
+        lines.append(f"    seats: [{{camera_id: cam-1, box: {list(box)}}}]")
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +121,7 @@ def analyze_with_roster(
 
 @pytest.fixture(scope="package")
 def roll_call_lesson(tmp_path_factory: pytest.TempPathFactory, classroom_video: Path) -> Analysis:
-    """The clip analysed with the 10-student roster."""
+    """The clip analysed with the 10-student roster (three refusing one purpose each)."""
     folder = tmp_path_factory.mktemp("roll-call")
     roster = folder / "roster.yaml"
     roster.write_text(roster_yaml({**SEEN_SEATS, **EMPTY_SEATS}))

@@ -2,8 +2,9 @@
 roster: every panel returns rows its panel type can draw.
 
 Control: over the lesson whose seats were moved off the people the same panel shows all
-ten absent. (Over a lesson without a roster it is empty: tests/dashboards/test_queries.py
-accepts that only when ``v_attendance`` holds nothing for the lesson.)
+nine on the roll absent (the tenth refuses recording: tests/attendance/conftest.py). (Over
+a lesson without a roster it is empty: tests/dashboards/test_queries.py accepts that only
+when ``v_attendance`` holds nothing for the lesson.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dashboards.macros import render_query
 from dashboards.queries import panel_queries, resolve_variables
 from dashboards.session_report import ATTENDANCE_TITLE
-from tests.attendance.conftest import Analysis
+from tests.attendance.conftest import ON_THE_ROLL, Analysis
 from tests.dashboards.test_queries import DASHBOARDS, check_panels, lesson_context, open_warehouse
 
 REPORT = DASHBOARDS["classroom-session-report"]
@@ -29,7 +30,7 @@ def test_the_session_report_draws_the_roll_call(roll_call_lesson: Analysis) -> N
     with open_warehouse(roll_call_lesson.dsn) as client:
         check_panels(REPORT, client)
     rows = attendance_rows(roll_call_lesson.dsn)
-    assert len(rows) == 10
+    assert len(rows) == len(ON_THE_ROLL)
     assert sorted({row[1] for row in rows}) == ["absent", "present"]
 
 
@@ -37,5 +38,5 @@ def test_control_with_the_seats_moved_the_panel_shows_everyone_absent(
     moved_seats_lesson: Analysis,
 ) -> None:
     rows = attendance_rows(moved_seats_lesson.dsn)
-    assert len(rows) == 10
+    assert len(rows) == len(ON_THE_ROLL)
     assert {row[1] for row in rows} == {"absent"}

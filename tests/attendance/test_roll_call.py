@@ -1,5 +1,6 @@
 """Roll call end to end: the clip analysed with a roster of 10 students (6 in view, 4 not)
-and a teacher, through ``classroom analyze --identity seat --roster``.
+and a teacher, through ``classroom analyze --identity seat --roster``. One of the six in
+view refuses to be recorded: nothing of them is stored, so the roll lists nine.
 
 Control: the same roster with the six seats moved off the people makes all ten absent, so
 "present" comes from the frames, not from the roster.
@@ -16,6 +17,8 @@ from tests.attendance.conftest import (
     EMPTY_SEATS,
     LESSON_END,
     LESSON_START,
+    ON_THE_ROLL,
+    SEEN_ON_THE_ROLL,
     SEEN_SEATS,
     Analysis,
 )
@@ -51,8 +54,9 @@ def test_seen_students_are_present_with_times_and_unseen_ones_absent(
     roll_call_lesson: Analysis,
 ) -> None:
     roll = attendance(roll_call_lesson.dsn)
-    assert sorted(roll) == ENROLLED  # every enrolled student, the teacher not among them
-    for student in SEEN_SEATS:
+    # Every enrolled student but the one refusing recording; the teacher not among them.
+    assert sorted(roll) == ON_THE_ROLL
+    for student in SEEN_ON_THE_ROLL:
         status, first, last, minutes, frames, source, concentration = roll[student]
         assert status == "present", (student, roll[student])
         assert LESSON_START <= first <= last <= LESSON_END
@@ -84,6 +88,7 @@ def test_each_never_seen_student_gets_one_absence_alert(roll_call_lesson: Analys
     assert {person: (n, start) for person, n, start in alerted} == dict.fromkeys(
         EMPTY_SEATS, (1, LESSON_START)
     )
+    # The roster itself holds everyone, the student refusing recording included.
     assert sorted(person for person, _ in roster) == sorted([*ENROLLED, "t-front"])
     assert all(updated.replace(tzinfo=UTC) < datetime.now(UTC) for _, updated in roster)
 
@@ -92,6 +97,6 @@ def test_control_seats_moved_off_the_people_make_everyone_absent(
     moved_seats_lesson: Analysis,
 ) -> None:
     roll = attendance(moved_seats_lesson.dsn)
-    assert sorted(roll) == ENROLLED
+    assert sorted(roll) == ON_THE_ROLL
     assert {row[0] for row in roll.values()} == {"absent"}
     assert set(report_roll(moved_seats_lesson).values()) == {"absent"}

@@ -196,8 +196,9 @@ async def until(condition, what: str, timeout: float) -> None:  # condition: () 
         await asyncio.sleep(0.1)
 
 
-WindowValues = dict[tuple[str, float], tuple[int, float]]
-"""(person, window start) -> (frames seen, concentration) of every stored student window."""
+WindowValues = dict[tuple[str, float], tuple[int, float | None]]
+"""(person, window start) -> (frames seen, concentration or None when unknown) of every
+stored student window."""
 
 
 def streams_run(
@@ -261,12 +262,20 @@ def lesson_event(frame: int, face: int):  # -> FaceEvent
     )  # fmt: skip
 
 
+def concentration_gap(a: tuple[int, float | None], b: tuple[int, float | None]) -> float:
+    """|Δ concentration| of one window stored twice; an unknown on one side only is 100."""
+    if a[1] is None or b[1] is None:
+        return 0.0 if a[1] == b[1] else 100.0
+    return abs(a[1] - b[1])
+
+
 def streams_restart(tmp: Path) -> FaultResult:
     undisturbed, _ = streams_run(tmp / "undisturbed", kill_at_chunk=None)
     restarted, before_kill = streams_run(tmp / "restarted", kill_at_chunk=7)
     common = undisturbed.keys() & restarted.keys()
     differing = [key for key in common if undisturbed[key] != restarted[key]]
-    worst = max((abs(undisturbed[key][1] - restarted[key][1]) for key in differing), default=0.0)
+    gaps = (concentration_gap(undisturbed[key], restarted[key]) for key in differing)
+    worst = max(gaps, default=0.0)
     return FaultResult(
         fault="streams worker SIGKILLed, restarted",
         events_in=len(undisturbed),

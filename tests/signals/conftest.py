@@ -10,7 +10,7 @@ from core.vision.blink import EyeReading, read_video
 from core.vision.engine import VisionEngine
 from schemas.settings import PolicySettings, VisionSettings
 
-from ..conftest import SHARED_DATA
+from ..conftest import SHARED_DATA, shared_vision_models
 
 FOCUS = SHARED_DATA / "blink" / "focus"
 THIRTY_FPS = ("mahie_test_1", "mahie_test_2")
@@ -24,7 +24,16 @@ def closed_labels(name: str) -> list[bool]:
 
 @cache
 def eye_engine() -> VisionEngine:
-    return VisionEngine.from_settings(VisionSettings(), PolicySettings(emotion="off"))
+    return fresh_engine()
+
+
+def fresh_engine(vision: VisionSettings | None = None) -> VisionEngine:
+    """An engine with no history (tracks and detection clocks carry over between videos
+    read by one engine under the same camera id), emotion off, with the landmark model
+    loaded once (``shared_vision_models``)."""
+    vision = vision or VisionSettings()
+    policy = PolicySettings(emotion="off")
+    return VisionEngine.from_settings(vision, policy, models=shared_vision_models(vision, policy))
 
 
 @cache

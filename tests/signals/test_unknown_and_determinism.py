@@ -4,18 +4,11 @@ settings gives the same rows."""
 from __future__ import annotations
 
 from core.vision.blink import read_video
-from core.vision.engine import VisionEngine
-from schemas.settings import PolicySettings, VisionSettings
+from schemas.settings import VisionSettings
 
-from .conftest import FOCUS, LOW_FPS
+from .conftest import FOCUS, LOW_FPS, fresh_engine
 
 FRAMES = 48
-
-
-def fresh_engine() -> VisionEngine:
-    """An engine with no history: tracks and detection clocks carry over between videos
-    read by one engine under the same camera id."""
-    return VisionEngine.from_settings(VisionSettings(), PolicySettings(emotion="off"))
 
 
 def test_the_same_video_gives_the_same_eye_rows() -> None:
@@ -37,7 +30,7 @@ def test_a_face_under_the_readable_size_has_unknown_eyes() -> None:
     settings = VisionSettings(min_face_px=12)  # the detector still finds the small face
     small = read_video(
         video,
-        VisionEngine.from_settings(settings, PolicySettings(emotion="off")),
+        fresh_engine(settings),
         scale=scale,
         frames=8,
     )

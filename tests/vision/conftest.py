@@ -4,23 +4,14 @@ on a few frames much less."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 
 import pytest
 
 from core.capture import sample_frames
 from core.vision import DecodedFrame, FrameHeader, VisionEngine
-from core.vision import engine as engine_module
-from core.vision.expression import ExpressionClassifier
-from core.vision.landmarks import LandmarkModel
 from schemas.settings import PolicySettings, VisionSettings
-
-shared_landmark_model = cache(LandmarkModel)
-shared_expression_classifier = cache(ExpressionClassifier)
-"""The two models that take seconds to load (~1.5 s and ~3-5 s of CPU), loaded once per set
-of arguments. Neither keeps state between calls but a scratch buffer, which is safe to
-share as long as no two engines run at the same time (no test here runs two at once)."""
+from tests.conftest import shared_vision_models
 
 
 def meta(seq: int = 0, at: float = 0.0, camera_id: str = "cam-1") -> FrameHeader:
@@ -31,15 +22,14 @@ def meta(seq: int = 0, at: float = 0.0, camera_id: str = "cam-1") -> FrameHeader
 def engine_factory() -> Callable[..., VisionEngine]:
     """A new engine (fresh trackers, detection clocks and identities) with the given
     policy. Its landmark and expression models are the ones loaded by the first engine
-    made here with the same model settings; every other part is its own."""
+    made here with the same model settings (``shared_vision_models``); every other part
+    is its own."""
 
     def make(roster=None, vision: VisionSettings | None = None, **policy) -> VisionEngine:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(engine_module, "LandmarkModel", shared_landmark_model)
-            patch.setattr(engine_module, "ExpressionClassifier", shared_expression_classifier)
-            return VisionEngine.from_settings(
-                vision or VisionSettings(), PolicySettings(**policy), roster
-            )
+        vision = vision or VisionSettings()
+        policy_settings = PolicySettings(**policy)
+        models = shared_vision_models(vision, policy_settings)
+        return VisionEngine.from_settings(vision, policy_settings, roster, models)
 
     return make
 

@@ -20,6 +20,7 @@ from core.vision.expression import (
     ExpressionClassifier,
     TFSamePool,
     fold_batch_norms,
+    frozen_for_cpu,
     load_keras_mini_xception,
 )
 from core.vision.weights import mini_xception_weights
@@ -49,6 +50,24 @@ def test_tensorflow_same_pooling_pads_bottom_right():
     # TF 'same', 3x3 stride 2 on 4x4: windows start at 0 and 2, one padding row/column
     # at the bottom/right only.
     assert TFSamePool(3, 2)(x).flatten().tolist() == [10.0, 11.0, 14.0, 15.0]
+
+
+@pytest.mark.parametrize("kernel, stride", [(3, 2), (2, 2), (3, 1), (5, 2)])
+def test_native_pool_equals_tensorflow_same_pooling(kernel, stride):
+    pool = TFSamePool(kernel, stride)
+    for size in range(kernel, 66):
+        x = torch.randn(2, 3, size, size)
+        assert torch.equal(pool.native_for(size)(x), pool(x)), size
+    # Control: torch's pool with symmetric padding alone misses the bottom/right row of an
+    # even input, where TensorFlow pads one more.
+    x = torch.randn(2, 3, 60, 60)
+    assert not torch.equal(torch.nn.MaxPool2d(3, 2, padding=0)(x), TFSamePool(3, 2)(x))
+
+
+def test_cpu_path_runs_on_onednn_without_padding_copies():
+    model = fold_batch_norms(load_keras_mini_xception(mini_xception_weights()))
+    graph = str(frozen_for_cpu(model.to(memory_format=torch.channels_last), 64).graph)
+    assert "mkldnn_convolution" in graph and "constant_pad_nd" not in graph
 
 
 def test_smiling_pupils_are_happy(classroom_results):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from classroom.vision_cli import roster as roster_command
+from classroom.roster_cli import roster as roster_command
 from core.roster import RosterError, load_roster
 from core.vision import DecodedFrame
 from core.vision.identity import FaceEncoder, save_embeddings
@@ -108,7 +108,9 @@ def test_face_mode_reidentifies_an_enrolled_pupil(tmp_path, engine_factory, clas
 
 
 def test_enroll_command_writes_embeddings_beside_the_roster(tmp_path, shared_data):
-    path = write_roster(tmp_path / "class.yaml", [{"id": "s-obama"}])
+    path = write_roster(
+        tmp_path / "class.yaml", [{"id": "s-obama", "consent": True}, {"id": "s-biden"}]
+    )
     photo = shared_data / "faces" / "face_recognition__obama_and_biden.jpg"
     result = CliRunner().invoke(
         roster_command, ["enroll", "--roster", str(path), "--student", "s-obama", str(photo)]
@@ -121,12 +123,17 @@ def test_enroll_command_writes_embeddings_beside_the_roster(tmp_path, shared_dat
         roster_command, ["enroll", "--roster", str(path), "--student", "nobody", str(photo)]
     )
     assert unknown.exit_code != 0 and "not in roster" in unknown.output
+    refused = CliRunner().invoke(
+        roster_command, ["enroll", "--roster", str(path), "--student", "s-biden", str(photo)]
+    )
+    assert refused.exit_code != 0 and "no consent_face" in refused.output
     assert roster.embeddings_model == "dlib_resnet"
 
 
 def test_embeddings_of_another_identity_model_are_refused(tmp_path):
     """Vectors of two models never compare: switching models means enrolling again."""
-    path = write_roster(tmp_path / "class.yaml", [{"id": "s-anna"}, {"id": "s-ben"}])
+    pupils = [{"id": "s-anna", "consent": True}, {"id": "s-ben", "consent": True}]
+    path = write_roster(tmp_path / "class.yaml", pupils)
     save_embeddings(path, "s-anna", np.ones((1, 128), np.float32), model="dlib_resnet")
     with pytest.raises(RosterError, match="enroll every student again"):
         save_embeddings(path, "s-ben", np.ones((1, 128), np.float32), model="deepface_facenet")
