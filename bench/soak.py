@@ -54,6 +54,7 @@ def measure(run: Run, lesson: Lesson, window_seconds: float) -> dict:
         result = {
             "face_rows": checks.face_rows(warehouse, SESSION),
             "faces_analysed": run.faces_analysed,
+            "faces_printed": run.faces_printed,
             "missing_windows": checks.missing_windows(warehouse, SESSION, window_seconds),
             "present_pairs": checks.present_pairs(warehouse, SESSION, window_seconds),
             "student_hours": hours,
@@ -113,7 +114,8 @@ def table(runtime: str, lesson: Lesson, result: dict) -> Table:
     shown.add_row("fatigue alerts on open eyes", str(result["fatigue_on_open_eyes"]))
     shown.add_row("report renders (bytes)", f"{result['report_bytes']:,}")
     shown.add_row(
-        "face rows = faces analysed", f"{result['face_rows']:,} = {result['faces_analysed']:,}"
+        "face rows = faces analysed - printed",
+        f"{result['face_rows']:,} = {result['faces_analysed']:,} - {result['faces_printed']:,}",
     )
     return shown
 

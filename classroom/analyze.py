@@ -334,8 +334,10 @@ class Run:
         self, pipeline: EmbeddedPipeline, report_path: Path, annotate_path: Path | None
     ) -> None:
         stats, seconds = pipeline.stats, self.pipeline_seconds
+        printed = f" ({stats.printed_tracks} printed, left out)" if stats.printed_tracks else ""
         console.print(
-            f"analysed {stats.frames_analysed} frames, {stats.faces} faces in {seconds:.1f} s "
+            f"analysed {stats.frames_analysed} frames, {stats.faces} faces{printed} in "
+            f"{seconds:.1f} s "
             f"({stats.frames_analysed / seconds:.2f} frames/s, {stats.faces / seconds:.1f} "
             f"faces/s); {stats.rows_stored} rows of session [bold]{self.session.session_id}[/] "
             f"stored in {self.settings.warehouse.dsn}"
@@ -441,6 +443,11 @@ class Run:
             notes.append(
                 f"{stats.rows_refused} rows were refused by the warehouse and are missing "
                 f"from this report; the last reason: {pipeline.last_refusal}"
+            )
+        if stats.printed_tracks:
+            notes.append(
+                f"{stats.printed_tracks} face tracks were judged printed (a poster, a photo, "
+                "a screen) and left out of every count."
             )
         if stats.rejected:
             notes.append(f"{stats.rejected} face observations were invalid and left out.")

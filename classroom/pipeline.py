@@ -82,6 +82,9 @@ class PipelineStats:
     """Frames captured but not analysed because the run was stopped."""
     frame_errors: int = 0
     faces: int = 0
+    printed_tracks: int = 0
+    """Face tracks judged printed (a poster, a photo, a screen): each sent one face marked
+    printed, counted in ``faces`` and not stored; their later faces are not sent."""
     rows_stored: int = 0
     rows_in_doubt: int = 0
     """Rows of the insert that broke the warehouse: stored or not, nobody can tell."""
@@ -306,6 +309,7 @@ class EmbeddedPipeline:
         self.stats.frames_analysed += len(batch)
         self.stats.frame_errors += len(failures)
         self.stats.faces += faces
+        self.stats.printed_tracks += sum(event.printed for event in output.events)
         self.health["infer"].count_batch(len(batch), faces, len(failures), output.seconds)
         return output.batches
 

@@ -36,8 +36,10 @@ def rows(data_dir: Path, sql: str) -> list:
 
 def test_the_guide_has_its_examples() -> None:
     names = [name.split()[0] for name in examples()]
-    assert len(names) == 6
-    assert {"low-engaged", "teacher-mix", "lesson-curve", "alerts-by-kind"} <= set(names)
+    assert len(names) == 7
+    assert {"low-engaged", "teacher-mix", "lesson-curve", "alerts-by-kind", "unknown-time"} <= set(
+        names
+    )
 
 
 @pytest.mark.parametrize("name", list(examples()))

@@ -23,13 +23,16 @@ def face_rows(warehouse: Warehouse, session_id: str) -> int:
 
 def missing_windows(warehouse: Warehouse, session_id: str, window_seconds: float) -> int:
     """(person, window) pairs in which the person has face rows but no window row that saw
-    them: each is a person present in a window and missing from its metrics."""
+    them: each is a person present in a window and missing from its metrics. People with
+    no window at all are ``people_without_windows``."""
     sql = """
         SELECT count() FROM (
             SELECT DISTINCT person_id,
-                   toFloat64(toUnixTimestamp64Milli(captured_at)) / 1000 AS at,
-                   floor(at / {seconds:Float64}) * {seconds:Float64} AS start
+                   floor(toFloat64(toUnixTimestamp64Milli(captured_at)) / 1000
+                         / {seconds:Float64}) * {seconds:Float64} AS start
             FROM face_events FINAL WHERE session_id = {session:String}
+              AND person_id IN (SELECT person_id FROM student_windows
+                                WHERE session_id = {session:String})
         ) AS present
         LEFT ANTI JOIN (
             SELECT person_id, toFloat64(toUnixTimestamp64Milli(window_start)) / 1000 AS start
@@ -40,6 +43,19 @@ def missing_windows(warehouse: Warehouse, session_id: str, window_seconds: float
     """
     parameters = {"session": session_id, "seconds": window_seconds}
     return warehouse.query(sql, parameters).result_rows[0][0]
+
+
+def people_without_windows(warehouse: Warehouse, session_id: str) -> int:
+    """People with face rows and no window in the session: a track judged printed (a
+    poster) is taken back from every window, its earlier face rows stay; anyone else is
+    a person lost from the metrics."""
+    sql = """
+        SELECT uniqExact(person_id) FROM face_events FINAL
+        WHERE session_id = {session:String}
+          AND person_id NOT IN (SELECT person_id FROM student_windows
+                                WHERE session_id = {session:String})
+    """
+    return warehouse.query(sql, {"session": session_id}).result_rows[0][0]
 
 
 def student_hours(warehouse: Warehouse, session_id: str) -> float:

@@ -24,8 +24,9 @@ from tests.soak.lesson import Lesson
 from workers import kafka
 
 SESSION = "soak"
-SAMPLE_EVERY_S = 3.0
+SAMPLE_EVERY_S = 1.0
 ANALYZE_SUMMARY = re.compile(r"analysed \d+ frames, (\d+) faces")
+ANALYZE_PRINTED = re.compile(r"faces \((\d+) printed, left out\)")
 
 
 @dataclass
@@ -38,6 +39,12 @@ class Run:
     report: Path
     memory: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     """Per process: (epoch seconds, resident MB)."""
+    faces_printed: int = 0
+    """Faces marked printed (one per track judged a poster): analysed and not stored."""
+
+    @property
+    def faces_to_store(self) -> int:
+        return self.faces_analysed - self.faces_printed
 
 
 def sample_memory(pipeline: Pipeline, names: list[str], memory: dict) -> None:
@@ -65,10 +72,12 @@ def run_analyze(lesson: Lesson, tmp: Path) -> Run:
         sample_memory(pipeline, ["analyze"], memory)
         time.sleep(SAMPLE_EVERY_S)
     pipeline.finish("analyze", timeout=10)
-    summary = ANALYZE_SUMMARY.search(" ".join(pipeline.log("analyze").split()))
+    log = " ".join(pipeline.log("analyze").split())
+    summary, printed = ANALYZE_SUMMARY.search(log), ANALYZE_PRINTED.search(log)
     if summary is None:
         raise SystemExit(f"no summary line from classroom analyze:\n{pipeline.logs()}")
-    return Run("classroom analyze", pipeline, int(summary[1]), report, memory)
+    faces_printed = int(printed[1]) if printed else 0
+    return Run("classroom analyze", pipeline, int(summary[1]), report, memory, faces_printed)
 
 
 def run_kafka(lesson: Lesson, tmp: Path) -> Run:
