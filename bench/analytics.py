@@ -1,6 +1,9 @@
 """Throughput of the analytics core: face events per second through ClassroomAnalytics.add,
-and the cost of roll call: the window stage (``core.stages.windows``, as both runtimes run
-it) with no roster and with a roster of the 30 students (``roll_call`` in the results).
+and the cost of roll call and of a second camera: the window stage
+(``core.stages.windows``, as both runtimes run it) with no roster and with a roster of the
+30 students, seen by one camera and by two (the second sees the same faces 70 ms later and
+its seat map names the same students, so the room's instants merge them; ``roll_call`` in
+the results).
 
 Synthetic lesson: 30 students seen by one camera at 5 fps (with head turns, blinks and
 expressions), fed in batches of 500 like the Faust agent's; window closes are included.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 
+import msgspec
 from record import save
 from rich.console import Console
 from rich.table import Table
@@ -96,18 +100,34 @@ def run_stage(events: list[FaceEvent], roster: Roster | None) -> float:
     return len(events) / (time.perf_counter() - started)
 
 
+def with_second_camera(events: list[FaceEvent]) -> list[FaceEvent]:
+    """``events`` and the same faces from a second camera of the room, 70 ms later."""
+    second = [
+        msgspec.structs.replace(
+            event,
+            camera_id="cam-2",
+            event_id=event.event_id.replace("cam-1/", "cam-2/", 1),
+            captured_at=event.captured_at + 0.07,
+        )
+        for event in events
+    ]
+    return sorted(events + second, key=lambda event: (event.captured_at, event.camera_id))
+
+
 def roll_call_cost() -> list[dict]:
-    """The window stage without a roster and with all 30 students enrolled."""
-    events = lesson(emotion=False)
+    """The window stage without a roster and with all 30 students enrolled, one camera and
+    two."""
+    one = lesson(emotion=False)
     roster = Roster({f"s{n}": Student(f"s{n}", consent=True) for n in range(STUDENTS)})
-    table = Table(title="Roll call: the window stage, emotion off, 10 s windows")
-    for column in ("roster", "events", "events/s"):
+    table = Table(title="Roll call and cameras: the window stage, emotion off, 10 s windows")
+    for column in ("roster", "cameras", "events", "events/s"):
         table.add_column(column, justify="right")
     runs = []
-    for name, given in (("none", None), (f"{STUDENTS} students", roster)):
-        rate = run_stage(events, given)
-        runs.append({"roster": name, "events_per_s": rate})
-        table.add_row(name, str(len(events)), f"{rate:,.0f}")
+    for cameras, events in ((1, one), (2, with_second_camera(one))):
+        for name, given in (("none", None), (f"{STUDENTS} students", roster)):
+            rate = run_stage(events, given)
+            runs.append({"roster": name, "cameras": cameras, "events_per_s": rate})
+            table.add_row(name, str(cameras), str(len(events)), f"{rate:,.0f}")
     Console().print(table)
     return runs
 

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
+import msgspec
 import pytest
 
 from core.warehouse import Warehouse
+from schemas.events import EXPRESSIONS, FaceEvent
 from schemas.settings import PolicySettings, VisionSettings
 
 if TYPE_CHECKING:
@@ -26,6 +28,27 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 CLASSROOM_VIDEO = SHARED_DATA / "video" / "classroom.mp4"
+
+
+def stored_face_events(dsn: str, session_id: str) -> list[FaceEvent]:
+    """The face events a session stored in the warehouse at ``dsn``, in time order, as the
+    events the analytics read: for replaying an analysed video through the analytics."""
+    with Warehouse.connect_dsn(dsn) as warehouse:
+        result = warehouse.query(
+            "SELECT * FROM face_events FINAL WHERE session_id = {s:String} "
+            "ORDER BY captured_at, face_index",
+            {"s": session_id},
+        )
+    faces = []
+    for row in result.result_rows:
+        values = dict(zip(result.column_names, row, strict=True))
+        probabilities = [values.pop(f"p_{label}") for label in EXPRESSIONS]
+        values["box"] = tuple(values.pop(f"box_{k}") for k in ("x", "y", "width", "height"))
+        values["expression"] = None if probabilities[0] is None else tuple(probabilities)
+        values["captured_at"] = values["captured_at"].timestamp()
+        fields = {k: v for k, v in values.items() if k in FaceEvent.__struct_fields__}
+        faces.append(msgspec.convert(fields, FaceEvent))
+    return faces
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from schemas.settings import AnalyticsSettings, FrontCone
 from .alerts import absence, class_drop, fatigue, head_rest, looking_around
 from .carry import PersonCarry, SessionCarry
 from .head import FrontCarry, FrontSource, front_cone, learn_front, pose_readable
-from .state import ClassWindowState, StudentWindowState
+from .state import ClassWindowState, RoomInstants, StudentWindowState
 from .student import FinalizedWindow, absent_window, finalize
 
 
@@ -65,7 +65,7 @@ def close_window(
     known from earlier windows and missing here get an unseen window (``absent_window``),
     unless they are anonymous tracks: a lost track is not an absent student.
     """
-    frames_sampled = len(state.frames)
+    frames_sampled = len(RoomInstants.of(state.frame_times).times)
     persons = dict(session.persons)
     fronts = learn_fronts(session.fronts, state.window_start, students.values(), settings)
     windows: list[StudentWindow] = []

@@ -136,9 +136,7 @@ def with_roll_call(
     return merged
 
 
-def _session_score(
-    lesson: SessionCarry | Roll, person_id: str, **measures: object
-) -> SessionScore:
+def _session_score(lesson: SessionCarry | Roll, person_id: str, **measures: object) -> SessionScore:
     """The one constructor of a ``SessionScore``: the lesson's identity and time span,
     taken from the session (a person with a score) or the roll (a student never seen),
     beside the person's measures."""

@@ -9,8 +9,11 @@ is in ``carry.py``; this module imports neither it nor the maths that reads it.
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import msgspec
 
@@ -41,6 +44,52 @@ _ROLE_RANK: dict[str, int] = {"unknown": 0, "student": 1, "teacher": 2}
 def window_start(captured_at: float, window_seconds: float) -> float:
     """Start of the tumbling window (aligned to the epoch) that holds this event time."""
     return math.floor(captured_at / window_seconds) * window_seconds
+
+
+class RoomInstants(NamedTuple):
+    """The instants of one classroom window: presence is per room, not per camera.
+
+    The window's frames, in time order, are grouped into instants of at most one frame per
+    camera, each instant no longer than one frame interval of the room's slowest camera
+    (the largest median gap between a camera's consecutive frames in the window). A
+    person seen by any camera in an instant is seen in it. With one camera each frame is
+    an instant; two cameras out of step by a fraction of a frame share their instants.
+    """
+
+    of_frame: dict[tuple[str, int], int]
+    """(camera_id, frame_seq) to the index of its instant."""
+    times: list[float]
+    """The first capture time of each instant."""
+
+    @classmethod
+    def of(cls, frame_times: Iterable[tuple[str, int, float]]) -> RoomInstants:
+        """The instants of a window's (camera, frame, capture time) ``frame_times``."""
+        frames = sorted(frame_times, key=lambda frame: frame[2])
+        interval = _slowest_frame_interval(frames)
+        of_frame: dict[tuple[str, int], int] = {}
+        times: list[float] = []
+        cameras: set[str] = set()
+        for camera, seq, captured_at in frames:
+            if not times or camera in cameras or captured_at - times[-1] >= interval:
+                times.append(captured_at)
+                cameras = set()
+            cameras.add(camera)
+            of_frame[(camera, seq)] = len(times) - 1
+        return cls(of_frame, times)
+
+
+def _slowest_frame_interval(frames: Iterable[tuple[str, int, float]]) -> float:
+    """The largest of the cameras' median gaps between consecutive frames (time-sorted
+    ``frames``); infinite when no camera has two frames."""
+    per_camera: dict[str, list[float]] = {}
+    for camera, _, captured_at in frames:
+        per_camera.setdefault(camera, []).append(captured_at)
+    gaps = [
+        statistics.median(b - a for a, b in itertools.pairwise(times))
+        for times in per_camera.values()
+        if len(times) > 1
+    ]
+    return max(gaps, default=math.inf)
 
 
 def is_late(captured_at: float, window_seconds: float, watermark: float) -> bool:

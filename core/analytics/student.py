@@ -35,7 +35,7 @@ from .head import (
     pose_readable,
     side_of,
 )
-from .state import ClassWindowState, Sample, StudentWindowState, unique_sorted
+from .state import ClassWindowState, RoomInstants, Sample, StudentWindowState, unique_sorted
 
 
 class FinalizedWindow(NamedTuple):
@@ -48,10 +48,13 @@ class FinalizedWindow(NamedTuple):
 
 
 class HeadTime(NamedTuple):
-    """One person's window in head states: frames per state, and the head episodes."""
+    """One person's window in head states: the room's instants (``RoomInstants``) per
+    state, and the head episodes."""
 
-    frames: dict[str, int]
-    """Frames per state: front, down (engaged), rest (down, resting), away, unknown."""
+    instants: dict[str, int]
+    """Instants per state: front, down (engaged), rest (down, resting), away, unknown."""
+    seen: int
+    """Instants in which a camera saw the person."""
     look_starts: list[float]
     rest_starts: list[float]
     look: LookCarry
@@ -59,15 +62,15 @@ class HeadTime(NamedTuple):
 
     @property
     def present(self) -> int:
-        return sum(self.frames.values())
+        return sum(self.instants.values())
 
     @property
     def known(self) -> int:
-        return self.present - self.frames["unknown"]
+        return self.present - self.instants["unknown"]
 
     @property
     def engaged(self) -> int:
-        return self.frames["front"] + self.frames["down"]
+        return self.instants["front"] + self.instants["down"]
 
 
 def first_carry(state: StudentWindowState) -> PersonCarry:
@@ -93,7 +96,8 @@ def finalize(
 ) -> FinalizedWindow:
     """The closed window of a person seen in it, and their carry updated by it.
 
-    ``frames`` are the classroom's sampled frames of this window (``ClassWindowState``);
+    ``frames`` are the classroom's sampled frames of this window (``ClassWindowState``),
+    counted by the room's instants (``RoomInstants``): presence is per room, not per camera;
     ``carry`` is None before the person's first window; ``fronts`` the cameras' learned
     fronts (none: each cone centred on its camera, or as configured).
     """
@@ -101,9 +105,10 @@ def finalize(
         raise ValueError(f"the window of {state.person_id} at {state.window_start} has no samples")
     samples = unique_sorted(state.samples)
     carry = first_carry(state) if carry is None else carry
-    head = head_time(samples, frames, carry, settings, fronts or {})
-    frames_seen = len({(s[1], s[2]) for s in samples})
-    frames_sampled = max(len(frames), head.present)  # every face's frame is a class frame
+    instants = RoomInstants.of(frames)
+    head = head_time(samples, instants, carry, settings, fronts or {})
+    frames_seen = head.seen
+    frames_sampled = len(instants.times)
     known = head.known
     attention = head.engaged / known if known else 0.0
     eyes, blink = _eye_fields(samples, frames_seen / frames_sampled * state.window_seconds, carry)
@@ -114,7 +119,7 @@ def finalize(
     mix = expression_mix(vectors) if vectors else None
     weight = emotion_weight(mix) if mix is not None else None
     index = concentration_index(attention, eyes["perclos"], weight) if known else None
-    shares = {f"{name}_share": count / head.present for name, count in head.frames.items()}
+    shares = {f"{name}_share": count / head.present for name, count in head.instants.items()}
     unknown = shares["unknown_share"] > settings.unknown_band_share or not known
     window = StudentWindow(
         **_identity_fields(state),
@@ -186,16 +191,19 @@ def _carried(
 
 def head_time(
     samples: list[Sample],
-    frames: Sequence[tuple[str, int, float]],
+    instants: RoomInstants,
     carry: PersonCarry,
     settings: AnalyticsSettings,
     fronts: Mapping[str, FrontCarry],
 ) -> HeadTime:
-    """The head state of each frame the person is present in, and the head episodes.
+    """The head state of each of the room's ``instants`` the person is present in, and the
+    head episodes.
 
-    A frame they are seen in has the state of their face in it; a frame they are unseen in
-    is unknown while less than ``unseen_unknown_seconds`` have passed since they were last
-    seen (here or in an earlier window), else they are absent from it (not counted)."""
+    An instant they are seen in has the state of their face in it; seen twice in it (two
+    cameras, or two faces of one person), a readable face's state beats an unreadable one,
+    then the first counts. An instant they are unseen in is unknown while less than
+    ``unseen_unknown_seconds`` have passed since they were last seen (here or in an
+    earlier window), else they are absent from it (not counted)."""
     cones = {cam: front_cone(settings, cam, fronts.get(cam))[0] for cam in {s[1] for s in samples}}
     states: list[HeadState] = [
         head_state(s[6], s[7], cones[s[1]]) if pose_readable(s[11], s[12], settings) else "unknown"
@@ -205,15 +213,16 @@ def head_time(
     resting, rest_starts, rest = detect_rest(
         times, states, [(s[6], s[7]) for s in samples], settings, carry.rest
     )
-    frames_counted: dict[str, int] = dict.fromkeys(("front", "down", "rest", "away", "unknown"), 0)
-    seen: set[tuple[str, int]] = set()
+    seen: dict[int, str] = {}  # instant: the state counted in it
     for s, state, rests in zip(samples, states, resting, strict=True):
-        if (s[1], s[2]) not in seen:  # two faces of one person in a frame count once
-            seen.add((s[1], s[2]))
-            frames_counted["rest" if rests and state == "down" else state] += 1
-    frames_counted["unknown"] += unseen_unknown_frames(
-        [f for f in frames if (f[0], f[1]) not in seen], times, carry.last_seen_at, settings
-    )
+        instant = instants.of_frame[(s[1], s[2])]  # every face's frame is a class frame
+        if seen.get(instant, "unknown") == "unknown":
+            seen[instant] = "rest" if rests and state == "down" else state
+    counted: dict[str, int] = dict.fromkeys(("front", "down", "rest", "away", "unknown"), 0)
+    for label in seen.values():
+        counted[label] += 1
+    unseen = [t for instant, t in enumerate(instants.times) if instant not in seen]
+    counted["unknown"] += unseen_unknown_instants(unseen, times, carry.last_seen_at, settings)
     readable = [
         (s[0], s[6], cones[s[1]]) for s, st in zip(samples, states, strict=True) if st != "unknown"
     ]
@@ -224,19 +233,20 @@ def head_time(
         settings.look_around_seconds,
         carry.look,
     )
-    return HeadTime(frames_counted, look_starts, rest_starts, look, rest)
+    return HeadTime(counted, len(seen), look_starts, rest_starts, look, rest)
 
 
-def unseen_unknown_frames(
-    unseen: Sequence[tuple[str, int, float]],
+def unseen_unknown_instants(
+    unseen: Sequence[float],
     seen_times: Sequence[float],
     last_seen_before: float | None,
     settings: AnalyticsSettings,
 ) -> int:
-    """How many of the frames a person is unseen in fall within ``unseen_unknown_seconds``
-    after a sighting: ``seen_times`` (sorted) in this window, or ``last_seen_before``."""
+    """How many of the instants (their times) a person is unseen in fall within
+    ``unseen_unknown_seconds`` after a sighting: ``seen_times`` (sorted) in this window, or
+    ``last_seen_before``."""
     count = 0
-    for _, _, t in unseen:
+    for t in unseen:
         before = bisect.bisect_right(seen_times, t)
         sightings = [seen_times[before - 1]] if before else []
         if last_seen_before is not None and last_seen_before <= t:
@@ -294,8 +304,8 @@ def absent_window(
     way nothing was known of their eyes or concentration: those are None (unknown). The
     eye and mouth detectors keep their state for when the person comes back.
     """
-    frames = state.frame_times
-    unknown = unseen_unknown_frames(frames, [], carry.last_seen_at, settings)
+    instants = RoomInstants.of(state.frame_times).times
+    unknown = unseen_unknown_instants(instants, [], carry.last_seen_at, settings)
     return StudentWindow(
         school_id=state.school_id,
         classroom_id=state.classroom_id,
@@ -305,9 +315,9 @@ def absent_window(
         role=carry.role,
         window_start=state.window_start,
         window_seconds=state.window_seconds,
-        frames_sampled=len(frames),
+        frames_sampled=len(instants),
         frames_seen=0,
-        presence=unknown / len(frames) if frames else 0.0,
+        presence=unknown / len(instants) if instants else 0.0,
         attention=0.0,
         look_around_episodes=0,
         blinks=None,

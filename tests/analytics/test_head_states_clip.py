@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from core.analytics import AnalyticsOutput, ClassroomAnalytics
-from core.warehouse import Warehouse
-from schemas.events import EXPRESSIONS, FaceEvent
+from schemas.events import FaceEvent
 from schemas.settings import AnalyticsSettings, FrontCone
+from tests.conftest import stored_face_events
 
 SETTINGS = AnalyticsSettings()
 
@@ -20,21 +20,7 @@ SETTINGS = AnalyticsSettings()
 @pytest.fixture(scope="module")
 def clip_faces(analyzed_warehouse) -> list[FaceEvent]:
     """The face events of the analysed classroom clip, in time order."""
-    with Warehouse.connect_dsn(analyzed_warehouse.dsn) as warehouse:
-        result = warehouse.query(
-            "SELECT * FROM face_events FINAL WHERE session_id = {s:String} "
-            "ORDER BY captured_at, face_index",
-            {"s": analyzed_warehouse.session_id},
-        )
-    faces = []
-    for row in result.result_rows:
-        values = dict(zip(result.column_names, row, strict=True))
-        probabilities = [values.pop(f"p_{label}") for label in EXPRESSIONS]
-        values["box"] = tuple(values.pop(f"box_{k}") for k in ("x", "y", "width", "height"))
-        values["expression"] = None if probabilities[0] is None else tuple(probabilities)
-        values["captured_at"] = values["captured_at"].timestamp()
-        fields = {k: v for k, v in values.items() if k in FaceEvent.__struct_fields__}
-        faces.append(msgspec.convert(fields, FaceEvent))
+    faces = stored_face_events(analyzed_warehouse.dsn, analyzed_warehouse.session_id)
     assert len(faces) > 300, "the analysed clip has too few faces to judge head states"
     return faces
 
