@@ -246,8 +246,7 @@ class AnalyticsSettings(BaseModel):
     head_min_sharpness: float = Field(
         15.0,
         ge=0,
-        description="faces blurrier than this (variance of the Laplacian) have head state "
-        "unknown",
+        description="faces blurrier than this (variance of the Laplacian) have head state unknown",
     )
     rest_still_deg: float = Field(
         3.0,
