@@ -211,9 +211,14 @@ class Warehouse:
     def migrate(self) -> list[str]:
         """Apply pending migrations (idempotent); return the file names applied now."""
         try:
-            return self.migrator().migrate()
+            applied = self.migrator().migrate()
         except MigrationError as exc:
             raise WarehouseError(str(exc)) from exc
+        if applied:
+            # A migration may change column types (0012 makes attention nullable): the
+            # next insert into each table reads them again.
+            self._insert_contexts.clear()
+        return applied
 
     def apply_ttl(self) -> list[str]:
         """Apply a changed ``face_event_ttl_days`` or ``person_metrics_ttl_days`` to the

@@ -217,9 +217,10 @@ class StudentWindow(Event, kw_only=True, frozen=True):
     presence: float
     """Share of the sampled frames in which the person was present: seen, or unseen for
     less than ``analytics.unseen_unknown_seconds`` since they were last seen."""
-    attention: float
+    attention: float | None
     """Share of the known time (head state not unknown) engaged: facing the front, or down
-    at the desk and not resting; 0 when no time was known."""
+    at the desk and not resting; ``None`` (unknown) when no time was known, an absent
+    person's window included."""
     look_around_episodes: int
     blinks: int | None
     """Blinks that ended in this window; ``None`` (unknown) when no sample had readable eyes."""

@@ -109,7 +109,8 @@ def looking_around(
             {
                 "turns": float(settings.look_around_turns),
                 "within_seconds": settings.look_around_seconds,
-                "attention": window.attention,
+                # an unknown attention is left out, never stored as a number
+                **({} if window.attention is None else {"attention": window.attention}),
             },
         )
         for start in starts

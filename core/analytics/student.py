@@ -110,7 +110,7 @@ def finalize(
     frames_seen = head.seen
     frames_sampled = len(instants.times)
     known = head.known
-    attention = head.engaged / known if known else 0.0
+    attention = head.engaged / known if known else None
     eyes, blink = _eye_fields(samples, frames_seen / frames_sampled * state.window_seconds, carry)
     times, mars = [s[0] for s in samples], [s[5] for s in samples]
     yawn_limits = (settings.yawn_mar_threshold, settings.yawn_min_seconds)
@@ -118,7 +118,7 @@ def finalize(
     vectors = [s[8] for s in samples if s[8] is not None] if emotion else []
     mix = expression_mix(vectors) if vectors else None
     weight = emotion_weight(mix) if mix is not None else None
-    index = concentration_index(attention, eyes["perclos"], weight) if known else None
+    index = None if attention is None else concentration_index(attention, eyes["perclos"], weight)
     shares = {f"{name}_share": count / head.present for name, count in head.instants.items()}
     unknown = shares["unknown_share"] > settings.unknown_band_share or not known
     window = StudentWindow(
@@ -301,8 +301,9 @@ def absent_window(
 
     Within ``unseen_unknown_seconds`` of their last sighting they are present with head
     state unknown (band unknown); after it they are absent: presence 0, band low. Either
-    way nothing was known of their eyes or concentration: those are None (unknown). The
-    eye and mouth detectors keep their state for when the person comes back.
+    way nothing was known of their head, eyes or concentration: attention, the eye fields
+    and concentration are None (unknown). The eye and mouth detectors keep their state for
+    when the person comes back.
     """
     instants = RoomInstants.of(state.frame_times).times
     unknown = unseen_unknown_instants(instants, [], carry.last_seen_at, settings)
@@ -318,7 +319,7 @@ def absent_window(
         frames_sampled=len(instants),
         frames_seen=0,
         presence=unknown / len(instants) if instants else 0.0,
-        attention=0.0,
+        attention=None,
         look_around_episodes=0,
         blinks=None,
         blink_rate_per_min=None,

@@ -73,7 +73,7 @@ def test_every_number_stays_within_its_bounds(drawn: list[dict], emotion: bool) 
         # unseen in the window: absent, or present a moment after being seen, all unknown
         assert w.frames_seen > 0 or w.presence == 0 or w.unknown_share == 1.0
         states = (w.front_share, w.down_share, w.rest_share, w.away_share, w.unknown_share)
-        for share in (w.presence, w.attention, *states):
+        for share in (w.presence, *states):
             assert 0.0 <= share <= 1.0
         assert w.presence == 0 or abs(sum(states) - 1.0) < 1e-9
         _check_concentration(w)
@@ -108,13 +108,16 @@ def test_every_number_stays_within_its_bounds(drawn: list[dict], emotion: bool) 
 
 
 def _check_concentration(w: StudentWindow) -> None:
-    """A concentration is known exactly when some head state was, and its band follows it."""
+    """A concentration and an attention are known exactly when some head state was, and
+    the band follows the concentration."""
     known = w.front_share + w.down_share + w.rest_share + w.away_share
+    assert (w.attention is None) == (w.concentration is None)
     if w.concentration is None:
         assert known == 0.0
         assert w.band == ("unknown" if w.presence > 0 else "low")  # unseen, or absent
         return
     assert known > 0.0
+    assert 0.0 <= w.attention <= 1.0
     assert 0.0 <= w.concentration <= 100.0
     assert w.band == band(w.concentration) or (
         w.band == "unknown" and w.unknown_share > SETTINGS.unknown_band_share

@@ -152,7 +152,8 @@ def test_without_emotion_consent_attention_and_fatigue_are_still_measured(
         "SELECT window_start, presence, attention, look_around_episodes, blinks, perclos, "
         f"yawns FROM student_windows FINAL WHERE person_id = '{NO_EMOTION}'",
     )
-    assert measured and max(attention for _, _, attention, *_ in measured) > 0
+    # some window has an attention above 0 (NULL, unknown, in those where none was known)
+    assert any(attention for _, _, attention, *_ in measured)
     [(status, score)] = query(
         dsn,
         f"SELECT attendance, mean_concentration FROM v_session_scores "
