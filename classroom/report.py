@@ -191,6 +191,9 @@ class ReportData:
     view), so no one is known as the teacher and a teacher in view counts as a person."""
     expression_readings: dict[str, ExpressionReadings] = field(default_factory=dict)
     """Per student, the confidence of the expressions in ``expression_mix``."""
+    emotion_withheld: list[str] = field(default_factory=list)
+    """Enrolled students of the classroom whose roster entry (as ``v_roster`` holds it now)
+    withholds emotion consent: no expression was inferred for them."""
 
 
 # -- reading the warehouse ----------------------------------------------------------------
@@ -250,7 +253,17 @@ def load_report_data(warehouse: Warehouse, session_id: str) -> ReportData:
         _load_scores(rows),
         anonymous=anonymous,
         expression_readings=_load_expression_readings(rows),
+        emotion_withheld=[person for (person,) in rows(EMOTION_WITHHELD_SQL)],
     )
+
+
+EMOTION_WITHHELD_SQL = """
+    SELECT person_id FROM v_roster
+    WHERE classroom_id IN (SELECT classroom_id FROM session_scores
+                           WHERE session_id = {session:String})
+      AND role = 'student' AND NOT consent_emotion
+    ORDER BY person_id
+"""
 
 
 def _load_scores(rows: Rows) -> list[ScoreRow]:
@@ -550,7 +563,19 @@ def _expression_mix(data: ReportData) -> str:
         label="expression mix per student",
     )
     body = f"<figure>{chart}</figure>{_expression_readings(data, people)}"
-    return _section("expression-mix", "Expression mix", hint, body)
+    return _section("expression-mix", "Expression mix", hint, body + _emotion_withheld(data))
+
+
+def _emotion_withheld(data: ReportData) -> str:
+    """Who is missing from the expression mix by their own choice, so nobody reads a
+    missing bar as a fault."""
+    if not data.emotion_withheld:
+        return ""
+    names = ", ".join(escape(_person(p)) for p in sorted(data.emotion_withheld, key=_natural))
+    return (
+        f"<p class='withheld'>No expression is inferred for {names}: their roster entry "
+        "withholds emotion consent (<code>consent_emotion: false</code>).</p>"
+    )
 
 
 def _expression_readings(data: ReportData, people: list[str]) -> str:

@@ -125,7 +125,11 @@ def test_without_emotion_consent_no_expression_value_anywhere(
 
     assert set(expression_values_of(dsn, NO_EMOTION)) == set(control)
     assert filled_columns(dsn, NO_EMOTION) == {}
-    assert NO_EMOTION not in report_section(roll_call_lesson, "expression-mix")
+    mix, _, withheld = report_section(roll_call_lesson, "expression-mix").partition(
+        "<p class='withheld'>"
+    )
+    assert NO_EMOTION not in mix  # no bar, no confidence row
+    assert NO_EMOTION in withheld and CONSENTING not in withheld  # said why, of her alone
     # Her faces are readable: named by nobody (the seats moved), the same faces have them.
     labels = faces_in_seat(moved_seats_lesson.dsn, NO_EMOTION, "expression_label")
     assert any(label is not None for (label,) in labels)
