@@ -6,7 +6,8 @@ same metric with the signal replaced by noise).
     .venv/bin/python bench/readme.py       # then write it into README.md and docs/metrics.md
 
 Rows come from ``bench/signals_eyes.py`` (eye state, blinks, PERCLOS, yawns),
-``bench/signals_faces.py`` (tracks, shot cuts, detection recall, head pose) and
+``bench/signals_faces.py`` (tracks, shot cuts, detection recall, head pose),
+``bench/signals_heads.py`` (head states against hand labels, pupils found) and
 ``cut_rows_by_rate`` below (shot cuts at 1-25 frames/s on spliced real clips).
 """
 
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from
 import record
 import signals_eyes
 import signals_faces
+import signals_heads
 
 from core.vision.shotcut_eval import (
     SCENES,
@@ -68,7 +70,12 @@ def cut_rows_by_rate() -> list[tuple[str, str, str, str, str]]:
 
 
 def main() -> None:
-    rows = [*signals_eyes.rows(), *signals_faces.rows(), *cut_rows_by_rate()]
+    rows = [
+        *signals_eyes.rows(),
+        *signals_faces.rows(),
+        *signals_heads.rows(),
+        *cut_rows_by_rate(),
+    ]
     table = Table(*HEADER, title="Signals")
     for row in rows:
         table.add_row(*row)

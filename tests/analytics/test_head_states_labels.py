@@ -49,8 +49,8 @@ class Paired(NamedTuple):
     """The face's (yaw, pitch) minus its window's front, in degrees."""
 
 
-def read_labels() -> list[Labelled]:
-    with open(LABELS) as handle:
+def read_labels(path: Path = LABELS) -> list[Labelled]:
+    with open(path) as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         return [
             Labelled(
@@ -77,13 +77,16 @@ def product_state(face: FaceEvent, windows: list[ClassWindow]) -> tuple[str, tup
     return head_state(face.yaw, face.pitch, cone), offset
 
 
-def paired_states(faces: list[FaceEvent], labels: list[Labelled]) -> list[Paired]:
-    """Each label beside the product's state of the face whose box matches it."""
+def paired_states(
+    faces: list[FaceEvent], labels: list[Labelled], video_fps: int = VIDEO_FPS
+) -> list[Paired]:
+    """Each label beside the product's state of the face whose box matches it; the clip,
+    ``video_fps`` frames a second, was analysed at ``SAMPLE_FPS``."""
     windows = replay(faces).class_windows
     pairs: list[Paired] = []
     for frame in sorted({label.frame for label in labels}):
         truth = [label for label in labels if label.frame == frame]
-        found = [face for face in faces if face.frame_seq == frame * SAMPLE_FPS // VIDEO_FPS]
+        found = [face for face in faces if face.frame_seq == frame * SAMPLE_FPS // video_fps]
         matches = dict(
             greedy_matches(
                 np.array([corners(label.box) for label in truth]).reshape(-1, 4),
