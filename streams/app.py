@@ -413,8 +413,7 @@ class StreamsWorker:
     async def restore_classrooms(self) -> None:
         """Once a rebalance's table recovery is done: restore the classrooms of the
         face-events partitions this worker now owns, from the checkpoints the table
-        recovered from its changelog; then hold their messages back until Faust has
-        seeked them (``hold_until_seeked``)."""
+        recovered from its changelog."""
         owned = self.owned_partitions()
         async with self.state_lock:
             # Afresh once more: a batch taken before the rebalance may have brought back
@@ -427,35 +426,6 @@ class StreamsWorker:
             ]
             self.windows.restore(mine)
         log.info("classrooms restored after a rebalance", extra={"classrooms": len(mine)})
-        await self.hold_until_seeked(owned)
-
-    async def hold_until_seeked(self, owned: set[int]) -> None:
-        """Stop the consumer's flow until Faust resumes it, and start a face-events
-        partition that has no committed offset from its beginning.
-
-        After this callback Faust resumes the stream partitions, seeks them to their
-        committed offsets and only then resumes the flow, which empties every agent's
-        queue. With the flow running, messages fetched after the seek were thrown away
-        there, and the consumer went on after them: the agent saw the partition begin
-        after a hole, folded past it, and its replay guard skipped the hole's frames when
-        they were read again (frames of moved classrooms lost after a kill). A stopped
-        flow fetches nothing until then. Faust does not seek a partition nobody has
-        committed yet, so it would go on from wherever earlier fetches left it: it is
-        seeked to its beginning, where the ``earliest`` reset starts it (messages
-        already folded are skipped as replays)."""
-        consumer = self.app.consumer
-        consumer.stop_flow()
-        if not consumer.assignment():
-            return
-        committed = await consumer.seek_to_committed()
-        topic = self.topics.face_events_topic
-        uncommitted = {
-            TP(tp.topic, tp.partition): 0
-            for tp, offset in committed.items()
-            if tp.topic == topic and tp.partition in owned and not offset
-        }
-        if uncommitted:
-            await consumer.seek_wait(uncommitted)
 
     async def send_health(self) -> None:
         await self.output_topics[self.topics.pipeline_health_topic].send(
