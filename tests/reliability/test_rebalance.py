@@ -397,7 +397,12 @@ NOT_YET = pytest.mark.xfail(
     reason="not passing yet with a SIGKILL: around a rebalance Faust can hand the agent a "
     "partition's messages with a hole (offsets missing, seen in the logs); the agent folds "
     "past it, the replay guard then skips the hole's frames when they come again, and "
-    "windows of moved classrooms lose frames. A plain join without a kill passes",
+    "windows of moved classrooms lose frames. A plain join without a kill passes. The hole "
+    "comes from Faust's order after a table recovery (resume partitions, seek to committed, "
+    "then resume flow control, which empties the agents' queues): messages fetched between "
+    "are dropped, and a partition nobody committed is never sought. Stopping the flow in "
+    "the recover callback and seeking such partitions to 0 passed this test 4 times but "
+    "left tests/spine's restarted worker with no session scores, so it was reverted",
     strict=False,
 )
 
