@@ -65,7 +65,7 @@ def close_window(
     known from earlier windows and missing here get an unseen window (``absent_window``),
     unless they are anonymous tracks: a lost track is not an absent student.
     """
-    frames_sampled = len(RoomInstants.of(state.frame_times).times)
+    instants = RoomInstants.of(state.frame_times)  # once: every person's window reads them
     persons = dict(session.persons)
     fronts = learn_fronts(session.fronts, state.window_start, students.values(), settings)
     windows: list[StudentWindow] = []
@@ -73,7 +73,7 @@ def close_window(
     for person_id in sorted(students):
         finalized = finalize(
             students[person_id],
-            state.frame_times,
+            instants,
             persons.get(person_id),
             settings,
             emotion=emotion,
@@ -85,7 +85,7 @@ def close_window(
     for person_id in sorted(persons.keys() - students.keys()):
         if persons[person_id].identity_source == "track":
             continue
-        window, persons[person_id], raised = _absent(state, persons[person_id], settings)
+        window, persons[person_id], raised = _absent(state, instants, persons[person_id], settings)
         windows.append(window)
         alerts += raised
 
@@ -95,7 +95,7 @@ def close_window(
         started_at=state.window_start if session.started_at is None else session.started_at,
         ended_at=state.window_start + state.window_seconds,
         windows=session.windows + 1,
-        frames_sampled=session.frames_sampled + frames_sampled,
+        frames_sampled=session.frames_sampled + len(instants.times),
         persons=persons,
         fronts=fronts,
     )
@@ -120,11 +120,14 @@ def _seen(
 
 
 def _absent(
-    state: ClassWindowState, carry: PersonCarry, settings: AnalyticsSettings
+    state: ClassWindowState,
+    instants: RoomInstants,
+    carry: PersonCarry,
+    settings: AnalyticsSettings,
 ) -> tuple[StudentWindow, PersonCarry, list[Alert]]:
     """The window of a known person not seen in it (``absent_window``), their carry and
     alerts. An absence alert needs them absent, not just unseen for a moment (unknown)."""
-    window = absent_window(carry, state, settings)
+    window = absent_window(carry, state, instants, settings)
     if window.role == "teacher":
         return window, carry, []
     absent = None

@@ -87,7 +87,7 @@ def first_carry(state: StudentWindowState) -> PersonCarry:
 
 def finalize(
     state: StudentWindowState,
-    frames: Sequence[tuple[str, int, float]],
+    instants: RoomInstants,
     carry: PersonCarry | None,
     settings: AnalyticsSettings,
     *,
@@ -96,8 +96,9 @@ def finalize(
 ) -> FinalizedWindow:
     """The closed window of a person seen in it, and their carry updated by it.
 
-    ``frames`` are the classroom's sampled frames of this window (``ClassWindowState``),
-    counted by the room's instants (``RoomInstants``): presence is per room, not per camera;
+    ``instants`` are the room's instants of the classroom's sampled frames of this window
+    (``RoomInstants`` of ``ClassWindowState.frame_times``): presence is per room, not per
+    camera;
     ``carry`` is None before the person's first window; ``fronts`` the cameras' learned
     fronts (none: each cone centred on its camera, or as configured).
     """
@@ -105,7 +106,6 @@ def finalize(
         raise ValueError(f"the window of {state.person_id} at {state.window_start} has no samples")
     samples = unique_sorted(state.samples)
     carry = first_carry(state) if carry is None else carry
-    instants = RoomInstants.of(frames)
     head = head_time(samples, instants, carry, settings, fronts or {})
     frames_seen = head.seen
     frames_sampled = len(instants.times)
@@ -295,7 +295,10 @@ def _intensity_counts(samples: list[Sample], role: str, counts: dict[str, int]) 
 
 
 def absent_window(
-    carry: PersonCarry, state: ClassWindowState, settings: AnalyticsSettings
+    carry: PersonCarry,
+    state: ClassWindowState,
+    instants: RoomInstants,
+    settings: AnalyticsSettings,
 ) -> StudentWindow:
     """The window of a known person not seen in it.
 
@@ -305,8 +308,8 @@ def absent_window(
     and concentration are None (unknown). The eye and mouth detectors keep their state for
     when the person comes back.
     """
-    instants = RoomInstants.of(state.frame_times).times
-    unknown = unseen_unknown_instants(instants, [], carry.last_seen_at, settings)
+    times = instants.times
+    unknown = unseen_unknown_instants(times, [], carry.last_seen_at, settings)
     return StudentWindow(
         school_id=state.school_id,
         classroom_id=state.classroom_id,
@@ -316,9 +319,9 @@ def absent_window(
         role=carry.role,
         window_start=state.window_start,
         window_seconds=state.window_seconds,
-        frames_sampled=len(instants),
+        frames_sampled=len(times),
         frames_seen=0,
-        presence=unknown / len(instants) if instants else 0.0,
+        presence=unknown / len(times) if times else 0.0,
         attention=None,
         look_around_episodes=0,
         blinks=None,

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.analytics import ClassroomAnalytics, StudentWindowState, band, finalize
+from core.analytics.state import RoomInstants
 from schemas.events import FaceEvent, StudentWindow
 from schemas.settings import AnalyticsSettings
 
@@ -139,8 +140,9 @@ def test_a_partial_filled_in_two_runs_in_either_order_equals_one_pass(
         swapped.add(event)
     seen = {(e.camera_id, e.frame_seq, e.captured_at) for e in events}
     frames = sorted(seen | {("cam-1", 200 + extra, T0 + 20 + extra) for extra in range(3)})
-    one_pass = finalize(whole, frames, None, SETTINGS, emotion=True)
-    assert finalize(swapped, frames, None, SETTINGS, emotion=True) == one_pass
+    instants = RoomInstants.of(frames)
+    one_pass = finalize(whole, instants, None, SETTINGS, emotion=True)
+    assert finalize(swapped, instants, None, SETTINGS, emotion=True) == one_pass
 
 
 @settings(max_examples=100, deadline=None)

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.warehouse import Warehouse
-
 from .factory import face_event
-from .test_unknown_concentration import TOO_SMALL, lesson
+from .test_unknown_concentration import lesson, stored_lessons
 from .test_windows import run, windows_of
 
 
@@ -40,12 +38,7 @@ def test_an_absent_window_has_no_attention_and_stays_low() -> None:
 
 
 def test_the_warehouse_stores_null_and_its_rollups_skip_it(tmp_path: Path) -> None:
-    out = run(lesson())
-    blind = run([face_event(t, "s1", face_px=TOO_SMALL, classroom_id="room-2") for t in range(10)])
-    with Warehouse.connect_dsn(f"chdb://{tmp_path}") as warehouse:
-        warehouse.migrate()
-        warehouse.insert(out.student_windows + blind.student_windows)
-        warehouse.insert(out.class_windows + blind.class_windows)
+    with stored_lessons(tmp_path) as warehouse:
         stored = warehouse.query(
             "SELECT attention FROM v_student_windows "
             "WHERE classroom_id = 'room-1' AND person_id = 's1' ORDER BY window_start"

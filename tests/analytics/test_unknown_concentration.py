@@ -4,6 +4,8 @@ the warehouse), never 0; the class statistics, session means and rollups skip it
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,13 +66,21 @@ def test_nothing_known_of_the_class_leaves_its_statistics_unknown() -> None:
     assert "concentration unknown on average" in score.explanation
 
 
-def test_the_warehouse_stores_null_and_its_rollups_skip_it(tmp_path: Path) -> None:
+@contextmanager
+def stored_lessons(folder: Path) -> Iterator[Warehouse]:
+    """A warehouse in ``folder`` holding the windows of ``lesson`` (room-1) and of a room
+    whose only face was too small to read anything of (room-2)."""
     out = run(lesson())
     blind = run([face_event(t, "s1", face_px=TOO_SMALL, classroom_id="room-2") for t in range(10)])
-    with Warehouse.connect_dsn(f"chdb://{tmp_path}") as warehouse:
+    with Warehouse.connect_dsn(f"chdb://{folder}") as warehouse:
         warehouse.migrate()
         warehouse.insert(out.student_windows + blind.student_windows)
         warehouse.insert(out.class_windows + blind.class_windows)
+        yield warehouse
+
+
+def test_the_warehouse_stores_null_and_its_rollups_skip_it(tmp_path: Path) -> None:
+    with stored_lessons(tmp_path) as warehouse:
         stored = warehouse.query(
             "SELECT concentration, band FROM v_student_windows "
             "WHERE classroom_id = 'room-1' AND person_id = 's1' ORDER BY window_start"
