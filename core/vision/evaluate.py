@@ -7,18 +7,21 @@ export is already cropped to the face.
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from rich.table import Table
 
 from core.vision.device import resolve_device
 from core.vision.expression import ExpressionClassifier
 from core.vision.training.evaluate import predict_ten_crop
 from schemas.events import EXPRESSIONS
+from schemas.settings import ExpressionPrecision
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 BATCH_SIZE = 256
@@ -27,6 +30,8 @@ BATCH_SIZE = 256
 @dataclass(frozen=True)
 class ExpressionScores:
     model: str
+    precision: str
+    """What the model computed in: int8, float32 or float16."""
     images: int
     accuracy: float
     macro_f1: float
@@ -37,7 +42,7 @@ class ExpressionScores:
 
     def table(self, source: str) -> Table:
         """Per-class accuracy, overall accuracy and macro F1, for the terminal."""
-        table = Table(title=f"{self.model} on {source} ({self.images} images)")
+        table = Table(title=f"{self.model} ({self.precision}) on {source} ({self.images} images)")
         table.add_column("class")
         table.add_column("accuracy", justify="right")
         for label, accuracy in self.per_class_accuracy.items():
@@ -61,18 +66,39 @@ def labelled_images(folder: Path) -> list[tuple[Path, int]]:
     return samples
 
 
+def calibration_faces(folder: Path, per_class: int, side: int, seed: int = 0) -> torch.Tensor:
+    """``per_class`` faces of each label of ``folder`` (fewer where it has fewer), drawn at
+    random with ``seed``, resized to ``side`` and scaled to [-1, 1] as the classifier feeds
+    them: (N, 1, side, side), for the int8 calibration (``core.vision.quantize``)."""
+    by_label: dict[int, list[Path]] = defaultdict(list)
+    for path, label in labelled_images(folder):
+        by_label[label].append(path)
+    rng = random.Random(seed)
+    paths = [
+        p
+        for label in sorted(by_label)
+        for p in rng.sample(by_label[label], min(per_class, len(by_label[label])))
+    ]
+    faces = np.stack(
+        [cv2.resize(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE), (side, side)) for p in paths]
+    )
+    return torch.from_numpy(faces[:, None]).float() / 127.5 - 1.0
+
+
 def evaluate_folder(
     folder: str | Path,
     model: str = "mini_xception",
     device: str = "auto",
     limit_per_class: int | None = None,
     tta: bool = False,
+    precision: ExpressionPrecision = "float32",
 ) -> ExpressionScores:
     """Accuracy, per-class accuracy and macro F1 of ``model`` on ``folder``.
 
     ``model`` is a registered name or the path of a ``.pt`` checkpoint of ours.
     ``limit_per_class`` takes the first N images of each label (a quick check); ``tta``
-    averages ten crops of each face (``training.evaluate.predict_ten_crop``, 10x slower).
+    averages ten crops of each face (``training.evaluate.predict_ten_crop``, 10x slower);
+    ``precision`` as ``vision.expression_precision`` (CPU only).
     """
     samples = labelled_images(Path(folder))
     if limit_per_class is not None:
@@ -80,7 +106,7 @@ def evaluate_folder(
         for sample in samples:
             by_label[sample[1]].append(sample)
         samples = [s for group in by_label.values() for s in group[:limit_per_class]]
-    classifier = ExpressionClassifier(model, resolve_device(device))
+    classifier = ExpressionClassifier(model, resolve_device(device), precision=precision)
     confusion = np.zeros((len(EXPRESSIONS), len(EXPRESSIONS)), np.int64)
     for start in range(0, len(samples), BATCH_SIZE):
         chunk = samples[start : start + BATCH_SIZE]
@@ -94,26 +120,29 @@ def evaluate_folder(
         predicted = probabilities.argmax(axis=1)
         for (_, truth), guess in zip(chunk, predicted, strict=True):
             confusion[truth, guess] += 1
-    return scores_from_confusion(model, confusion)
+    return scores_from_confusion(model, confusion, classifier.precision)
 
 
-def scores_from_confusion(model: str, confusion: np.ndarray) -> ExpressionScores:
+def scores_from_confusion(
+    model: str, confusion: np.ndarray, precision: str = "float32"
+) -> ExpressionScores:
     true_counts = confusion.sum(axis=1)
     predicted_counts = confusion.sum(axis=0)
     hits = np.diag(confusion)
     present = true_counts > 0
     recall = np.divide(hits, true_counts, out=np.zeros(len(hits)), where=present)
-    precision = np.divide(
+    precisions = np.divide(
         hits, predicted_counts, out=np.zeros(len(hits)), where=predicted_counts > 0
     )
     f1 = np.divide(
-        2 * precision * recall,
-        precision + recall,
+        2 * precisions * recall,
+        precisions + recall,
         out=np.zeros(len(hits)),
-        where=(precision + recall) > 0,
+        where=(precisions + recall) > 0,
     )
     return ExpressionScores(
         model=model,
+        precision=precision,
         images=int(confusion.sum()),
         accuracy=float(hits.sum() / confusion.sum()),
         macro_f1=float(f1[present].mean()),

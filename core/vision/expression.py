@@ -36,10 +36,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.vision.device import forward_in_chunks, model_dtype, to_device
-from core.vision.registry import create_model, register_model
+from core.vision.quantize import cpu_has_vnni, load_calibrated
+from core.vision.registry import create_model, full_name, register_model
 from core.vision.training.checkpoints import load_model
+from core.vision.training.models import INT8_CALIBRATIONS
 from core.vision.weights import mini_xception_weights
 from schemas.events import EXPRESSIONS
+from schemas.settings import ExpressionPrecision
 
 KERAS_BN_EPSILON = 1e-3
 
@@ -272,23 +275,54 @@ def frozen_for_cpu(model: nn.Module, side: int) -> torch.jit.ScriptModule:
         return torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, example)))
 
 
+def int8_calibration(name: str, precision: ExpressionPrecision) -> Path | None:
+    """The int8 calibration the expression model ``name`` runs with on CPU at
+    ``precision``, or None where it runs in float32 (``vision.expression_precision``:
+    ``auto`` takes int8 where there is a calibration and the CPU has VNNI)."""
+    calibration = (
+        None if name.endswith(".pt") else INT8_CALIBRATIONS.get(full_name("expression", name))
+    )
+    if precision == "int8" and calibration is None:
+        raise ValueError(
+            f"expression model {name!r} has no int8 calibration (classroom model quantize); "
+            "use expression_precision 'float32' or 'auto'"
+        )
+    if precision == "float32" or (precision == "auto" and not cpu_has_vnni()):
+        return None
+    return calibration
+
+
 class ExpressionClassifier:
     """An expression model (see ``load_expression_model``) on a device, batched over face
-    crops: on CPU with batch norms folded, traced, frozen and optimized for oneDNN
-    (``frozen_for_cpu``), on CUDA in half precision from pinned memory."""
+    crops: on CPU in int8 from its shipped calibration (``int8_calibration``) or in float32
+    with batch norms folded, traced, frozen and optimized for oneDNN (``frozen_for_cpu``);
+    on CUDA in half precision from pinned memory."""
 
-    def __init__(self, name: str, device: torch.device, min_face_px: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        device: torch.device,
+        min_face_px: int = 1,
+        precision: ExpressionPrecision = "float32",
+    ) -> None:
         self.device = device
         self.dtype = model_dtype(device)
         self.min_face_px = min_face_px
-        model = fold_batch_norms(load_expression_model(name))
-        self.input_size = getattr(model, "input_size", INPUT_SIZE)
-        # channels_last: the depthwise convolutions run about twice as fast on CPU.
-        model = model.to(device, self.dtype, memory_format=torch.channels_last)
+        model = load_expression_model(name)
+        self.input_size = side = getattr(model, "input_size", INPUT_SIZE)
+        calibration = int8_calibration(name, precision) if device.type == "cpu" else None
+        self.precision = "int8" if calibration else str(self.dtype).removeprefix("torch.")
+        """What the model computes in: int8, float32 or float16."""
         if device.type == "cpu":
             keep_freed_memory()
-            model = frozen_for_cpu(model, self.input_size)
-        self.model = model
+        if calibration is not None:
+            self.model = load_calibrated(model, side, calibration)
+        else:
+            # channels_last: the depthwise convolutions run about twice as fast on CPU.
+            model = fold_batch_norms(model).to(
+                device, self.dtype, memory_format=torch.channels_last
+            )
+            self.model = frozen_for_cpu(model, side) if device.type == "cpu" else model
         self._faces = np.empty((0, 1, self.input_size, self.input_size), np.uint8)
         """Resized faces of the latest batch: reused, grown only for a larger batch."""
 

@@ -109,6 +109,13 @@ def split_model_name_tag(name: str) -> tuple[str, str | None]:
     return arch, tag or None
 
 
+def full_name(kind: Kind, name: str) -> str:
+    """``name`` as ``arch.tag``: a bare ``arch`` that ships weights gets its default tag."""
+    arch, tag = split_model_name_tag(name)
+    tags = lookup(kind, arch).tags
+    return f"{arch}.{tag or tags[0]}" if tags else name
+
+
 def list_models(
     kind: Kind | None = None, pattern: str | None = None, *, trainable: bool = False
 ) -> list[str]:

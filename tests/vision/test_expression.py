@@ -21,9 +21,12 @@ from core.vision.expression import (
     TFSamePool,
     fold_batch_norms,
     frozen_for_cpu,
+    int8_calibration,
     load_keras_mini_xception,
 )
+from core.vision.quantize import cpu_has_vnni, load_calibrated, widen_narrow_pooled_blocks
 from core.vision.registry import create_model
+from core.vision.training.models import INT8_CALIBRATIONS
 from core.vision.weights import mini_xception_weights
 from schemas.events import EXPRESSIONS
 from schemas.settings import VisionSettings
@@ -166,18 +169,85 @@ def test_fast_path_gives_the_reference_labels(public_test_faces, classifier):
     assert (classifier.predict(shuffled).argmax(axis=1) == reference).mean() < 0.5
 
 
-def test_the_default_models_fast_path_gives_its_eager_labels(public_test_faces):
-    """The fast path (folded, traced, frozen) of the default model, vgg_narrow trained
-    here, against the same network run eagerly as it ships."""
-    name = VisionSettings().expression_model
+def reference_labels_of(name: str, faces: list[np.ndarray]) -> np.ndarray:
+    """Labels of the registered expression model ``name`` run eagerly as it ships."""
     network = create_model("expression", name)
     side = network.input_size
-    batch = np.stack([cv2.resize(face, (side, side)) for face in public_test_faces])[:, None]
+    batch = np.stack([cv2.resize(face, (side, side)) for face in faces])[:, None]
     with torch.inference_mode():
-        eager = network(torch.from_numpy(batch).float() / 127.5 - 1.0).argmax(dim=1).numpy()
+        return network(torch.from_numpy(batch).float() / 127.5 - 1.0).argmax(dim=1).numpy()
+
+
+def test_the_default_models_fast_path_gives_its_eager_labels(public_test_faces):
+    """The float32 fast path (folded, traced, frozen) of the default model, vgg_narrow
+    trained here, against the same network run eagerly as it ships."""
+    name = VisionSettings().expression_model
+    eager = reference_labels_of(name, public_test_faces)
     fast = ExpressionClassifier(name, torch.device("cpu")).predict(public_test_faces)
     assert (fast.argmax(axis=1) == eager).mean() >= 0.99
     assert (fast.argmax(axis=1) == eager[::-1]).mean() < 0.5  # control: labels of others
+
+
+def test_the_int8_path_gives_the_float_labels(public_test_faces):
+    """The default model in int8 from its shipped calibration, against the same network in
+    float32 as it ships; PublicTest over all 3,589 faces: docs/models.md."""
+    name = VisionSettings().expression_model
+    float_labels = reference_labels_of(name, public_test_faces)
+    int8 = ExpressionClassifier(name, torch.device("cpu"), precision="int8")
+    assert int8.precision == "int8"
+    probabilities = int8.predict(public_test_faces)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert (probabilities.argmax(axis=1) == float_labels).mean() >= 0.95
+    # Controls: other faces' labels, and the faces' own pixels shuffled, do not agree.
+    assert (probabilities.argmax(axis=1) == float_labels[::-1]).mean() < 0.5
+    rng = np.random.default_rng(0)
+    shuffled = [rng.permutation(face.ravel()).reshape(face.shape) for face in public_test_faces]
+    assert (int8.predict(shuffled).argmax(axis=1) == float_labels).mean() < 0.5
+
+
+def test_precision_auto_takes_int8_only_with_vnni_and_a_calibration(tmp_path):
+    with_vnni, without = tmp_path / "vnni", tmp_path / "avx2"
+    with_vnni.write_text("flags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    without.write_text("flags\t\t: fpu sse2 avx2 fma\n")
+    assert cpu_has_vnni(with_vnni) and not cpu_has_vnni(without)
+    assert not cpu_has_vnni(tmp_path / "missing")
+    shipped = INT8_CALIBRATIONS["vgg_narrow.fer2013"]
+    assert int8_calibration("vgg_narrow", "int8") == shipped  # a bare name: its default tag
+    assert int8_calibration("vgg_narrow.fer2013", "float32") is None
+    assert int8_calibration("mini_xception.fer2013", "auto") is None  # no calibration
+    with pytest.raises(ValueError, match="no int8 calibration"):
+        int8_calibration("mini_xception.fer2013", "int8")
+
+
+def test_widening_narrow_pooled_blocks_keeps_the_outputs():
+    network = create_model("expression", "vgg_narrow.fer2013")
+    faces = torch.rand(4, 1, 48, 48) * 2 - 1
+    with torch.inference_mode():
+        expected = network(faces)
+        widened = widen_narrow_pooled_blocks(create_model("expression", "vgg_narrow.fer2013"))
+        assert [m.out_channels for m in widened.modules() if isinstance(m, torch.nn.Conv2d)][
+            :3
+        ] == [32, 48, 48]  # 24 -> 32; 48 is more than one vector and stays
+        assert torch.allclose(widened(faces), expected, atol=1e-5)
+        # Control: the added channels are wired in: given a value and a weight, they count.
+        widened.features[0][1].bias[-1] = 1.0
+        widened.features[2][0].weight[:, -1] = 0.1
+        assert not torch.allclose(widened(faces), expected, atol=1e-5)
+
+
+def test_model_quantize_command_writes_a_calibration_that_loads(shared_data, tmp_path):
+    out = tmp_path / "int8.pt"
+    training = str(shared_data / "fer2013" / "Training")
+    args = ["quantize", training, "--model", "vgg_narrow", "--per-class", "4", "--out", str(out)]
+    result = CliRunner().invoke(model_command, args)
+    assert result.exit_code == 0, result.output
+    assert "28 faces" in result.output
+    network = create_model("expression", "vgg_narrow.fer2013")
+    quantized = load_calibrated(network, network.input_size, out)
+    with torch.inference_mode():
+        assert quantized(torch.zeros(2, 1, 48, 48)).shape == (2, len(EXPRESSIONS))
+    refused = CliRunner().invoke(model_command, ["quantize", training, "--model", "mini_xception"])
+    assert refused.exit_code != 0 and "no calibration file" in refused.output
 
 
 def test_faces_under_the_readable_size_get_no_expression(public_test_faces, classifier):

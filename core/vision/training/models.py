@@ -362,6 +362,11 @@ SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "checkpoints" / "express
 VGG_NARROW_WEIGHTS: dict[str, Path] = {"fer2013": SHIPPED_WEIGHTS / "vgg_narrow" / "best.pt"}
 """Tag -> the checkpoint of those weights; ``fer2013``: trained here on FER2013 Training,
 model card beside it."""
+INT8_CALIBRATIONS: dict[str, Path] = {
+    "vgg_narrow.fer2013": SHIPPED_WEIGHTS / "vgg_narrow" / "int8.pt",
+}
+"""Expression model (``arch.tag``) -> its int8 calibration (``classroom model quantize``,
+``core.vision.quantize``), for the models that ship one."""
 
 
 @register_model("expression", tags=tuple(VGG_NARROW_WEIGHTS), trainable=True)
