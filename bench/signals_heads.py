@@ -11,7 +11,9 @@
   precision (faces the product gave that state whose label says so); control: the same
   labels shuffled among the faces, the mean of ``SEEDS`` shuffles;
 - overhead clip: pupils found (a labelled pupil with a face found on one of its labels);
-  control: the labels' boxes moved off the faces.
+  control: the labels' boxes moved off the faces;
+- overhead clip: pupils counted present by the roll call with the hand-drawn seat map
+  (``tests/labels/overhead_roster.yaml``: seat motion or a face); control: seat motion off.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from tests.analytics.test_head_states_overhead import (  # noqa: E402
     analysed_faces,
     moved_off,
 )
+from tests.attendance.conftest import analyze_with_roster  # noqa: E402
+from tests.attendance.test_seat_motion import EMPTY, HIGH_CAMERA, PUPILS, ROSTER, roll  # noqa: E402
 from tests.conftest import analyze_classroom_clip, stored_face_events  # noqa: E402
 
 Row = tuple[str, str, str, str, str]
@@ -109,8 +113,37 @@ def overhead_rows() -> list[Row]:
     ]
 
 
+def seat_rows() -> list[Row]:
+    """The overhead clip's roll call with its hand-drawn seat map, as its test takes it,
+    with seat motion on and (the control) off."""
+    taken = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for motion in ("true", "false"):
+            settings = {**HIGH_CAMERA, "CLASSROOM_VISION__SEAT_MOTION": motion}
+            data_dir = Path(folder) / motion
+            analysis = analyze_with_roster(
+                VIDEO, data_dir, ROSTER, f"seats-{motion}", settings, classroom="room-ov"
+            )
+            taken[motion] = roll(analysis.dsn)
+    present = [p for p in PUPILS if taken["true"][p][0] != "absent"]
+    by_motion = [p for p in present if taken["true"][p][2] == "seat_motion"]
+    empty_taken = [p for p in EMPTY if taken["true"][p][0] != "absent"]
+    without = [p for p in PUPILS if taken["false"][p][0] != "absent"]
+    return [
+        (
+            "pupils counted",
+            f"overhead_classroom.mp4, roster of {len(PUPILS)} pupils and {len(EMPTY)} empty"
+            " seats drawn by hand, min_face_px 12, 2 frames/s",
+            "pupils present in the roll call (by seat motion); empty seats present",
+            f"{len(present)} of {len(PUPILS)} ({len(by_motion)}); {len(empty_taken)} of"
+            f" {len(EMPTY)}",
+            f"{len(without)} of {len(PUPILS)} with seat motion off",
+        )
+    ]
+
+
 def rows() -> list[Row]:
-    return [*state_rows("classroom.mp4", classroom_pairs()), *overhead_rows()]
+    return [*state_rows("classroom.mp4", classroom_pairs()), *overhead_rows(), *seat_rows()]
 
 
 def main() -> None:

@@ -64,8 +64,12 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         f"classroom faces {VIDEO} --summary",
     ),
     "model": ("classroom model eval ../shared/data/fer2013/PublicTest",),
-    "model eval": ("classroom model eval ../shared/data/fer2013/PublicTest --json",),
+    "model eval": (
+        "classroom model eval ../shared/data/fer2013/PublicTest",
+        "classroom model eval ../shared/data/fer2013/PublicTest --precision float32 --json",
+    ),
     "model list": ("classroom model list",),
+    "model quantize": ("classroom model quantize ../shared/data/fer2013/Training",),
     "model train": (
         "classroom model train --arch resnet_cbam --data ../shared/data/fer2013/Training "
         "--val ../shared/data/fer2013/PublicTest --epochs 150 --out runs/resnet_cbam",

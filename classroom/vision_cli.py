@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
 import msgspec
@@ -29,6 +29,9 @@ from core.vision.frames import (
 from core.vision.identity import create_face_encoder, save_embeddings
 from core.vision.registry import PLUGINS, Kind, list_models
 from schemas.settings import ExpressionPrecision, PolicySettings, Settings, load_settings
+
+if TYPE_CHECKING:
+    from core.vision.evaluate import ExpressionScores
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 BATCH_FRAMES = 8
@@ -294,19 +297,23 @@ def eval_command(
         save_confusion_image(scores[0].confusion, confusion, title)
     if as_json:
         for each in scores:
-            record = {
-                "model": each.model,
-                "precision": each.precision,
-                "images": each.images,
-                "tta": tta,
-                "accuracy": each.accuracy,
-                "macro_f1": each.macro_f1,
-                "per_class_accuracy": each.per_class_accuracy,
-                "confusion": each.confusion.tolist(),
-            }
-            sys.stdout.write(json.dumps(record) + "\n")
+            sys.stdout.write(json.dumps(score_record(each, tta)) + "\n")
         return
     Console().print(comparison_table(scores, str(folder)))
+
+
+def score_record(scores: ExpressionScores, tta: bool) -> dict[str, object]:
+    """One model's scores as ``classroom model eval --json`` prints them."""
+    return {
+        "model": scores.model,
+        "precision": scores.precision,
+        "images": scores.images,
+        "tta": tta,
+        "accuracy": scores.accuracy,
+        "macro_f1": scores.macro_f1,
+        "per_class_accuracy": scores.per_class_accuracy,
+        "confusion": scores.confusion.tolist(),
+    }
 
 
 @model.command("quantize")

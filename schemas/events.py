@@ -40,6 +40,9 @@ OptionalId = Annotated[str, msgspec.Meta(pattern=f"^[{ID_CHARACTERS}]*$", max_le
 
 Role = Literal["student", "teacher", "unknown"]
 IdentitySource = Literal["track", "seat", "face"]
+SightingSource = Literal["seat", "face", "seat_motion"]
+"""How the roll call saw an enrolled student: a face named by seat or by face, or only their
+seat moving (``FaceEventBatch.seats_moved``)."""
 Band = Literal["low", "nominal", "high", "unknown"]
 """The engagement band of a concentration; ``unknown`` when the head state was unknown most of
 the window (``analytics.unknown_band_share``): too little was seen to call it low."""
@@ -160,6 +163,8 @@ class FaceEvent(Event, kw_only=True, frozen=True):
     open window and none of the track's later faces is sent. Never stored as a row."""
 
 
+MAX_SEATS_MOVED = 512
+"""Seats one frame may report moved: a lecture hall's, with room to spare."""
 FRAME_FIELDS = (
     "school_id", "classroom_id", "camera_id", "session_id", "course", "frame_seq", "captured_at",
 )  # fmt: skip
@@ -172,10 +177,10 @@ class FaceEventBatch(Event, kw_only=True, frozen=True):
     One message per frame rather than per face: a stream processor pays its per-message
     cost once for the 5-30 faces of a classroom frame. Keyed by classroom (not by student)
     so that one stream partition sees every face of a class: presence, class windows and
-    absence need the whole class in one place. A frame in which nobody was found is not
-    sent (presence counts only frames with a face), so a batch without faces is invalid.
-    Each face repeats the frame's fields; a face that disagrees with them makes the whole
-    message invalid.
+    absence need the whole class in one place. A frame in which nobody was found and no
+    rostered seat moved is not sent (presence counts only frames with a face), so a batch
+    with neither is invalid. Each face repeats the frame's fields; a face that disagrees
+    with them makes the whole message invalid.
     """
 
     school_id: Id
@@ -185,7 +190,11 @@ class FaceEventBatch(Event, kw_only=True, frozen=True):
     course: OptionalId = ""
     frame_seq: int
     captured_at: float
-    faces: Annotated[tuple[FaceEvent, ...], msgspec.Meta(min_length=1)]
+    faces: tuple[FaceEvent, ...]
+    seats_moved: Annotated[tuple[Id, ...], msgspec.Meta(max_length=MAX_SEATS_MOVED)] = ()
+    """Students whose rostered seat moved since the camera's previous frame: evidence for
+    the roll call that someone sits there, for a pupil whose face is not seen
+    (``core.vision.seats``)."""
 
 
 def frame_batches(faces: Iterable[FaceEvent]) -> list[FaceEventBatch]:
@@ -329,7 +338,7 @@ class SessionScore(Event, kw_only=True, frozen=True):
     """Sum over the lesson's windows of presence x window length, in minutes."""
     frames_seen: int | None = None
     """Frames (per camera) the enrolled student was seen in: the evidence of attendance."""
-    identity_source: IdentitySource | None = None
+    identity_source: SightingSource | None = None
     """How the student was recognised (seat or face); ``None`` if never seen."""
 
 
@@ -400,6 +409,8 @@ def _check_version(event: Event) -> None:
 
 
 def _check_batch(batch: FaceEventBatch) -> None:
+    if not batch.faces and not batch.seats_moved:
+        raise EventError("invalid FaceEventBatch: no face and no seat moved")
     frame = tuple(getattr(batch, name) for name in FRAME_FIELDS)
     for face in batch.faces:
         _check_version(face)

@@ -85,6 +85,11 @@ class VisionSettings(BaseModel):
     eye_state_model: str = Field(
         "eye_cnn.cew", description="open/closed eye model name (docs/models.md)"
     )
+    seat_motion: bool = Field(
+        True,
+        description="with a roster's seat map: a seat that moves between frames counts its "
+        "student present in the roll call, when no face is seen (docs/vision.md, 'Seat motion')",
+    )
     eyes_min_face_px: int = Field(
         26, ge=1, description="smaller faces get eye_closed None: their eyes cannot be read"
     )

@@ -5,7 +5,8 @@ analytics in both runtimes, so the Faust app and ``classroom analyze`` take the 
 It follows the lesson's face events and closed windows:
 
 - from the events: when each enrolled student was first and last seen, in how many frames
-  (per camera) and by which identity source (seat or face). Anonymous tracks are never
+  (per camera) and by which identity source (seat or face), or, when no face of theirs was
+  seen, by their seat moving (``seat_motion``, ``observe_seats``). Anonymous tracks are never
   enrolled students, whatever their id, and a face marked ``printed`` (a poster's) is no
   sighting. The teacher is not on the roll, nor is a student
   without consent (their faces are dropped at inference: unseen, not absent), and the
@@ -39,7 +40,8 @@ from schemas.events import (
     AttendanceStatus,
     ClassWindow,
     FaceEvent,
-    IdentitySource,
+    FaceEventBatch,
+    SightingSource,
     StudentWindow,
 )
 from schemas.settings import AnalyticsSettings
@@ -57,7 +59,8 @@ class _Sighting(msgspec.Struct, kw_only=True):
     last_seq: int = -1
     """Camera and frame sequence of the last frame counted, so two faces of one student in
     one frame count once."""
-    identity_source: IdentitySource = "seat"
+    identity_source: SightingSource = "seat"
+    """A face's source once one was seen; ``seat_motion`` while only the seat moved."""
     minutes_present: float = 0.0
 
 
@@ -88,7 +91,7 @@ class Attendance:
     last_seen_at: float | None
     minutes_present: float
     frames_seen: int
-    identity_source: IdentitySource | None
+    identity_source: SightingSource | None
     absence_alerts: int
     """Absence alerts the roll call raised (0 or 1: a never-seen student, once)."""
 
@@ -131,7 +134,7 @@ class RollCall:
     def observe(self, events: Iterable[FaceEvent]) -> None:
         """Note when and how each enrolled student was seen (anonymous tracks never are).
 
-        This runs for every face event: plain comparisons, no tuple or call per event."""
+        This runs for every face event: plain comparisons, no tuple per event."""
         lessons, enrolled = self.state.lessons, self.enrolled
         for event in events:
             if event.identity_source == "track" or event.person_id not in enrolled:
@@ -141,19 +144,43 @@ class RollCall:
             lesson = lessons.get(event.session_id)
             if lesson is None:
                 lesson = lessons[event.session_id] = _Lesson()
-            at = event.captured_at
-            seen = lesson.seen.get(event.person_id)
-            if seen is None:
-                seen = lesson.seen[event.person_id] = _Sighting(
-                    first_seen_at=at, last_seen_at=at, identity_source=event.identity_source
-                )
-            elif at > seen.last_seen_at:
-                seen.last_seen_at = at
-            elif at < seen.first_seen_at:
-                seen.first_seen_at = at
+            known = event.person_id in lesson.seen
+            seen = self._sighting(lesson, event.person_id, event.captured_at)
+            if not known or seen.identity_source == "seat_motion":  # a face is better evidence
+                seen.identity_source = event.identity_source
             if event.frame_seq != seen.last_seq or event.camera_id != seen.last_camera:
                 seen.frames_seen += 1
                 seen.last_seq, seen.last_camera = event.frame_seq, event.camera_id
+
+    def observe_seats(self, frame: FaceEventBatch) -> None:
+        """Count the enrolled students whose seat moved in ``frame`` as seen in it (their
+        source stays a face's, if one of theirs was seen)."""
+        moved = [student for student in frame.seats_moved if student in self.enrolled]
+        if not moved:
+            return
+        lesson = self.state.lessons.get(frame.session_id)
+        if lesson is None:
+            lesson = self.state.lessons[frame.session_id] = _Lesson()
+        for person_id in moved:
+            known = person_id in lesson.seen
+            seen = self._sighting(lesson, person_id, frame.captured_at)
+            if not known:
+                seen.identity_source = "seat_motion"
+            if frame.frame_seq != seen.last_seq or frame.camera_id != seen.last_camera:
+                seen.frames_seen += 1
+                seen.last_seq, seen.last_camera = frame.frame_seq, frame.camera_id
+
+    @staticmethod
+    def _sighting(lesson: _Lesson, person_id: str, at: float) -> _Sighting:
+        """``person_id``'s sighting in ``lesson``, started or stretched to include ``at``."""
+        seen = lesson.seen.get(person_id)
+        if seen is None:
+            seen = lesson.seen[person_id] = _Sighting(first_seen_at=at, last_seen_at=at)
+        elif at > seen.last_seen_at:
+            seen.last_seen_at = at
+        elif at < seen.first_seen_at:
+            seen.first_seen_at = at
+        return seen
 
     def closed(
         self, class_windows: Iterable[ClassWindow], student_windows: Iterable[StudentWindow]

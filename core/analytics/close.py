@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import NamedTuple
 
 import msgspec
@@ -57,13 +58,16 @@ def close_window(
     settings: AnalyticsSettings,
     *,
     emotion: bool,
+    seats: Mapping[str, Sequence[float]] = MappingProxyType({}),
 ) -> tuple[ClosedWindow, SessionCarry]:
     """Close one window of one classroom session; windows must be closed in time order.
 
     ``students`` maps person id to that person's partial aggregate in this window. Each
     camera's front is first learned a step further from the window's head poses. People
     known from earlier windows and missing here get an unseen window (``absent_window``),
-    unless they are anonymous tracks: a lost track is not an absent student.
+    unless they are anonymous tracks: a lost track is not an absent student. ``seats``
+    maps a person to the times (sorted) their seat moved in this window: sightings without
+    a face, which keep them present with head state unknown instead of absent.
     """
     instants = RoomInstants.of(state.frame_times)  # once: every person's window reads them
     persons = dict(session.persons)
@@ -78,6 +82,7 @@ def close_window(
             settings,
             emotion=emotion,
             fronts=fronts,
+            seat_times=seats.get(person_id, ()),
         )
         window, persons[person_id], raised = _seen(finalized, settings)
         windows.append(window)
@@ -85,7 +90,8 @@ def close_window(
     for person_id in sorted(persons.keys() - students.keys()):
         if persons[person_id].identity_source == "track":
             continue
-        window, persons[person_id], raised = _absent(state, instants, persons[person_id], settings)
+        absent = _absent(state, instants, persons[person_id], settings, seats.get(person_id, ()))
+        window, persons[person_id], raised = absent
         windows.append(window)
         alerts += raised
 
@@ -124,10 +130,14 @@ def _absent(
     instants: RoomInstants,
     carry: PersonCarry,
     settings: AnalyticsSettings,
+    seat_times: Sequence[float],
 ) -> tuple[StudentWindow, PersonCarry, list[Alert]]:
-    """The window of a known person not seen in it (``absent_window``), their carry and
-    alerts. An absence alert needs them absent, not just unseen for a moment (unknown)."""
-    window = absent_window(carry, state, instants, settings)
+    """The window of a known person whose face was not seen in it (``absent_window``),
+    their carry and alerts. An absence alert needs them absent, not just unseen for a
+    moment (unknown) nor with their seat moving."""
+    window = absent_window(carry, state, instants, settings, seat_times)
+    if seat_times:
+        carry = msgspec.structs.replace(carry, last_seen_at=max(carry.last_seen_at, seat_times[-1]))
     if window.role == "teacher":
         return window, carry, []
     absent = None

@@ -27,6 +27,7 @@ the real student's, and erasing a present student is worse than a poster's first
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -37,6 +38,7 @@ from schemas.events import (
     Alert,
     ClassWindow,
     FaceEvent,
+    FaceEventBatch,
     SessionScore,
     StudentWindow,
     TeacherExpressionMix,
@@ -99,6 +101,8 @@ class _Session:
     """The latest event time seen in this session: its watermark is this minus lateness."""
     printed: set[str] = field(default_factory=set)
     """People whose face was found printed: taken back, their later events dropped."""
+    seats: dict[str, list[float]] = field(default_factory=dict)
+    """Person -> times their seat moved (``add_seats``) in windows not closed yet."""
 
 
 class _SessionSnapshot(msgspec.Struct, array_like=True):
@@ -107,6 +111,7 @@ class _SessionSnapshot(msgspec.Struct, array_like=True):
     closed_until: float
     latest: float
     printed: set[str] = set()
+    seats: dict[str, list[float]] = {}
 
 
 class _Snapshot(msgspec.Struct, array_like=True):
@@ -179,6 +184,19 @@ class ClassroomAnalytics:
             self._close_windows(room, session_id, session.latest - lateness, out)
         return out
 
+    def add_seats(self, frames: Iterable[FaceEventBatch]) -> None:
+        """Note whose seat moved in each frame (``FaceEventBatch.seats_moved``), for the
+        windows the next ``add`` or ``flush`` closes: a person whose face is not seen but
+        whose seat moves is present with head state unknown, not absent. Only sessions
+        already open count (a seat alone opens no window) and only windows not closed yet;
+        add a batch's seats before its faces, whose watermark may close their window."""
+        for frame in frames:
+            session = self._rooms.get(frame.classroom_id, {}).get(frame.session_id)
+            if session is None or frame.captured_at < session.closed_until:
+                continue
+            for person_id in frame.seats_moved:
+                insort(session.seats.setdefault(person_id, []), frame.captured_at)
+
     def flush(self) -> AnalyticsOutput:
         """End of stream: close every open window (sessions stay open for their scores)."""
         out = AnalyticsOutput()
@@ -218,6 +236,7 @@ class ClassroomAnalytics:
                     session.closed_until,
                     session.latest,
                     session.printed,
+                    session.seats,
                 )
                 for session_id, session in sessions.items()
             }
@@ -240,6 +259,7 @@ class ClassroomAnalytics:
                     session.closed_until,
                     session.latest,
                     session.printed,
+                    session.seats,
                 )
                 for session_id, session in sessions.items()
             }
@@ -273,8 +293,26 @@ class ClassroomAnalytics:
             session.closed_until = start + self.window_seconds
             carry = session.carry or new_session(window.state)
             closed, session.carry = close_window(
-                window.state, window.students, carry, self.settings, emotion=self.emotion
+                window.state,
+                window.students,
+                carry,
+                self.settings,
+                emotion=self.emotion,
+                seats=_seats_until(session.seats, session.closed_until),
             )
             out.student_windows += closed.student_windows
             out.class_windows.append(closed.class_window)
             out.alerts += closed.alerts
+
+
+def _seats_until(seats: dict[str, list[float]], end: float) -> dict[str, list[float]]:
+    """The seat times before ``end`` (a window closing), taken out of ``seats``."""
+    taken = {}
+    for person_id, times in list(seats.items()):
+        cut = bisect_left(times, end)
+        if cut:
+            taken[person_id] = times[:cut]
+            del times[:cut]
+        if not times:
+            del seats[person_id]
+    return taken

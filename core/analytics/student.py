@@ -93,6 +93,7 @@ def finalize(
     *,
     emotion: bool,
     fronts: Mapping[str, FrontCarry] | None = None,
+    seat_times: Sequence[float] = (),
 ) -> FinalizedWindow:
     """The closed window of a person seen in it, and their carry updated by it.
 
@@ -100,13 +101,15 @@ def finalize(
     (``RoomInstants`` of ``ClassWindowState.frame_times``): presence is per room, not per
     camera;
     ``carry`` is None before the person's first window; ``fronts`` the cameras' learned
-    fronts (none: each cone centred on its camera, or as configured).
+    fronts (none: each cone centred on its camera, or as configured); ``seat_times`` (sorted)
+    when their seat moved in this window (``FaceEventBatch.seats_moved``): sightings of
+    someone there, no face, so instants near them are unknown rather than absent.
     """
     if not state.samples:
         raise ValueError(f"the window of {state.person_id} at {state.window_start} has no samples")
     samples = unique_sorted(state.samples)
     carry = first_carry(state) if carry is None else carry
-    head = head_time(samples, instants, carry, settings, fronts or {})
+    head = head_time(samples, instants, carry, settings, fronts or {}, seat_times)
     frames_seen = head.seen
     frames_sampled = len(instants.times)
     known = head.known
@@ -138,7 +141,8 @@ def finalize(
         **shares,
     )
     detectors = (blink, yawn, head.look, head.rest)
-    carry = _carried(carry, window, samples, head, detectors, expressions_read=bool(vectors))
+    last_seen = max([samples[-1][0], *seat_times[-1:]])
+    carry = _carried(carry, window, samples, head, detectors, last_seen, bool(vectors))
     return FinalizedWindow(window, carry, head.look_starts, head.rest_starts)
 
 
@@ -162,16 +166,17 @@ def _carried(
     samples: list[Sample],
     head: HeadTime,
     detectors: tuple[BlinkCarry, YawnCarry, LookCarry, RestCarry],
-    *,
+    last_seen: float,
     expressions_read: bool,
 ) -> PersonCarry:
     """The person's carry after ``window``: detector states, session totals and (for a
-    teacher, with expressions read) the intensity counts."""
+    teacher, with expressions read) the intensity counts; ``last_seen`` their last sighting
+    in it, by face or seat."""
     blink, yawn, look, rest = detectors
     return msgspec.structs.replace(
         carry,
         role=window.role,
-        last_seen_at=max(carry.last_seen_at, samples[-1][0]),
+        last_seen_at=max(carry.last_seen_at, last_seen),
         blink=blink,
         yawn=yawn,
         look=look,
@@ -195,6 +200,7 @@ def head_time(
     carry: PersonCarry,
     settings: AnalyticsSettings,
     fronts: Mapping[str, FrontCarry],
+    seat_times: Sequence[float] = (),
 ) -> HeadTime:
     """The head state of each of the room's ``instants`` the person is present in, and the
     head episodes.
@@ -202,8 +208,9 @@ def head_time(
     An instant they are seen in has the state of their face in it; seen twice in it (two
     cameras, or two faces of one person), a readable face's state beats an unreadable one,
     then the first counts. An instant they are unseen in is unknown while less than
-    ``unseen_unknown_seconds`` have passed since they were last seen (here or in an
-    earlier window), else they are absent from it (not counted)."""
+    ``unseen_unknown_seconds`` have passed since they were last seen (here, by face or by
+    their seat moving, or in an earlier window), else they are absent from it (not
+    counted)."""
     cones = {cam: front_cone(settings, cam, fronts.get(cam))[0] for cam in {s[1] for s in samples}}
     states: list[HeadState] = [
         head_state(s[6], s[7], cones[s[1]]) if pose_readable(s[11], s[12], settings) else "unknown"
@@ -222,7 +229,8 @@ def head_time(
     for label in seen.values():
         counted[label] += 1
     unseen = [t for instant, t in enumerate(instants.times) if instant not in seen]
-    counted["unknown"] += unseen_unknown_instants(unseen, times, carry.last_seen_at, settings)
+    sightings = sorted([*times, *seat_times]) if seat_times else times
+    counted["unknown"] += unseen_unknown_instants(unseen, sightings, carry.last_seen_at, settings)
     readable = [
         (s[0], s[6], cones[s[1]]) for s, st in zip(samples, states, strict=True) if st != "unknown"
     ]
@@ -299,17 +307,19 @@ def absent_window(
     state: ClassWindowState,
     instants: RoomInstants,
     settings: AnalyticsSettings,
+    seat_times: Sequence[float] = (),
 ) -> StudentWindow:
-    """The window of a known person not seen in it.
+    """The window of a known person whose face was not seen in it.
 
-    Within ``unseen_unknown_seconds`` of their last sighting they are present with head
-    state unknown (band unknown); after it they are absent: presence 0, band low. Either
+    Within ``unseen_unknown_seconds`` of their last sighting (before, or their seat moving
+    in it: ``seat_times``, sorted) they are present with head state unknown (band
+    unknown); after it they are absent: presence 0, band low. Either
     way nothing was known of their head, eyes or concentration: attention, the eye fields
     and concentration are None (unknown). The eye and mouth detectors keep their state for
     when the person comes back.
     """
     times = instants.times
-    unknown = unseen_unknown_instants(times, [], carry.last_seen_at, settings)
+    unknown = unseen_unknown_instants(times, seat_times, carry.last_seen_at, settings)
     return StudentWindow(
         school_id=state.school_id,
         classroom_id=state.classroom_id,

@@ -40,15 +40,19 @@ class InferenceOutput:
     """What one batch of frames gave, and its counts for the health records."""
 
     frames: list[FaceEventBatch | FrameFailure]
-    """One per input frame, in order. A frame in which nobody was found gives a batch
-    without faces: such a batch is invalid on the face-events topic, so it is not sent."""
+    """One per input frame, in order. A frame in which nobody was found and no rostered
+    seat moved gives an empty batch: invalid on the face-events topic, so it is not sent."""
     seconds: float
     """Time the batch took in the engine."""
 
     @property
     def batches(self) -> list[FaceEventBatch]:
-        """The frames with at least one face."""
-        return [frame for frame in self.frames if isinstance(frame, FaceEventBatch) and frame.faces]
+        """The frames with at least one face or moved seat."""
+        return [
+            frame
+            for frame in self.frames
+            if isinstance(frame, FaceEventBatch) and (frame.faces or frame.seats_moved)
+        ]
 
     @property
     def failures(self) -> list[FrameFailure]:
@@ -89,7 +93,13 @@ class InferenceStage:
             if result.error is not None:
                 outcomes.append(FrameFailure(frame.meta, str(result.error)))
                 continue
-            outcomes.append(FaceEventBatch(**frame.meta.event_fields(), faces=tuple(result.events)))
+            outcomes.append(
+                FaceEventBatch(
+                    **frame.meta.event_fields(),
+                    faces=tuple(result.events),
+                    seats_moved=result.seats_moved,
+                )
+            )
             if self._observer is not None:
                 self._observer(frame.image, result)
         return InferenceOutput(outcomes, time.monotonic() - started)

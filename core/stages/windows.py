@@ -144,6 +144,7 @@ class WindowStage:
         restart. Without them every frame counts."""
         out = StageOutput()
         by_room: dict[str, list[FaceEvent]] = {}
+        seats_by_room: dict[str, list[FaceEventBatch]] = {}
         sessions: dict[str, set[str]] = {}
         for index, frame in enumerate(frames):
             problem = self._date_problem(frame)
@@ -158,11 +159,17 @@ class WindowStage:
                 self.positions[room] = positions[index]
             by_room.setdefault(room, []).extend(frame.faces)
             sessions.setdefault(room, set()).add(frame.session_id)
+            if frame.seats_moved:
+                seats_by_room.setdefault(room, []).append(frame)
         now = time.monotonic()
         for room, events in by_room.items():
+            seats = seats_by_room.get(room, [])
             roll_call = self.roll_calls.get(room)
             if roll_call is not None:
                 roll_call.observe(events)
+                for frame in seats:
+                    roll_call.observe_seats(frame)
+            self.rooms[room].add_seats(seats)  # before the faces, whose watermark may close
             closed = self.rooms[room].add(events)
             if roll_call is not None:
                 closed.alerts += roll_call.closed(closed.class_windows, closed.student_windows)

@@ -43,6 +43,7 @@ from core.vision.landmarks import (
     sharpness,
 )
 from core.vision.liveness import FaceSample, LivenessJudge
+from core.vision.seats import SeatMotion
 from core.vision.shotcut import ShotCutDetector
 from core.vision.tracking import FaceTracker, face_look
 from schemas.events import EXPRESSIONS, FaceEvent
@@ -173,6 +174,8 @@ class VisionEngine:
         """Time spent so far per stage (detect, track, landmarks, identity, eyes,
         expression, pose): for the vision benchmark (bench/vision.py)."""
         self.liveness = LivenessJudge(vision)
+        self.seat_motion = SeatMotion(roster) if roster is not None and vision.seat_motion else None
+        """Which rostered seats move, for the roll call (``core.vision.seats``)."""
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -216,6 +219,9 @@ class VisionEngine:
             read[index] = self._read_faces(
                 frames[index], rgbs[index], grays[index], detections.get(index)
             )
+            if self.seat_motion is not None:
+                camera_id = frames[index].meta.camera_id
+                results[index].seats_moved = self.seat_motion.moved(camera_id, grays[index])
         # (frame index, row in its FrameFaces): the faces of the whole batch, which the
         # expression and eye networks take in one forward pass each.
         faces = [(index, row) for index in order for row in range(len(read[index].faces))]

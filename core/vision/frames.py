@@ -41,6 +41,9 @@ class FrameResult:
     events: list[FaceEvent] = field(default_factory=list)
     landmarks: list[np.ndarray] = field(default_factory=list)
     """(68, 2) float32 pixel coordinates per event, in the order of ``events``."""
+    seats_moved: tuple[str, ...] = ()
+    """Students whose rostered seat moved since the camera's previous frame
+    (``core.vision.seats``)."""
     error: FrameError | None = None
 
 

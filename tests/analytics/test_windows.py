@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.analytics import AnalyticsOutput, ClassroomAnalytics
-from schemas.events import FaceEvent, StudentWindow
+from schemas.events import FaceEvent, FaceEventBatch, StudentWindow
 from schemas.settings import AnalyticsSettings
 
 from .factory import T0, face_event
@@ -279,3 +279,44 @@ def test_a_restored_snapshot_continues_exactly_where_it_stopped() -> None:
     windows += second.add(events[77:]).student_windows
     windows += second.close_session("lesson-1").student_windows
     assert windows == expected
+
+
+def seat_frames(times: list[float], person_id: str) -> list[FaceEventBatch]:
+    """Frames at T0 + each of ``times`` in which ``person_id``'s seat moved (no face)."""
+    return [
+        FaceEventBatch(
+            school_id="school-1",
+            classroom_id="room-1",
+            camera_id="cam-1",
+            session_id="lesson-1",
+            frame_seq=round(t * 10),
+            captured_at=T0 + t,
+            faces=(),
+            seats_moved=(person_id,),
+        )
+        for t in times
+    ]
+
+
+def test_a_moving_seat_keeps_a_hidden_student_present_and_unknown() -> None:
+    """s1's face is seen for 10 s, then only their seat moves, every second; s2 is seen
+    throughout. s1 is never absent and raises no absence alert: present, head unknown."""
+    settings = AnalyticsSettings(unseen_unknown_seconds=5)
+    analytics = ClassroomAnalytics(settings, emotion=False)
+    out = analytics.add([face_event(i, p) for i in range(10) for p in ("s1", "s2")])
+    for i in range(10, 60):
+        analytics.add_seats(seat_frames([i + 0.5], "s1"))
+        out.extend(analytics.add([face_event(i, "s2")]))
+    out.extend(analytics.close_session("lesson-1"))
+    later = windows_of(out, "s1")[1:]
+    assert len(later) == 5 and all(w.presence == 1.0 for w in later)
+    assert all(w.band == "unknown" and w.attention is None for w in later)
+    assert not [a for a in out.alerts if a.kind == "absent"]
+    # Control: the same lesson without the seat: s1 is absent and the alert is raised.
+    control = run(
+        [face_event(i, p) for i in range(10) for p in ("s1", "s2")]
+        + [face_event(i, "s2") for i in range(10, 60)],
+        unseen_unknown_seconds=5,
+    )
+    assert [w.presence for w in windows_of(control, "s1")[2:]] == [0.0] * 4
+    assert [a.person_id for a in control.alerts if a.kind == "absent"] == ["s1"]

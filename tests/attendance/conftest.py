@@ -99,17 +99,23 @@ class Analysis(NamedTuple):
 
 
 def analyze_with_roster(
-    video: Path, data_dir: Path, roster: Path, session: str = SESSION
+    video: Path,
+    data_dir: Path,
+    roster: Path,
+    session: str = SESSION,
+    settings: dict[str, str] | None = None,
+    classroom: str = "room-roll",
 ) -> Analysis:
-    """``classroom analyze VIDEO --identity seat --roster ROSTER`` through the command line."""
+    """``classroom analyze VIDEO --identity seat --roster ROSTER`` through the command line,
+    with ``ANALYSIS_ENV`` and ``settings`` (environment variables) on top."""
     report = data_dir / f"{session}.html"
     command = [
         sys.executable, "-m", "classroom.cli", "analyze", str(video),
         "--data-dir", str(data_dir), "--report", str(report), "--session", session,
-        "--classroom", "room-roll", "--camera", "cam-1", "--sample-fps", "2",
+        "--classroom", classroom, "--camera", "cam-1", "--sample-fps", "2",
         "--start-time", START, "--identity", "seat", "--roster", str(roster),
     ]  # fmt: skip
-    env = {**os.environ, **ANALYSIS_ENV}
+    env = {**os.environ, **ANALYSIS_ENV, **(settings or {})}
     result = subprocess.run(
         command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, env=env
     )
