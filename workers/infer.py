@@ -47,6 +47,11 @@ class HandledBatch:
     def faces(self) -> int:
         return sum(len(batch.faces) for batch in self.batches)
 
+    @property
+    def printed(self) -> int:
+        """Of ``faces``, the verdicts on faces judged printed: sent, never stored as rows."""
+        return sum(face.printed for batch in self.batches for face in batch.faces)
+
 
 class KafkaInference:
     """Frame messages through the inference stage, to face-event batches and dead letters."""
@@ -207,6 +212,7 @@ def _count(
 ) -> None:
     errors = len(handled.dead_letters)
     health.count_batch(frames, handled.faces, errors, elapsed)
+    health.printed += handled.printed
     service.FRAMES.labels(ROLE).inc(frames)
     service.FACES.labels(ROLE).inc(handled.faces)
     service.ERRORS.labels(ROLE).inc(errors)
@@ -235,4 +241,7 @@ def infer(exit_when_idle: float | None) -> None:
     # A batch of large frames on a busy CPU can take tens of seconds: allow a few.
     health = service.start_process(settings, ROLE, stalled_after_s=300)
     asyncio.run(_main(settings, health))
-    log.info("stopped", extra={"frames": health.frames_in, "faces": health.faces})
+    log.info(
+        "stopped",
+        extra={"frames": health.frames_in, "faces": health.faces, "printed": health.printed},
+    )

@@ -164,6 +164,8 @@ class HealthCounters:
     role: str
     frames_in: int = 0
     faces: int = 0
+    printed: int = 0
+    """Inference only: of ``faces``, verdicts on printed faces (posters), never stored."""
     lag: int = 0
     drops: int = 0
     errors: int = 0
