@@ -413,7 +413,8 @@ class StreamsWorker:
     async def restore_classrooms(self) -> None:
         """Once a rebalance's table recovery is done: restore the classrooms of the
         face-events partitions this worker now owns, from the checkpoints the table
-        recovered from its changelog."""
+        recovered from its changelog; then read their partitions again from where the
+        reading must start (``restart_reading``)."""
         owned = self.owned_partitions()
         async with self.state_lock:
             # Afresh once more: a batch taken before the rebalance may have brought back
@@ -426,6 +427,37 @@ class StreamsWorker:
             ]
             self.windows.restore(mine)
         log.info("classrooms restored after a rebalance", extra={"classrooms": len(mine)})
+        await self.restart_reading(owned)
+
+    async def restart_reading(self, owned: set[int]) -> None:
+        """Seek the face-events partitions this worker owns back to where their reading
+        must start, and hold what is fetched from there until Faust resumes delivery.
+
+        Messages of these partitions can be fetched before or during the table's
+        recovery and put in the agents' queues, which Faust empties when it resumes its
+        flow control after this callback, while the consumer has gone on after them. The
+        agent then saw a partition begin after a hole, folded past it, and its replay
+        guard skipped the hole's frames when they were read again (frames of moved
+        classrooms lost after a kill). So each partition is sought back here to its
+        committed offset, or to its beginning if nobody committed one (Faust seeks only
+        committed ones; frames folded already are skipped as replays), and the flow
+        control is suspended: the fetcher waits with its next message until the queues
+        are emptied and delivers it after, instead of losing it. Stopping the consumer's
+        flow would not do: what a fetch brings meanwhile is dropped and only committed
+        partitions are sought back, so an uncommitted one was left unread."""
+        self.app.flow_control.suspend()
+        consumer = self.app.consumer
+        if not consumer.assignment():
+            return
+        committed = await consumer.seek_to_committed()
+        topic = self.topics.face_events_topic
+        uncommitted = {
+            TP(tp.topic, tp.partition): 0
+            for tp, offset in committed.items()
+            if tp.topic == topic and tp.partition in owned and not offset
+        }
+        if uncommitted:
+            await consumer.seek_wait(uncommitted)
 
     async def send_health(self) -> None:
         await self.output_topics[self.topics.pipeline_health_topic].send(

@@ -16,13 +16,16 @@ message dropped, and when rows are stored twice (one sink's warehouse read twice
 row doubled). (A frame message delivered twice to the stage is no control: a window
 de-duplicates its samples when it closes, so the repeat changes nothing.)
 
-Synthetic face events (inference is not what moves here). The scenario runs with
-``-m slow`` (2-5 minutes on this shared machine) and is marked as expected to fail: see
-``NOT_YET``. Two causes of frames lost in moved classrooms were found and fixed with it: a
-classroom's checkpoint went to another changelog partition than the one its new owner
-recovers (JSON-keyed; the default run checks the key), and a frame message taken before a
-rebalance was folded after it (the agent now drops it). The default run also checks the
-commit of a batch whose partition moved away, which stopped a sink in this scenario.
+Synthetic face events (inference is not what moves here). The scenarios run with
+``-m slow`` (2-5 minutes on this shared machine). Three causes of frames lost in moved
+classrooms were found and fixed with them: a classroom's checkpoint went to another
+changelog partition than the one its new owner recovers (JSON-keyed; the default run
+checks the key); a frame message taken before a rebalance was folded after it (the agent
+now drops it); and messages fetched around the table's recovery were put in the agents'
+queues, which Faust empties after it, leaving a hole the replay guard then skipped (the
+new owner now seeks its partitions back and holds deliveries until then:
+``StreamsWorker.restart_reading``). The default run also checks the commit of a batch
+whose partition moved away, which stopped a sink in this scenario.
 """
 
 from __future__ import annotations
@@ -393,22 +396,7 @@ def check_rebalance(
     assert difference(expected, doubled_face)
 
 
-NOT_YET = pytest.mark.xfail(
-    reason="not passing yet with a SIGKILL: around a rebalance Faust can hand the agent a "
-    "partition's messages with a hole (offsets missing, seen in the logs); the agent folds "
-    "past it, the replay guard then skips the hole's frames when they come again, and "
-    "windows of moved classrooms lose frames. A plain join without a kill passes. The hole "
-    "comes from Faust's order after a table recovery (resume partitions, seek to committed, "
-    "then resume flow control, which empties the agents' queues): messages fetched between "
-    "are dropped, and a partition nobody committed is never sought. Stopping the flow in "
-    "the recover callback and seeking such partitions to 0 passed this test 4 times but "
-    "left tests/spine's restarted worker with no session scores, so it was reverted",
-    strict=False,
-)
-
-
 @pytest.mark.slow
-@NOT_YET
 @pytest.mark.timeout(600)
 def test_classrooms_move_between_faust_workers_with_nothing_lost_or_doubled(
     broker: KafkaSettings, tmp_path: Path, record_property
@@ -417,7 +405,6 @@ def test_classrooms_move_between_faust_workers_with_nothing_lost_or_doubled(
 
 
 @pytest.mark.slow
-@NOT_YET
 @pytest.mark.timeout(900)
 def test_a_longer_lesson_moves_between_faust_workers_with_nothing_lost_or_doubled(
     broker: KafkaSettings, tmp_path: Path, record_property
