@@ -40,14 +40,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def new_session(state: ClassWindowState) -> SessionCarry:
-    """The carry of a classroom session before its first window."""
+def new_session(
+    state: ClassWindowState, fronts: Mapping[str, FrontCarry] = MappingProxyType({})
+) -> SessionCarry:
+    """The carry of a classroom session before its first window; ``fronts``: the cameras'
+    fronts an earlier lesson of the classroom learned (learning is over for them: each
+    window only nudges them, ``learn_front``)."""
     return SessionCarry(
         school_id=state.school_id,
         classroom_id=state.classroom_id,
         session_id=state.session_id,
         course=state.course,
         window_seconds=state.window_seconds,
+        fronts=dict(fronts),
     )
 
 

@@ -47,6 +47,7 @@ from schemas.settings import AnalyticsSettings
 
 from .carry import SessionCarry
 from .close import close_window, new_session
+from .head import FrontCarry
 from .session import session_scores, teacher_mixes
 from .state import ClassWindowState, StudentWindowState, event_problem, is_late, window_start
 
@@ -117,6 +118,7 @@ class _SessionSnapshot(msgspec.Struct, array_like=True):
 class _Snapshot(msgspec.Struct, array_like=True):
     rooms: dict[str, dict[str, _SessionSnapshot]]
     closed: list[tuple[str, str]]
+    fronts: dict[str, dict[str, FrontCarry]] = {}
 
 
 class ClassroomAnalytics:
@@ -136,6 +138,9 @@ class ClassroomAnalytics:
         """classroom id -> session id -> open session."""
         self._closed: set[tuple[str, str]] = set()
         """(classroom, session) pairs already closed by close_session."""
+        self._fronts: dict[str, dict[str, FrontCarry]] = {}
+        """Classroom -> camera -> the front its lessons learned last: a new lesson starts
+        from it instead of learning the camera's front again."""
 
     def add(self, events: Iterable[FaceEvent]) -> AnalyticsOutput:
         """Add a batch of events; return whatever the advanced watermark closes."""
@@ -242,12 +247,13 @@ class ClassroomAnalytics:
             }
             for room, sessions in self._rooms.items()
         }
-        return msgspec.msgpack.encode(_Snapshot(rooms, sorted(self._closed)))
+        return msgspec.msgpack.encode(_Snapshot(rooms, sorted(self._closed), self._fronts))
 
     def restore(self, snapshot: bytes) -> None:
         """Replace this instance's state with a ``snapshot()``."""
         state = msgspec.msgpack.decode(snapshot, type=_Snapshot)
         self._closed = set(state.closed)
+        self._fronts = state.fronts
         self._rooms = {
             room: {
                 session_id: _Session(
@@ -291,7 +297,8 @@ class ClassroomAnalytics:
                 break
             window = session.windows.pop(start)
             session.closed_until = start + self.window_seconds
-            carry = session.carry or new_session(window.state)
+            known_fronts = self._fronts.setdefault(room, {})
+            carry = session.carry or new_session(window.state, known_fronts)
             closed, session.carry = close_window(
                 window.state,
                 window.students,
@@ -300,6 +307,8 @@ class ClassroomAnalytics:
                 emotion=self.emotion,
                 seats=_seats_until(session.seats, session.closed_until),
             )
+            learned = {cam: f for cam, f in session.carry.fronts.items() if f.yaw_deg is not None}
+            known_fronts.update(learned)
             out.student_windows += closed.student_windows
             out.class_windows.append(closed.class_window)
             out.alerts += closed.alerts

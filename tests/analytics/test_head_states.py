@@ -200,3 +200,37 @@ def test_no_head_rests_before_rest_seconds_of_stillness(drawn: list[tuple[str, i
     assert len(starts) <= 1 and all(
         s == "down" or s == "unknown" for s, r in zip(states, resting, strict=True) if r
     )
+
+
+def test_the_next_lesson_starts_from_the_front_the_last_one_learned() -> None:
+    """Lesson 1 of a side camera learns its front from three pupils; lesson 2 in the same
+    room, with two pupils only (too few to learn from), starts from it, snapshot or not."""
+
+    def lesson(session: str, start: int, end: int, people: tuple[str, ...]) -> list[FaceEvent]:
+        return [
+            face_event(t, p, yaw=40.0 + i, pitch=-20.0, session_id=session)
+            for t in range(start, end)
+            for i, p in enumerate(people)
+        ]
+
+    analytics = ClassroomAnalytics(SETTINGS)
+    analytics.add(lesson("lesson-1", 0, 16, ("s1", "s2", "s3")))
+    analytics.close_session("lesson-1")
+    restored = ClassroomAnalytics(SETTINGS)
+    restored.restore(analytics.snapshot())
+    second = lesson("lesson-2", 3600, 3624, ("s1", "s2"))
+    windows = restored.add(second).class_windows
+    assert windows
+    assert {(w.front_yaw_deg, w.front_pitch_deg, w.front_source) for w in windows} == {
+        (41.0, -20.0, "learned")
+    }
+    # control: another classroom's lesson learned nothing for this one
+    other = ClassroomAnalytics(SETTINGS)
+    other.add(
+        [
+            face_event(t, p, yaw=40.0, pitch=-20.0, classroom_id="room-9", session_id="lesson-1")
+            for t in range(16)
+            for p in ("s1", "s2", "s3")
+        ]
+    )
+    assert {w.front_source for w in other.add(second).class_windows} == {"default"}
