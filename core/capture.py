@@ -58,6 +58,19 @@ def _open(source: str, max_pixels: int) -> cv2.VideoCapture:
     return capture
 
 
+def file_seconds(source: str) -> float | None:
+    """How long a video file lasts (frame count over frame rate); None for a live source or
+    a file that does not say. ``SourceError`` if it cannot be opened."""
+    if is_live(source):
+        return None
+    capture = open_source(source)
+    try:
+        frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS)
+    finally:
+        capture.release()
+    return frames / fps if frames > 0 and fps > 0 else None
+
+
 def open_source(source: str, max_pixels: int = MAX_FRAME_PIXELS) -> cv2.VideoCapture:
     """Open a source or raise ``SourceError`` with a clear reason (missing, unreadable,
     or frames larger than ``max_pixels``)."""

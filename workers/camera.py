@@ -23,7 +23,7 @@ import numpy as np
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from core.capture import SourceError, open_source, sample_frames
+from core.capture import SourceError, file_seconds, open_source, sample_frames
 from schemas.events import Frame, FrameHeader, encode
 from schemas.settings import MAX_FRAME_PIXELS, CameraSettings, Settings, load_settings
 from workers import kafka, service
@@ -98,14 +98,20 @@ def capture_into(
     max_pixels: int = MAX_FRAME_PIXELS,
 ) -> None:
     """The capture thread: frames of the source, encoded, into ``buffer`` until the source
-    ends or ``stop`` is set. A source with frames over ``max_pixels`` is refused unread."""
+    ends or ``stop`` is set. A source with frames over ``max_pixels`` is refused unread.
+
+    A file sent as fast as possible (``camera.realtime`` off) is dated as a recording that
+    ends at ``started_at``: dated from then on, its frames would run ahead of the clock,
+    and the Faust worker refuses frames dated more than ``analytics.max_clock_skew_seconds``
+    in the future (a 45-minute file, all but its first minute)."""
     session = session_id(camera, started_at)
     try:
+        recorded = None if camera.realtime else file_seconds(camera.source)
         frames = sample_frames(
             camera.source,
             camera.sample_fps,
             realtime=camera.realtime,
-            start_time=started_at,
+            start_time=started_at - (recorded or 0.0),
             max_pixels=max_pixels,
         )
         for captured in frames:

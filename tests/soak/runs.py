@@ -118,6 +118,7 @@ def run_kafka(lesson: Lesson, tmp: Path) -> Run:
                 "the sink to store every face event and the session scores",
                 timeout=300,
             )
+            wait_until_settled(pipeline)
             pipeline.stop("streams")
             pipeline.stop("sink")
         finally:
@@ -126,6 +127,25 @@ def run_kafka(lesson: Lesson, tmp: Path) -> Run:
     with Warehouse.connect(WarehouseSettings(dsn=pipeline.dsn)) as warehouse:
         write_report(warehouse, SESSION, report)
     return Run("Kafka pipeline", pipeline, faces, report, memory, printed)
+
+
+SETTLED_KINDS = ("StudentWindow", "ClassWindow", "Alert", "SessionScore")
+SETTLED_S = 15.0
+
+
+def wait_until_settled(pipeline: Pipeline, timeout: float = 300.0) -> None:
+    """Until the sink has stored no new window, alert or score for ``SETTLED_S``. The
+    session's scores are the Faust worker's last output, but the sink reads each topic at
+    its own pace: the first score stored does not mean every window is."""
+    deadline = time.monotonic() + timeout
+    counts, since = None, time.monotonic()
+    while time.monotonic() - since < SETTLED_S:
+        now = [pipeline.stored(kind) for kind in SETTLED_KINDS]
+        if now != counts:
+            counts, since = now, time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the sink still storing after {timeout:.0f} s: {counts}")
+        time.sleep(1.0)
 
 
 def memory_growth(

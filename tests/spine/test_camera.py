@@ -6,15 +6,18 @@ import asyncio
 import itertools
 import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from schemas.events import Frame, decode
 from schemas.settings import CameraSettings, KafkaSettings, Settings
 from workers import kafka, service
-from workers.camera import FrameBuffer, run_camera, session_id
+from workers.camera import FrameBuffer, capture_into, run_camera, session_id
 
 
 def clip_seconds(video: Path) -> float:
@@ -137,3 +140,28 @@ def test_a_stalled_broker_makes_the_camera_drop_its_oldest_frames(
     assert seqs == sorted(seqs) and seqs[-1] == result.published + result.dropped - 1
     gaps = [b - a - 1 for a, b in itertools.pairwise(seqs) if b - a > 1]
     assert sum(gaps) == result.dropped  # the dropped frames are one run in the middle
+
+
+def test_a_file_sent_as_fast_as_possible_is_dated_as_a_recording_that_ends_now(
+    classroom_video: Path,
+) -> None:
+    """Dated from now on, its frames would run ahead of the clock and be refused by the
+    Faust worker (analytics.max_clock_skew_seconds)."""
+    fast = CameraSettings(source=str(classroom_video), sample_fps=1, realtime=False)
+    buffer = FrameBuffer(100)
+    now = time.time()
+    capture_into(fast, buffer, now, threading.Event())
+    frames = list(iter(buffer.take, None))
+    assert buffer.error is None and len(frames) >= 12
+    assert frames[-1].captured_at <= now < frames[-1].captured_at + 1.5
+    assert frames[0].captured_at == pytest.approx(now - clip_seconds(classroom_video), abs=0.1)
+    # Control: paced at real time, the same file starts now, as a live camera would.
+    paced = CameraSettings(source=str(classroom_video), sample_fps=1, realtime=True)
+    buffer, stop = FrameBuffer(100), threading.Event()
+    thread = threading.Thread(target=capture_into, args=(paced, buffer, now, stop))
+    thread.start()
+    while not len(buffer):
+        time.sleep(0.05)
+    stop.set()
+    thread.join()
+    assert buffer.take().captured_at == pytest.approx(now)
