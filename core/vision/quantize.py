@@ -9,8 +9,9 @@ zero points); ``load_calibrated`` rebuilds the same graph from the float network
 it, so no face is needed at run time.
 
 On a CPU with VNNI instructions (``cpu_has_vnni``) int8 is about 3x the float path for
-``vgg_narrow`` at the same accuracy (docs/models.md, "int8 on CPU"); without VNNI it was
-measured slower than float, so ``auto`` precision chooses float there.
+``vgg_narrow`` at the same accuracy (docs/models.md, "int8 on CPU"). Without them int8
+arithmetic gains much less (not measured: the machines here have VNNI), so ``auto``
+precision keeps float32 there.
 
 ``torch.ao.quantization`` marks itself deprecated in favour of torchao's PT2E flow, whose
 fast int8 kernels come only through ``torch.compile`` (minutes of compiling per process
