@@ -134,53 +134,56 @@ class RollCall:
     def observe(self, events: Iterable[FaceEvent]) -> None:
         """Note when and how each enrolled student was seen (anonymous tracks never are).
 
-        This runs for every face event: plain comparisons, no tuple per event."""
-        lessons, enrolled = self.state.lessons, self.enrolled
+        This runs for every face event: plain comparisons, one call per event."""
+        enrolled = self.enrolled
         for event in events:
             if event.identity_source == "track" or event.person_id not in enrolled:
                 continue
             if event.printed:  # a verdict on a poster's face, not a sighting
                 continue
-            lesson = lessons.get(event.session_id)
-            if lesson is None:
-                lesson = lessons[event.session_id] = _Lesson()
-            known = event.person_id in lesson.seen
-            seen = self._sighting(lesson, event.person_id, event.captured_at)
-            if not known or seen.identity_source == "seat_motion":  # a face is better evidence
-                seen.identity_source = event.identity_source
-            if event.frame_seq != seen.last_seq or event.camera_id != seen.last_camera:
-                seen.frames_seen += 1
-                seen.last_seq, seen.last_camera = event.frame_seq, event.camera_id
+            self._seen(
+                event.session_id, event.person_id, event.identity_source,
+                event.camera_id, event.frame_seq, event.captured_at,
+            )  # fmt: skip
 
     def observe_seats(self, frame: FaceEventBatch) -> None:
-        """Count the enrolled students whose seat moved in ``frame`` as seen in it (their
-        source stays a face's, if one of theirs was seen)."""
-        moved = [student for student in frame.seats_moved if student in self.enrolled]
-        if not moved:
-            return
-        lesson = self.state.lessons.get(frame.session_id)
-        if lesson is None:
-            lesson = self.state.lessons[frame.session_id] = _Lesson()
-        for person_id in moved:
-            known = person_id in lesson.seen
-            seen = self._sighting(lesson, person_id, frame.captured_at)
-            if not known:
-                seen.identity_source = "seat_motion"
-            if frame.frame_seq != seen.last_seq or frame.camera_id != seen.last_camera:
-                seen.frames_seen += 1
-                seen.last_seq, seen.last_camera = frame.frame_seq, frame.camera_id
+        """Count the enrolled students whose seat moved in ``frame`` as seen in it."""
+        for person_id in frame.seats_moved:
+            if person_id in self.enrolled:
+                self._seen(
+                    frame.session_id, person_id, "seat_motion",
+                    frame.camera_id, frame.frame_seq, frame.captured_at,
+                )  # fmt: skip
 
-    @staticmethod
-    def _sighting(lesson: _Lesson, person_id: str, at: float) -> _Sighting:
-        """``person_id``'s sighting in ``lesson``, started or stretched to include ``at``."""
+    def _seen(
+        self,
+        session_id: str,
+        person_id: str,
+        source: SightingSource,
+        camera_id: str,
+        frame_seq: int,
+        at: float,
+    ) -> None:
+        """Note one frame in which ``person_id`` was seen by ``source``, counted once per
+        frame: a face's source replaces ``seat_motion`` (better evidence), never the reverse."""
+        lesson = self.state.lessons.get(session_id)
+        if lesson is None:
+            lesson = self.state.lessons[session_id] = _Lesson()
         seen = lesson.seen.get(person_id)
         if seen is None:
-            seen = lesson.seen[person_id] = _Sighting(first_seen_at=at, last_seen_at=at)
-        elif at > seen.last_seen_at:
-            seen.last_seen_at = at
-        elif at < seen.first_seen_at:
-            seen.first_seen_at = at
-        return seen
+            seen = lesson.seen[person_id] = _Sighting(
+                first_seen_at=at, last_seen_at=at, identity_source=source
+            )
+        else:
+            if at > seen.last_seen_at:
+                seen.last_seen_at = at
+            elif at < seen.first_seen_at:
+                seen.first_seen_at = at
+            if seen.identity_source == "seat_motion":
+                seen.identity_source = source
+        if frame_seq != seen.last_seq or camera_id != seen.last_camera:
+            seen.frames_seen += 1
+            seen.last_seq, seen.last_camera = frame_seq, camera_id
 
     def closed(
         self, class_windows: Iterable[ClassWindow], student_windows: Iterable[StudentWindow]
