@@ -104,7 +104,8 @@ def _soak(values: dict) -> str:
     return (
         f"{values['minutes']:g}-minute lesson at {values['fps']:g} fps: "
         f"{min(rates):.2f}–{max(rates):.2f} frames/s per 5-minute slice "
-        f"({run['faces_per_frame']:.0f} faces a frame); memory after minute 5 {growth}; "
+        f"({run['faces_per_frame']:.0f} faces a frame); memory, later peak over that of "
+        f"minutes 5-10: {growth}; "
         f"{run['missing_windows']} of {run['present_pairs']:,} present (person, window) "
         f"pairs without a window; alerts per student-hour: {alerts or 'none'} "
         f"({run['fatigue_on_open_eyes']} fatigue alerts on open eyes); "

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.heap import release_free_memory
 from core.vision.frames import DecodedFrame, FrameResult
 from schemas.events import FaceEvent, FaceEventBatch, FrameHeader
 
@@ -102,4 +103,5 @@ class InferenceStage:
             )
             if self._observer is not None:
                 self._observer(frame.image, result)
+        release_free_memory()  # the batch's frame-sized copies: see core.heap
         return InferenceOutput(outcomes, time.monotonic() - started)

@@ -230,17 +230,20 @@ async def publish(topics: KafkaSettings, batches: Sequence[FaceEventBatch]) -> d
     return ends
 
 
-async def committed(topics: KafkaSettings, partitions: Iterable[int]) -> dict[int, int]:
-    """The Faust group's committed offset of each face-events partition, read by a
-    consumer that names the group but never joins it (aiokafka's admin client cannot read
-    tansu's answer to this request)."""
-    reader = AIOKafkaConsumer(**kafka.client_options(topics), group_id=FAUST_GROUP)
+async def committed(
+    topics: KafkaSettings,
+    partitions: Iterable[int],
+    group: str = FAUST_GROUP,
+    topic: str | None = None,
+) -> dict[int, int]:
+    """A group's committed offset of each partition of a topic (by default: the Faust
+    group's, of face events), read by a consumer that names the group but never joins it
+    (aiokafka's admin client cannot read tansu's answer to this request)."""
+    topic = topic or topics.face_events_topic
+    reader = AIOKafkaConsumer(**kafka.client_options(topics), group_id=group)
     await reader.start()
     try:
-        return {
-            p: await reader.committed(TopicPartition(topics.face_events_topic, p)) or 0
-            for p in partitions
-        }
+        return {p: await reader.committed(TopicPartition(topic, p)) or 0 for p in partitions}
     finally:
         await reader.stop()
 

@@ -149,17 +149,27 @@ def wait_until_settled(pipeline: Pipeline, timeout: float = 300.0) -> None:
 
 
 def memory_growth(
-    samples: list[tuple[float, float]], progress: list[tuple[float, float]], settle_s: float
+    samples: list[tuple[float, float]],
+    progress: list[tuple[float, float]],
+    settle_s: float,
+    reference_s: float,
 ) -> tuple[float, float, float]:
-    """(MB at the end of ``settle_s`` of lesson, MB per 10 lesson minutes after it, growth
-    after it in % of it: the largest sample later against the first sample after it)."""
+    """(reference MB, MB per 10 lesson minutes after ``settle_s``, growth in % of the
+    reference): the reference is the peak over the ``reference_s`` of lesson that follow
+    ``settle_s``, the growth the peak of every later sample against it.
+
+    Peaks against peaks: resident memory rises while a batch of frames is in flight and
+    falls when it is handed back (``core.heap``), so a single sample is as likely a trough
+    as a peak, and the peak is what a container's memory limit must hold."""
     placed = [(checks.lesson_at(progress, at), mb) for at, mb in samples]
     later = [
         (lesson_s, mb) for lesson_s, mb in placed if lesson_s is not None and lesson_s >= settle_s
     ]
-    if len(later) < 2:
+    reference = [mb for lesson_s, mb in later if lesson_s < settle_s + reference_s]
+    rest = [mb for lesson_s, mb in later if lesson_s >= settle_s + reference_s]
+    if len(later) < 2 or not reference or not rest:
         return float("nan"), float("nan"), float("nan")
-    settled = later[0][1]
+    settled = max(reference)
     slope = statistics.linear_regression([s for s, _ in later], [mb for _, mb in later]).slope
-    growth = 100 * (max(mb for _, mb in later) - settled) / settled
+    growth = 100 * (max(rest) - settled) / settled
     return settled, slope * 600, growth
