@@ -4,11 +4,12 @@ A crowded 1080p mosaic decodes to 9 MB, and the engine makes RGB, grey and resiz
 of it, so each batch allocates and frees dozens of buffers of megabytes between the small,
 long-lived objects of the trackers and of the Kafka client. glibc raises its mmap
 threshold as soon as such a buffer is freed, and from then on serves them from its heaps,
-which fragment: in a soak of the inference worker the heaps held 610 MB of free chunks
-beside 667 MB in use, and resident memory grew all lesson long. ``malloc_trim(0)`` returns
-the free pages of every heap (glibc 2.8 and later trims the middle of a heap as well as its
-top); after a batch of four crowded 1080p mosaics it takes about 11 ms, under 2% of the
-batch, and the worker's resident memory stays level.
+which fragment: in a soak of the inference worker (allocations traced, which inflates
+both) the heaps held 610 MB of free chunks beside 667 MB in use, and resident memory grew
+all lesson long. ``malloc_trim(0)`` returns the free pages of every heap (glibc 2.8 and
+later trims the middle of a heap as well as its top); after a batch of four crowded 1080p
+mosaics it takes about 11 ms, under 2% of the batch, and the worker's resident memory
+stays level.
 
 Elsewhere than glibc (musl, macOS) there is no ``malloc_trim`` and this does nothing.
 """

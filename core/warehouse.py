@@ -71,6 +71,9 @@ ROLLUP_SOURCES: dict[type[Event], tuple[str, tuple[str, ...]]] = {
 """Event types whose tables feed sum rollups: (time field, identity fields besides the
 classroom), the table's ORDER BY. A sink checks ``already_stored`` before inserting them."""
 
+CHDB_OPTIONS = {"config-file": str(Path(__file__).with_name("chdb.xml"))}
+"""The embedded engine's settings: parts replaced by merges are dropped within seconds
+(the file says why and what it measured)."""
 LAST_STORABLE_TIME = 10_413_792_000.0
 """2300-01-01 in epoch seconds: DateTime64 columns end with 2299."""
 
@@ -163,7 +166,9 @@ class Warehouse:
             hint = " (an embedded chdb directory can be open in one process at a time)"
             try:
                 private_dir(data_dir)  # personal data: owner-only
-                client = clickhouse_connect.get_client(interface="chdb", path=str(data_dir))
+                client = clickhouse_connect.get_client(
+                    interface="chdb", path=str(data_dir), chdb_options=CHDB_OPTIONS
+                )
             except (ClickHouseError, RuntimeError, OSError) as exc:
                 raise WarehouseUnavailable(
                     f"cannot open the warehouse at {dsn}: {exc}{hint}"

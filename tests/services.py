@@ -3,6 +3,7 @@ the ``classroom`` processes of one run with their logs and ``/metrics``."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.metadata
 import itertools
@@ -14,12 +15,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from aiokafka.partitioner import DefaultPartitioner
 
 from core.warehouse import Warehouse
+from schemas.events import Event, encode
 from schemas.settings import KafkaSettings, WarehouseSettings
 from tests.conftest import CLASSROOM_VIDEO, PROJECT_ROOT
 from workers import kafka
@@ -110,6 +113,29 @@ def scrape_metric(port: int, sample: str) -> float:
         if line.startswith(sample + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+EventT = TypeVar("EventT", bound=Event)
+
+
+async def publish_keyed(
+    topics: KafkaSettings, topic: str, events: Sequence[EventT], key: Callable[[EventT], str]
+) -> dict[int, int]:
+    """Send ``events`` to ``topic``, each keyed by ``key(event)``, and wait for the broker;
+    the end offset of each partition written."""
+    producer = kafka.producer(topics)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(topic, encode(event), key=key(event).encode()) for event in events
+        ]
+        written = await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    ends: dict[int, int] = {}
+    for record in written:
+        ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+    return ends
 
 
 async def read_topic(topics: KafkaSettings, topic: str) -> list:

@@ -46,10 +46,10 @@ from aiokafka.partitioner import DefaultPartitioner
 from core.analytics import AnalyticsOutput
 from core.stages.windows import WindowStage
 from core.warehouse import Warehouse
-from schemas.events import FaceEvent, FaceEventBatch, encode, frame_batches
+from schemas.events import FaceEvent, FaceEventBatch, frame_batches
 from schemas.settings import KafkaSettings, Settings, WarehouseSettings
 from streams.app import StreamsWorker, checkpoint_key
-from tests.services import Pipeline, keys_one_per_partition
+from tests.services import Pipeline, keys_one_per_partition, publish_keyed
 from tests.spine.factories import face_event
 from workers import kafka
 
@@ -106,6 +106,10 @@ class Stored:
 def f32(value: float) -> float:
     """A value as a ``Float32`` column stores it."""
     return float(np.float32(value))
+
+
+def classroom_of(frame: FaceEventBatch) -> str:
+    return frame.classroom_id
 
 
 def undisturbed(frames: Iterable[FaceEventBatch]) -> Stored:
@@ -212,24 +216,6 @@ class RebalanceRun:
     faces_per_worker: dict[str, float]
 
 
-async def publish(topics: KafkaSettings, batches: Sequence[FaceEventBatch]) -> dict[int, int]:
-    """Send frame messages keyed by classroom; the end offset of each partition written."""
-    producer = kafka.producer(topics)
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(topics.face_events_topic, encode(b), key=b.classroom_id.encode())
-            for b in batches
-        ]
-        written = await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    ends: dict[int, int] = {}
-    for record in written:
-        ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
-    return ends
-
-
 async def committed(
     topics: KafkaSettings,
     partitions: Iterable[int],
@@ -330,7 +316,7 @@ def rebalance_run(
         pipeline.start("streams", name="streams-2")
         for number, chunk in enumerate(chunks):
             started = time.monotonic()
-            ends = asyncio.run(publish(topics, chunk))
+            ends = asyncio.run(publish_keyed(topics, topics.face_events_topic, chunk, classroom_of))
             clock.published_before_kill.update(ends if clock.killed_at is None else {})
             if number == kill_at:
                 pipeline.wait_until(

@@ -37,11 +37,11 @@ from core.stages.infer import InferenceStage
 from core.vision.engine import VisionEngine
 from core.vision.frames import DecodedFrame, decode_jpeg
 from core.warehouse import Warehouse
-from schemas.events import Frame, FrameHeader, encode
+from schemas.events import Frame, FrameHeader
 from schemas.settings import CameraSettings, KafkaSettings, Settings, WarehouseSettings
 from tests.conftest import shared_vision_models
 from tests.reliability.test_rebalance import SESSION_TIMEOUT_MS, committed
-from tests.services import Pipeline, keys_one_per_partition
+from tests.services import Pipeline, keys_one_per_partition, publish_keyed
 from workers import kafka
 from workers.camera import encode_jpeg
 
@@ -92,6 +92,10 @@ def frame(camera: str, seq: int, jpegs: Sequence[bytes]) -> Frame:
     return Frame.from_header(header, jpegs[seq % len(jpegs)])
 
 
+def camera_of(frame: Frame) -> str:
+    return frame.camera_id
+
+
 def undisturbed(chunks: Sequence[Sequence[Frame]], settings: Settings) -> FaceRows:
     """The inference stage alone, one engine, every camera's frames in order."""
     engine = VisionEngine(
@@ -126,24 +130,6 @@ def difference(expected: FaceRows, stored: FaceRows) -> dict[str, list[str]]:
         "extra": sorted(stored.keys() - expected.keys()),
         "differ": sorted(k for k in expected.keys() & stored.keys() if expected[k] != stored[k]),
     }
-
-
-async def publish(topics: KafkaSettings, frames: Sequence[Frame]) -> dict[int, int]:
-    """Send frame messages keyed by camera; the end offset of each partition written."""
-    producer = kafka.producer(topics)
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(topics.frames_topic, encode(f), key=f.camera_id.encode())
-            for f in frames
-        ]
-        written = await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    ends: dict[int, int] = {}
-    for record in written:
-        ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
-    return ends
 
 
 def frames_inferred(pipeline: Pipeline, name: str) -> float:
@@ -182,7 +168,8 @@ def run_with_a_kill(topics: KafkaSettings, tmp: Path, chunks: Sequence[Sequence[
             pipeline.start(name.split("-")[0], name=name)
         for number, chunk in enumerate(chunks):
             started = time.monotonic()
-            published.update(asyncio.run(publish(topics, chunk)))
+            sent = publish_keyed(topics, topics.frames_topic, chunk, camera_of)
+            published.update(asyncio.run(sent))
             if killed_at is None:
                 before_kill.update(published)
                 frames = {f"infer-{n}": frames_inferred(pipeline, f"infer-{n}") for n in (1, 2)}

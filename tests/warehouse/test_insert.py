@@ -292,3 +292,19 @@ def test_already_stored_finds_replayed_rows_by_identity(warehouse: Warehouse) ->
     # A time no column can hold is left for the insert to refuse, not looked up.
     for seconds in (math.nan, math.inf, 1e300):
         assert warehouse.already_stored([face_event(9, captured_at=seconds)]) == [False]
+
+
+def test_the_embedded_engine_drops_parts_replaced_by_merges_within_seconds(
+    warehouse: Warehouse,
+) -> None:
+    """core/chdb.xml reaches the engine: without it, parts replaced by merges piled up in
+    the sink's memory for minutes (the file says what was measured)."""
+    rows = warehouse.query(
+        "SELECT name, value FROM system.merge_tree_settings WHERE changed AND name IN "
+        "('cleanup_delay_period', 'max_cleanup_delay_period', 'concurrent_part_removal_threshold')"
+    ).result_rows
+    assert dict(rows) == {
+        "cleanup_delay_period": "5",
+        "max_cleanup_delay_period": "10",
+        "concurrent_part_removal_threshold": "1000000",
+    }
