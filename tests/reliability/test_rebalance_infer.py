@@ -10,10 +10,16 @@ away again. The face rows in the warehouse must equal those of the inference sta
 this process on the same JPEGs, camera by camera: every face once, none missing, none
 extra, with the same box and detection score.
 
-At 2 frames a second every frame is detected (``vision.follow_max_gap_seconds``), so what
-a frame yields does not depend on the frames its worker saw before; track and person ids
-do (a restarted worker's trackers start empty), so they are not compared, and neither are
-the windows built on them (``test_rebalance`` moves windows between Faust workers).
+What a frame yields must not depend on the frames its worker saw before, or the
+comparison would test the tracker rather than the transport. At 2 frames a second every
+frame is detected (``vision.follow_max_gap_seconds``), and the workers and the baseline
+report a new face at its first sighting (``vision.track_confirm_score`` 0). With the
+default, a face scoring under 0.99 is held back until its track is confirmed, so a worker
+that takes a camera over can miss such a face on its first frames: one face of 1,504 in
+one run here, and 3 faces in 3 frames when an engine was started afresh at each of 39
+frames of one camera (in process, every other start gave the same faces). Track and person
+ids depend on the history whatever the settings, so they are not compared, and neither
+are the windows built on them (``test_rebalance`` moves windows between Faust workers).
 
 Controls: the comparison reports faces extra when the baseline lacks a frame, a face lost
 when the warehouse lacks a row, and a face whose box moved by a pixel. About a minute.
@@ -38,7 +44,13 @@ from core.vision.engine import VisionEngine
 from core.vision.frames import DecodedFrame, decode_jpeg
 from core.warehouse import Warehouse
 from schemas.events import Frame, FrameHeader
-from schemas.settings import CameraSettings, KafkaSettings, Settings, WarehouseSettings
+from schemas.settings import (
+    CameraSettings,
+    KafkaSettings,
+    Settings,
+    VisionSettings,
+    WarehouseSettings,
+)
 from tests.conftest import shared_vision_models
 from tests.reliability.test_rebalance import SESSION_TIMEOUT_MS, committed
 from tests.services import Pipeline, keys_one_per_partition, publish_keyed
@@ -57,6 +69,8 @@ BACKLOG_S = 8
 was away), so the workers are busy when one is killed and it dies with frames read and not
 yet committed, which the others must re-read."""
 START = 1_700_000_000.0
+SETTINGS = Settings(vision=VisionSettings(track_confirm_score=0.0))
+"""Every face reported at its first sighting (the module docstring says why)."""
 INFER_GROUP = Settings().infer.group_id
 SINK_GROUP = Settings().sink.group_id
 
@@ -154,6 +168,7 @@ def run_with_a_kill(topics: KafkaSettings, tmp: Path, chunks: Sequence[Sequence[
     pipeline = Pipeline(
         topics, tmp, CLASSROOM_KAFKA__TOPIC_PARTITIONS=str(PARTITIONS),
         CLASSROOM_KAFKA__SESSION_TIMEOUT_MS=str(SESSION_TIMEOUT_MS),
+        CLASSROOM_VISION__TRACK_CONFIRM_SCORE=str(SETTINGS.vision.track_confirm_score),
     )  # fmt: skip
     before_kill: dict[int, int] = {}
     published: dict[int, int] = {}
@@ -238,7 +253,7 @@ def test_cameras_move_between_inference_workers_with_every_face_stored_once(
     )
     cameras = keys_one_per_partition("cam", PARTITIONS)
     chunks = lesson_frames(classroom_video, cameras)
-    expected = undisturbed(chunks, Settings())
+    expected = undisturbed(chunks, SETTINGS)
     run = run_with_a_kill(topics, tmp_path, chunks)
     stored = stored_faces(run.dsn)
     found = difference(expected, stored)
