@@ -28,6 +28,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.analytics.test_head_states_clip import starting_a_window  # noqa: E402
 from tests.analytics.test_head_states_labels import (  # noqa: E402
     Paired,
     agreement,
@@ -88,7 +89,7 @@ def classroom_pairs() -> list[Paired]:
     with tempfile.TemporaryDirectory() as scratch:
         analysed = analyze_classroom_clip(Path(scratch), "bench-head-states")
         faces = stored_face_events(analysed.dsn, analysed.session_id)
-    return paired_states(faces, read_labels())
+    return paired_states(starting_a_window(faces), read_labels())
 
 
 def overhead_rows() -> list[Row]:

@@ -8,8 +8,10 @@ dead-lettered) and the stage's results into face-event batches and dead letters,
 ``run_infer`` batches, sends and commits. Offsets are committed after the broker
 acknowledged every message of the batch, so a crash replays frames rather than losing
 them; replayed frames give the same ``event_id``s and the warehouse keeps one copy. What
-stays exact across a crash is what a frame yields (its faces, boxes, scores); track ids
-of replayed frames may differ because the tracker restarts empty.
+stays exact across a crash is what a frame yields (its faces, boxes, scores), but for a
+face scoring under ``vision.track_confirm_score``, which waits for its new track to be
+confirmed on the first frames after a restart; track ids of replayed frames may differ
+because the tracker restarts empty (``tests/reliability/test_rebalance_infer.py``).
 """
 
 from __future__ import annotations
