@@ -234,8 +234,15 @@ async def committed(
         await reader.stop()
 
 
-def caught_up(topics: KafkaSettings, ends: dict[int, int]) -> bool:
-    done = asyncio.run(committed(topics, ends))
+def caught_up(
+    topics: KafkaSettings,
+    ends: dict[int, int],
+    group: str = FAUST_GROUP,
+    topic: str | None = None,
+) -> bool:
+    """Whether ``group`` has committed every partition of ``topic`` (by default: the Faust
+    group, face events) up to ``ends``."""
+    done = asyncio.run(committed(topics, ends, group, topic))
     return all(done[partition] >= end for partition, end in ends.items())
 
 

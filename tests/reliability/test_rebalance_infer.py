@@ -52,7 +52,7 @@ from schemas.settings import (
     WarehouseSettings,
 )
 from tests.conftest import shared_vision_models
-from tests.reliability.test_rebalance import SESSION_TIMEOUT_MS, committed
+from tests.reliability.test_rebalance import SESSION_TIMEOUT_MS, caught_up
 from tests.services import Pipeline, keys_one_per_partition, publish_keyed
 from workers import kafka
 from workers.camera import encode_jpeg
@@ -71,8 +71,8 @@ yet committed, which the others must re-read."""
 START = 1_700_000_000.0
 SETTINGS = Settings(vision=VisionSettings(track_confirm_score=0.0))
 """Every face reported at its first sighting (the module docstring says why)."""
-INFER_GROUP = Settings().infer.group_id
-SINK_GROUP = Settings().sink.group_id
+INFER_GROUP = SETTINGS.infer.group_id
+SINK_GROUP = SETTINGS.sink.group_id
 
 FaceRows = dict[str, tuple[int, int, int, int, float]]
 """event_id -> (box x, y, width, height, detection score to 3 decimals, as its Float32
@@ -176,7 +176,7 @@ def run_with_a_kill(topics: KafkaSettings, tmp: Path, chunks: Sequence[Sequence[
     killed_at = recovery_s = join_at = None
 
     def recovered() -> bool:
-        return _caught_up(topics, before_kill, INFER_GROUP, topics.frames_topic)
+        return caught_up(topics, before_kill, INFER_GROUP, topics.frames_topic)
 
     try:
         for name in ("sink", "infer-1", "infer-2"):
@@ -215,22 +215,16 @@ def drain(pipeline: Pipeline, topics: KafkaSettings, frame_ends: dict[int, int])
     """Wait until the inference group has committed every frame published and the sink
     group every face event the workers sent for them."""
     pipeline.wait_until(
-        lambda: _caught_up(topics, frame_ends, INFER_GROUP, topics.frames_topic),
+        lambda: caught_up(topics, frame_ends, INFER_GROUP, topics.frames_topic),
         "every frame inferred",
         300,
     )
     sent = asyncio.run(_face_event_ends(topics))
     pipeline.wait_until(
-        lambda: _caught_up(topics, sent, SINK_GROUP, topics.face_events_topic),
+        lambda: caught_up(topics, sent, SINK_GROUP, topics.face_events_topic),
         "every face event stored",
         300,
     )
-
-
-def _caught_up(topics: KafkaSettings, ends: dict[int, int], group: str, topic: str) -> bool:
-    """Whether ``group`` has committed every partition of ``topic`` up to ``ends``."""
-    done = asyncio.run(committed(topics, ends, group, topic))
-    return all(done[partition] >= end for partition, end in ends.items())
 
 
 async def _face_event_ends(topics: KafkaSettings) -> dict[int, int]:
