@@ -32,10 +32,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.analytics.eyes import perclos
 from core.vision.blink import (
     BlinkScore,
     EyeReading,
+    TrackFrames,
     blink_free_stretches,
     blinks_in_stretches,
     detected_blinks,
@@ -44,6 +44,8 @@ from core.vision.blink import (
     readable_perclos,
     runs,
     score_blinks,
+    stored_blinks_per_minute,
+    stored_perclos,
 )
 from core.vision.engine import VisionEngine
 from core.vision.eyestate import EyeStateClassifier
@@ -164,9 +166,10 @@ def perclos_rows(records: list[Recording]) -> Iterator[Row]:
 class ClassroomFaces:
     """classroom.mp4 through the engine with emotion on, per frame."""
 
-    eye_closed_by_track: dict[int, list[float | None]]
-    """Only the samples whose expression is "happy"."""
+    happy: TrackFrames
+    """Each track's ``eye_closed`` on the frames whose expression is "happy"."""
     mars: list[float]
+    frames: int
     fps: float
 
 
@@ -175,7 +178,7 @@ def classroom_faces() -> ClassroomFaces:
     engine = VisionEngine.from_settings(VisionSettings(), PolicySettings())
     capture = cv2.VideoCapture(str(CLASSROOM))
     fps = capture.get(cv2.CAP_PROP_FPS)
-    happy: dict[int, list[float | None]] = {}
+    happy: TrackFrames = {}
     mars: list[float] = []
     frames: list[DecodedFrame] = []
     number = 0
@@ -190,46 +193,47 @@ def classroom_faces() -> ClassroomFaces:
                 for event in result.events:
                     mars.append(event.mar)
                     if event.expression_label == "happy":
-                        happy.setdefault(event.track_id, []).append(event.eye_closed)
+                        happy.setdefault(event.track_id, {})[event.frame_seq] = event.eye_closed
             frames.clear()
         if not ok:
             break
-    return ClassroomFaces(happy, mars, fps)
+    return ClassroomFaces(happy, mars, number, fps)
 
 
 def smiling_rows() -> Iterator[Row]:
-    """PERCLOS as the windows store it (``core.analytics.eyes.perclos``: unknown unless
-    the eyes were readable in enough of the samples), per track over its smiling frames."""
+    """PERCLOS and blinks as the windows store them (``core.analytics.eyes.perclos``:
+    unknown unless the eyes were read for half the window), per track and window over its
+    smiling frames. The control reads every smiling frame, as a reader with no
+    readability gate would, as noise."""
     faces = classroom_faces()
-    values = [v for series in faces.eye_closed_by_track.values() for v in series]
-    readable = [v for v in values if v is not None]
-    stored = [perclos(series) for series in faces.eye_closed_by_track.values()]
+    clip = (faces.frames, faces.fps, AnalyticsSettings().window_seconds)
+    values = [v for frames in faces.happy.values() for v in frames.values()]
+    readable = sum(v is not None for v in values)
+    stored = stored_perclos(faces.happy, *clip)
     known = [p for p in stored if p is not None]
-    # The control reads every frame, as a reader with no readability gate would, as noise.
     generator = np.random.default_rng(NOISE_SEED)
-    noise = [perclos(list(generator.random(len(s)))) for s in faces.eye_closed_by_track.values()]
-    noise_known = [p for p in noise if p is not None]
+    noise = {
+        track: dict(zip(frames, generator.random(len(frames)).tolist(), strict=True))
+        for track, frames in faces.happy.items()
+    }
+    noise_known = [p for p in stored_perclos(noise, *clip) if p is not None]
     yield (
         "PERCLOS",
-        f"classroom.mp4 smiling faces ({len(readable)} of {len(values)} frames readable)",
-        f"worst stored PERCLOS ({len(known)} of {len(stored)} tracks known)",
+        f"classroom.mp4 smiling faces ({readable} of {len(values)} frames readable)",
+        f"worst stored PERCLOS ({len(known)} of {len(stored)} windows known)",
         f"{max(known):.3f}" if known else "unknown",
         f"{max(noise_known):.3f}" if noise_known else "",
     )
-    blinks = sum(
-        len(detected_blinks(series, faces.fps)) for series in faces.eye_closed_by_track.values()
+    rate, noise_rate = (
+        stored_blinks_per_minute(faces.happy, *clip),
+        stored_blinks_per_minute(noise, *clip),
     )
-    noisy_blinks = sum(
-        len(detected_blinks(noise_like(series, NOISE_SEED), faces.fps))
-        for series in faces.eye_closed_by_track.values()
-    )
-    minutes = len(readable) / faces.fps / 60
     yield (
         "blinks",
         "classroom.mp4 smiling faces",
-        "blinks per minute of readable face",
-        f"{blinks / minutes:.1f}" if minutes else "unknown",
-        f"{noisy_blinks / minutes:.1f}" if minutes else "",
+        "stored blinks per minute of readable face",
+        "unknown" if rate is None else f"{rate:.1f}",
+        "" if noise_rate is None else f"{noise_rate:.1f}",
     )
 
 

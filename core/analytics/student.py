@@ -114,7 +114,8 @@ def finalize(
     frames_sampled = len(instants.times)
     known = head.known
     attention = head.engaged / known if known else None
-    eyes, blink = _eye_fields(samples, frames_seen / frames_sampled * state.window_seconds, carry)
+    seconds_seen = frames_seen / frames_sampled * state.window_seconds
+    eyes, blink = _eye_fields(samples, seconds_seen, frames_sampled, carry)
     times, mars = [s[0] for s in samples], [s[5] for s in samples]
     yawn_limits = (settings.yawn_mar_threshold, settings.yawn_min_seconds)
     yawns, yawn = detect_yawns(times, mars, *yawn_limits, carry.yawn)
@@ -265,15 +266,16 @@ def unseen_unknown_instants(
 
 
 def _eye_fields(
-    samples: list[Sample], seconds_seen: float, carry: PersonCarry
+    samples: list[Sample], seconds_seen: float, frames_sampled: int, carry: PersonCarry
 ) -> tuple[dict[str, Any], BlinkCarry]:
     """The window's eye metrics (``StudentWindow`` fields) and the updated blink carry.
-    Eyes too rarely readable in the window are unknown: blinks and PERCLOS are None.
+    Eyes read for too little of the window (``frames_sampled`` instants) are unknown:
+    blinks and PERCLOS are None.
     Readable samples too far apart to see a blink leave only the blinks unknown."""
     readable = [(s[0], s[4]) for s in samples if s[4] is not None]
     times = [t for t, _ in readable]
     blinks, blink = detect_blinks(times, [closed for _, closed in readable], carry.blink)
-    eyes_closed_share = perclos([s[4] for s in samples])
+    eyes_closed_share = perclos([s[4] for s in samples], frames_sampled)
     if eyes_closed_share is None:
         return {"blinks": None, "blink_rate_per_min": None, "perclos": None}, blink
     if not blinks_can_be_seen(times):

@@ -170,6 +170,48 @@ def readable_perclos(eye_closed: Sequence[float | None]) -> float | None:
     return perclos([value for value in eye_closed if value is not None])
 
 
+TrackFrames = dict[int, dict[int, float | None]]
+"""track -> frame number -> ``eye_closed`` of that track's face in the frame."""
+
+
+def windows(
+    frames: dict[int, float | None], clip_frames: int, fps: float, window_seconds: float
+) -> list[tuple[list[float | None], int]]:
+    """One track's (``eye_closed`` values, frames the clip sampled) per window, as the
+    window stage sees them: windows of ``window_seconds`` from the clip's start."""
+    per_window = round(window_seconds * fps)
+    return [
+        (values, min(per_window, clip_frames - start))
+        for start in range(0, clip_frames, per_window)
+        if (values := [v for f, v in frames.items() if start <= f < start + per_window])
+    ]
+
+
+def stored_perclos(
+    series: TrackFrames, clip_frames: int, fps: float, window_seconds: float
+) -> list[float | None]:
+    """The PERCLOS every window of every track stores (None: unknown)."""
+    return [
+        perclos(values, sampled)
+        for frames in series.values()
+        for values, sampled in windows(frames, clip_frames, fps, window_seconds)
+    ]
+
+
+def stored_blinks_per_minute(
+    series: TrackFrames, clip_frames: int, fps: float, window_seconds: float
+) -> float | None:
+    """Blinks per minute of readable face in the windows whose eyes are known (None when
+    no window's are), as the windows count them."""
+    blinks, readable_frames = 0, 0
+    for frames in series.values():
+        for values, sampled in windows(frames, clip_frames, fps, window_seconds):
+            if perclos(values, sampled) is not None:
+                blinks += len(detected_blinks(values, fps))
+                readable_frames += sum(value is not None for value in values)
+    return blinks / (readable_frames / fps / 60) if readable_frames else None
+
+
 def noise_like(eye_closed: Sequence[float | None], seed: int) -> list[float | None]:
     """The negative control: the same frames readable, each value replaced by uniform noise."""
     generator = np.random.default_rng(seed)

@@ -73,6 +73,15 @@ def test_perclos_is_the_share_of_closed_readable_samples() -> None:
     assert perclos([]) is None
 
 
+def test_perclos_needs_the_eyes_read_for_half_the_window() -> None:
+    """Eyes read in every sample of a person seen for 3 of a window's 10 instants are too
+    little to judge: unknown. The control: the same samples in a window of 6 instants."""
+    seen = [OPEN, CLOSED, OPEN]
+    assert perclos(seen) == pytest.approx(1 / 3)
+    assert perclos(seen, 10) is None
+    assert perclos(seen, 6) == pytest.approx(1 / 3)
+
+
 def test_a_yawn_is_a_wide_open_mouth_for_a_second() -> None:
     times = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 3.5]
     mars = [0.2, 0.7, 0.8, 0.7, 0.2, 0.9, 0.2]  # 0.5-1.5 s lasts 1 s; 3.0 s is speech
