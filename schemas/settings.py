@@ -91,7 +91,7 @@ class VisionSettings(BaseModel):
         "student present in the roll call, when no face is seen (docs/vision.md, 'Seat motion')",
     )
     eyes_min_face_px: int = Field(
-        26, ge=1, description="smaller faces get eye_closed None: their eyes cannot be read"
+        32, ge=1, description="smaller faces get eye_closed None: their eyes cannot be read"
     )
     identity_model: str = Field(
         "dlib_resnet", description="face descriptor model of identity=face (docs/vision.md)"

@@ -114,7 +114,7 @@ def test_summed_blink_count_within_ten_percent_of_the_labels() -> None:
 
 AT_THE_TOLERANCE = pytest.mark.xfail(
     strict=False,
-    reason="measured 0.019-0.0205 from the labelled share as the engine and eye weights changed: "
+    reason="measured 0.0196-0.0205 from the labelled share as the engine's tracking changed: "
     "at the tolerance; a half-shut eye at 17 fps reads as open (docs/metrics.md)",
 )
 

@@ -79,8 +79,7 @@ def load_eye_set(folder: Path, split: Split) -> EyeSet:
 
 def augmented(patches: np.ndarray, generator: np.random.Generator) -> np.ndarray:
     """Each patch mirrored at random, shifted, turned and scaled a little, as the landmarks
-    place a live eye patch; contrast and brightness changed as cameras do; squashed
-    vertically and blurred, as the engine sees eyes (see ``narrowed_and_coarse``)."""
+    place a live eye patch; contrast and brightness changed as cameras do."""
     out = np.empty_like(patches)
     centre = (PATCH_PX / 2, PATCH_PX / 2)
     for index, patch in enumerate(patches):
@@ -95,30 +94,8 @@ def augmented(patches: np.ndarray, generator: np.random.Generator) -> np.ndarray
             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
         )  # fmt: skip
         gain, offset = generator.uniform(0.6, 1.4), generator.uniform(-30, 30)
-        out[index] = narrowed_and_coarse(np.clip(moved * gain + offset, 0, 255), generator)
+        out[index] = np.clip(moved * gain + offset, 0, 255)
     return out
-
-
-def narrowed_and_coarse(patch: np.ndarray, generator: np.random.Generator) -> np.ndarray:
-    """The patch squashed to 60-100% of its height about its centre, and half the time
-    shrunk to 8-20 px and blown back up.
-
-    Open and closed eyes alike: CEW's are crisp crops of large frontal faces, while a
-    smiling or squinting pupil narrows open eyes, and a 30-70 px face in a classroom video
-    gives an eye of a few pixels, up-scaled into the patch. Without this the network took
-    a thin or blurred eye for a shut one: a laughing boy's narrowed eyes in
-    ``video/classroom.mp4`` read 0.75-0.94 closed (0.34-0.57 with it)."""
-    squash = generator.uniform(0.6, 1.0)
-    matrix = np.array([[1, 0, 0], [0, squash, PATCH_PX / 2 * (1 - squash)]], np.float32)
-    patch = cv2.warpAffine(
-        np.ascontiguousarray(patch, np.float32), matrix, (PATCH_PX, PATCH_PX),
-        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
-    )  # fmt: skip
-    if generator.random() < 0.5:
-        side = int(generator.integers(8, 21))
-        small = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA)
-        patch = cv2.resize(small, (PATCH_PX, PATCH_PX), interpolation=cv2.INTER_LINEAR)
-    return patch
 
 
 def accuracy(model: nn.Module, data: EyeSet) -> float:
