@@ -79,9 +79,10 @@ BLINK_MAX_SAMPLE_GAP = 0.15
 """Blinks can be seen only when the median gap between a window's readable samples is at
 most this many seconds (about 7 samples a second); above it, blinks and blink rate are
 unknown. Blink F1 on the 30 fps ``blink/focus`` recordings read at lower rates
-(``bench/signals_eyes.py --frame-rates``) is 0.89 at 8 fps (125 ms), 0.87 at 7 (143 ms)
-and 0.78 at 6 (167 ms), falling to 0 at 2 and 1 fps: the limit sits where F1 falls under
-0.8, above 143 ms so that a 7 fps camera's jitter does not flip its windows."""
+(``bench/signals_eyes.py --frame-rates``, ``bench/results/signals-frame-rates.json``) is
+0.91 at 8 and 7 fps (125, 143 ms), 0.81 at 6 (167 ms) and 0.73 at 5, falling to 0 at 2
+and 1 fps: the limit keeps 6 fps, at the edge of 0.8, out, and sits above 143 ms so that
+a 7 fps camera's jitter does not flip its windows."""
 
 
 def blinks_can_be_seen(times: Sequence[float]) -> bool:
