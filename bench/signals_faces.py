@@ -12,7 +12,10 @@ Rows (``rows()``, also printed by ``bench/signals.py``):
 - detection recall and false positives by face height on faces/widerface (default
   settings and ``min_face_px`` 20) and on faces/annotated + faces/*.jpg; control: random
   boxes, as many per photo as the detector found;
-- head pose MAE on headpose/aflw2000 (10 faces); control: the constant guess 0/0/0.
+- head pose MAE on headpose/aflw2000 (10 faces); control: the constant guess 0/0/0;
+- head pose by face size: the near-frontal AFLW2000 faces (yaw and pitch within 35 deg)
+  scaled down to ``POSE_FACE_SIZES`` px, where ``analytics.head_min_face_px`` (24) should
+  sit; control: the constant guess 0/0.
 """
 
 from __future__ import annotations
@@ -177,9 +180,39 @@ def pose_rows() -> list[Row]:
     return rows
 
 
+POSE_FACE_SIZES = (48, 32, 24, 20, 16)
+NEAR_FRONTAL_DEG = 35.0
+
+
+def pose_size_rows() -> list[Row]:
+    """Yaw and pitch MAE of the near-frontal faces at full size and scaled down: how small a
+    face's pose can be read (``analytics.head_min_face_px``)."""
+    folder = DATA / "headpose" / "aflw2000"
+    full, truth = labelled_poses(folder)
+    near = np.all(np.abs(truth[:, :2]) <= NEAR_FRONTAL_DEG, axis=1)
+    guess = np.mean(np.abs(truth[near, :2]), axis=0)
+    data = f"headpose/aflw2000, {near.sum()} faces within {NEAR_FRONTAL_DEG:.0f} deg"
+    rows = []
+    for size in (None, *POSE_FACE_SIZES):
+        estimated = full if size is None else labelled_poses(folder, size)[0]
+        found = ~np.isnan(estimated[near, 0])
+        mae = np.mean(np.abs(estimated[near] - truth[near])[found, :2], axis=0)
+        shown = "full size" if size is None else f"{size} px"
+        rows.append(
+            (
+                "head pose",
+                f"{data}, {shown} ({found.sum()} found)",
+                "yaw / pitch MAE (deg)",
+                f"{mae[0]:.1f} / {mae[1]:.1f}",
+                f"{guess[0]:.1f} / {guess[1]:.1f} (guess 0)",
+            )
+        )
+    return rows
+
+
 def rows() -> list[Row]:
     """(signal, data, metric, value, negative control) for every face signal."""
-    return track_rows() + cut_rows() + detection_rows() + pose_rows()
+    return track_rows() + cut_rows() + detection_rows() + pose_rows() + pose_size_rows()
 
 
 def main() -> None:
