@@ -487,6 +487,13 @@ class ServiceSettings(BaseModel):
     streams_idle_flush_s: float = Field(
         15.0, gt=0, description="close open windows after this long without face events"
     )
+    streams_batch_s: float = Field(
+        1.0,
+        gt=0,
+        description="live, a streams worker folds the frames of this many seconds at once and "
+        "then writes each classroom's checkpoint (60-270 KiB) once: shorter gives fresher "
+        "windows and more changelog traffic (docs/deploy.md, 'Sizing')",
+    )
 
 
 class GrafanaSettings(BaseModel):

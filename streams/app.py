@@ -43,13 +43,13 @@ log = logging.getLogger(__name__)
 
 ROLE = "streams"
 TAKE_MAX = 2000
-"""Frames per agent batch, reached when the worker is behind (live, TAKE_WITHIN_S ends a
-batch first). Each batch writes the checkpoint of every classroom it touched to the
-changelog, 60-270 KiB each with 8-30 students (measured), so a worker catches up faster
-the fewer batches it cuts a backlog into: one Faust worker windowed 52,000 faces/s of
-8-face frames with 2,000 against 13,000 with 500 (bench/pipeline.py --part streams).
-Up to 60,000 faces of 30-student classrooms in memory at once."""
-TAKE_WITHIN_S = 0.2
+"""Frames per agent batch, reached when the worker is behind (live,
+``service.streams_batch_s`` ends a batch first). Each batch writes the checkpoint of
+every classroom it touched to the changelog, 60-270 KiB each with 8-30 students
+(measured), so a worker catches up faster the fewer batches it cuts a backlog into: one
+Faust worker windowed 52,000 faces/s of 8-face frames with 2,000 against 13,000 with 500
+(bench/pipeline.py --part streams). Up to 60,000 faces of 30-student classrooms in
+memory at once."""
 
 
 def broker_url(topics: KafkaSettings) -> str:
@@ -313,6 +313,7 @@ class StreamsWorker:
     def store_checkpoints(self, states: dict[str, bytes]) -> None:
         """Write classrooms' checkpoints (``ClassroomWindows.checkpoints``) to the table."""
         self.checkpoints.update({checkpoint_key(room): state for room, state in states.items()})
+        service.CHECKPOINT_BYTES.labels(ROLE).inc(sum(len(state) for state in states.values()))
 
     async def publish(self, outputs: list, dead_letters: list) -> None:
         """Send and wait for the broker's acknowledgement: only then may the checkpoint
@@ -330,7 +331,8 @@ class StreamsWorker:
         await asyncio.gather(*pending)
 
     async def face_event_windows(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(TAKE_MAX, within=TAKE_WITHIN_S):
+        batch_s = self.settings.service.streams_batch_s
+        async for events in stream.take_events(TAKE_MAX, within=batch_s):
             started = time.monotonic()
             async with self.state_lock:
                 messages = self.current(events)

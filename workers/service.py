@@ -35,6 +35,11 @@ FACES = Counter("classroom_faces_total", "Face events produced or consumed", ["r
 EVENTS = Counter("classroom_events_total", "Events handled", ["role", "kind"])
 DROPS = Counter("classroom_drops_total", "Frames dropped by a full buffer", ["role"])
 ERRORS = Counter("classroom_errors_total", "Dead-lettered messages and failed attempts", ["role"])
+CHECKPOINT_BYTES = Counter(
+    "classroom_checkpoint_bytes_total",
+    "Bytes of classroom checkpoints written to the changelog (streams)",
+    ["role"],
+)
 LAG = Gauge("classroom_consumer_lag", "Messages behind the end of the input topic", ["role"])
 BATCH_SECONDS = Histogram(
     "classroom_batch_seconds",

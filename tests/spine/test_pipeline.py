@@ -200,6 +200,8 @@ def test_restarted_streams_worker_recovers_its_windows_from_the_table(
     processes.wait_until(
         lambda: processes.metric("streams-1", handled) >= 3 * len(first_half), "streams-1", 120
     )
+    checkpointed = 'classroom_checkpoint_bytes_total{role="streams"}'
+    assert processes.metric("streams-1", checkpointed) > 0  # what operators size the changelog by
     first.send_signal(signal.SIGKILL)
     first.wait()
 
