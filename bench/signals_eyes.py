@@ -46,6 +46,7 @@ from core.vision.blink import (
     score_blinks,
     stored_blinks_per_minute,
     stored_perclos,
+    tracks_as_noise,
 )
 from core.vision.engine import VisionEngine
 from core.vision.eyestate import EyeStateClassifier
@@ -211,11 +212,7 @@ def smiling_rows() -> Iterator[Row]:
     readable = sum(v is not None for v in values)
     stored = stored_perclos(faces.happy, *clip)
     known = [p for p in stored if p is not None]
-    generator = np.random.default_rng(NOISE_SEED)
-    noise = {
-        track: dict(zip(frames, generator.random(len(frames)).tolist(), strict=True))
-        for track, frames in faces.happy.items()
-    }
+    noise = tracks_as_noise(faces.happy, NOISE_SEED)
     noise_known = [p for p in stored_perclos(noise, *clip) if p is not None]
     yield (
         "PERCLOS",

@@ -165,8 +165,8 @@ def size_rows(data: str, real: SizeScores, noise: SizeScores) -> list[Row]:
     return rows
 
 
-def pose_rows() -> list[Row]:
-    estimated, truth = labelled_poses(DATA / "headpose" / "aflw2000")
+def pose_rows(estimated: np.ndarray, truth: np.ndarray) -> list[Row]:
+    """MAE of the full-size poses (``labelled_poses``) against the labels."""
     errors, guess_errors = np.abs(estimated - truth), np.abs(truth)
     signed_pitch = estimated[:, 1] - truth[:, 1]
     mae, guess = np.mean(errors, axis=0), np.mean(guess_errors, axis=0)
@@ -184,11 +184,10 @@ POSE_FACE_SIZES = (48, 32, 24, 20, 16)
 NEAR_FRONTAL_DEG = 35.0
 
 
-def pose_size_rows() -> list[Row]:
-    """Yaw and pitch MAE of the near-frontal faces at full size and scaled down: how small a
-    face's pose can be read (``analytics.head_min_face_px``)."""
+def pose_size_rows(full: np.ndarray, truth: np.ndarray) -> list[Row]:
+    """Yaw and pitch MAE of the near-frontal faces at full size (``full``) and scaled down:
+    how small a face's pose can be read (``analytics.head_min_face_px``)."""
     folder = DATA / "headpose" / "aflw2000"
-    full, truth = labelled_poses(folder)
     near = np.all(np.abs(truth[:, :2]) <= NEAR_FRONTAL_DEG, axis=1)
     guess = np.mean(np.abs(truth[near, :2]), axis=0)
     data = f"headpose/aflw2000, {near.sum()} faces within {NEAR_FRONTAL_DEG:.0f} deg"
@@ -212,7 +211,8 @@ def pose_size_rows() -> list[Row]:
 
 def rows() -> list[Row]:
     """(signal, data, metric, value, negative control) for every face signal."""
-    return track_rows() + cut_rows() + detection_rows() + pose_rows() + pose_size_rows()
+    poses = labelled_poses(DATA / "headpose" / "aflw2000")
+    return track_rows() + cut_rows() + detection_rows() + pose_rows(*poses) + pose_size_rows(*poses)
 
 
 def main() -> None:

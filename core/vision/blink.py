@@ -216,3 +216,13 @@ def noise_like(eye_closed: Sequence[float | None], seed: int) -> list[float | No
     """The negative control: the same frames readable, each value replaced by uniform noise."""
     generator = np.random.default_rng(seed)
     return [None if value is None else float(generator.random()) for value in eye_closed]
+
+
+def tracks_as_noise(series: TrackFrames, seed: int) -> TrackFrames:
+    """The negative control of per-track series: every frame a track was seen in read, as
+    a reader with no readability gate would, and its value replaced by uniform noise."""
+    generator = np.random.default_rng(seed)
+    return {
+        track: dict(zip(frames, generator.random(len(frames)).tolist(), strict=True))
+        for track, frames in series.items()
+    }

@@ -25,7 +25,7 @@ def labelled_poses(folder: Path, face_px: int | None = None) -> tuple[np.ndarray
     this face is that many pixels tall (found by a detector looking down to 12 px faces);
     a face not found then gives NaN angles."""
     detector = create_detector(VisionSettings())
-    small_faces = create_detector(VisionSettings(min_face_px=12))
+    small_faces = None if face_px is None else create_detector(VisionSettings(min_face_px=12))
     landmarks = LandmarkModel()
     estimated, truth = [], []
     with open(folder / "poses.csv") as handle:
@@ -33,7 +33,7 @@ def labelled_poses(folder: Path, face_px: int | None = None) -> tuple[np.ndarray
             image = cv2.imread(str(folder / row["image"]))
             truth.append([float(row[angle]) for angle in ANGLES])
             face = largest_face(detector, image)
-            if face_px is not None and face is not None:
+            if small_faces is not None and face is not None:
                 scale = face_px / float(face.xyxy[0, 3] - face.xyxy[0, 1])
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
                 face = largest_face(small_faces, image)

@@ -13,10 +13,15 @@ from __future__ import annotations
 from functools import cache
 
 import cv2
-import numpy as np
 
 from core.analytics.eyes import perclos
-from core.vision.blink import TrackFrames, stored_blinks_per_minute, stored_perclos, windows
+from core.vision.blink import (
+    TrackFrames,
+    stored_blinks_per_minute,
+    stored_perclos,
+    tracks_as_noise,
+    windows,
+)
 from core.vision.frames import DecodedFrame, FrameHeader
 from schemas.settings import AnalyticsSettings
 
@@ -52,12 +57,7 @@ def eye_closed_by_track() -> Clip:
 
 def read_as_noise(clip: Clip) -> Clip:
     series, clip_frames, fps = clip
-    generator = np.random.default_rng(7)
-    noise = {
-        track: dict(zip(frames, generator.random(len(frames)).tolist(), strict=True))
-        for track, frames in series.items()
-    }
-    return noise, clip_frames, fps
+    return tracks_as_noise(series, 7), clip_frames, fps
 
 
 def worst_perclos(clip: Clip) -> float:
